@@ -1,0 +1,99 @@
+namespace Ncf.Data;
+
+/// <summary>
+/// A split implicit-feedback data set ready for training: the training positives, the leave-one-out test cases
+/// (and optionally validation cases), and the external ID maps. Users and items are dense indices.
+/// </summary>
+public sealed class NcfDataset
+{
+    /// <summary>Creates a data set; the training pairs are kept in the given order (it fixes sampling order).</summary>
+    public NcfDataset(string name, int userCount, int itemCount, int[] trainUsers, int[] trainItems,
+        EvaluationSet? test, EvaluationSet? validation = null, IdMap? userIds = null, IdMap? itemIds = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(userCount);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(itemCount);
+        Name = name;
+        UserCount = userCount;
+        ItemCount = itemCount;
+        TrainUsers = trainUsers;
+        TrainItems = trainItems;
+        Train = new UserItemIndex(userCount, itemCount, trainUsers, trainItems);
+        Test = test;
+        Validation = validation;
+        UserIds = userIds ?? IdMap.Identity(userCount);
+        ItemIds = itemIds ?? IdMap.Identity(itemCount);
+        if (UserIds.Count != userCount || ItemIds.Count != itemCount)
+        {
+            throw new ArgumentException("ID maps must have one entry per user and per item.");
+        }
+
+        foreach (var set in new[] { test, validation })
+        {
+            if (set is null)
+            {
+                continue;
+            }
+
+            for (int c = 0; c < set.Count; c++)
+            {
+                if ((uint)set.Users[c] >= (uint)userCount || (uint)set.TargetItems[c] >= (uint)itemCount)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(test), $"Evaluation case {c} ({set.Users[c]}, {set.TargetItems[c]}) is outside the data set.");
+                }
+            }
+
+            foreach (int negative in set.Negatives)
+            {
+                if ((uint)negative >= (uint)itemCount)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(test), $"Evaluation negative {negative} is outside the {itemCount} items.");
+                }
+            }
+        }
+    }
+
+    /// <summary>A label for reports (file name or "synthetic").</summary>
+    public string Name { get; }
+
+    /// <summary>Number of users (embedding rows).</summary>
+    public int UserCount { get; }
+
+    /// <summary>Number of items (embedding rows).</summary>
+    public int ItemCount { get; }
+
+    /// <summary>User of each training positive.</summary>
+    public int[] TrainUsers { get; }
+
+    /// <summary>Item of each training positive.</summary>
+    public int[] TrainItems { get; }
+
+    /// <summary>Number of training positives.</summary>
+    public int TrainCount => TrainUsers.Length;
+
+    /// <summary>Each user's training items (for negative sampling and for excluding known items).</summary>
+    public UserItemIndex Train { get; }
+
+    /// <summary>Test cases (leave-one-out), if any.</summary>
+    public EvaluationSet? Test { get; }
+
+    /// <summary>Validation cases (each user's second-latest interaction), if requested.</summary>
+    public EvaluationSet? Validation { get; }
+
+    /// <summary>External user IDs.</summary>
+    public IdMap UserIds { get; }
+
+    /// <summary>External item IDs.</summary>
+    public IdMap ItemIds { get; }
+
+    /// <summary>Number of training interactions per item (the popularity baseline's score).</summary>
+    public int[] ItemPopularity()
+    {
+        var counts = new int[ItemCount];
+        foreach (int item in TrainItems)
+        {
+            counts[item]++;
+        }
+
+        return counts;
+    }
+}

@@ -1,0 +1,87 @@
+namespace Ncf.Data;
+
+/// <summary>
+/// Each user's distinct items, sorted, in compressed-sparse-row form: items of user u are
+/// <c>Items[Offsets[u] .. Offsets[u+1])</c>. Membership is a binary search (≈ log2 of the user's count).
+/// </summary>
+public sealed class UserItemIndex
+{
+    /// <summary>Builds the index from parallel (user, item) arrays; duplicates are removed.</summary>
+    public UserItemIndex(int userCount, int itemCount, ReadOnlySpan<int> users, ReadOnlySpan<int> items)
+    {
+        if (users.Length != items.Length)
+        {
+            throw new ArgumentException("users and items differ in length.");
+        }
+
+        UserCount = userCount;
+        ItemCount = itemCount;
+        var counts = new int[userCount + 1];
+        for (int n = 0; n < users.Length; n++)
+        {
+            if ((uint)users[n] >= (uint)userCount || (uint)items[n] >= (uint)itemCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(users), $"Pair ({users[n]}, {items[n]}) is outside {userCount} users x {itemCount} items.");
+            }
+
+            counts[users[n] + 1]++;
+        }
+
+        for (int u = 0; u < userCount; u++)
+        {
+            counts[u + 1] += counts[u];
+        }
+
+        var fill = counts.AsSpan(0, userCount).ToArray();
+        var all = new int[users.Length];
+        for (int n = 0; n < users.Length; n++)
+        {
+            all[fill[users[n]]++] = items[n];
+        }
+
+        // Sort and de-duplicate each user's run, then compact.
+        var offsets = new int[userCount + 1];
+        int write = 0;
+        for (int u = 0; u < userCount; u++)
+        {
+            var run = all.AsSpan(counts[u], counts[u + 1] - counts[u]);
+            run.Sort();
+            offsets[u] = write;
+            for (int k = 0; k < run.Length; k++)
+            {
+                if (k == 0 || run[k] != run[k - 1])
+                {
+                    all[write++] = run[k];
+                }
+            }
+        }
+
+        offsets[userCount] = write;
+        Offsets = offsets;
+        Items = write == all.Length ? all : all.AsSpan(0, write).ToArray();
+    }
+
+    /// <summary>Number of users.</summary>
+    public int UserCount { get; }
+
+    /// <summary>Number of items.</summary>
+    public int ItemCount { get; }
+
+    /// <summary>Row offsets, length <c>UserCount + 1</c>.</summary>
+    public int[] Offsets { get; }
+
+    /// <summary>Sorted distinct items of every user, concatenated.</summary>
+    public int[] Items { get; }
+
+    /// <summary>Number of distinct (user, item) pairs.</summary>
+    public int PairCount => Items.Length;
+
+    /// <summary>The sorted items of <paramref name="user"/>.</summary>
+    public ReadOnlySpan<int> ItemsOf(int user) => Items.AsSpan(Offsets[user], Offsets[user + 1] - Offsets[user]);
+
+    /// <summary>Number of distinct items of <paramref name="user"/>.</summary>
+    public int CountOf(int user) => Offsets[user + 1] - Offsets[user];
+
+    /// <summary>True when <paramref name="user"/> has <paramref name="item"/>.</summary>
+    public bool Contains(int user, int item) => ItemsOf(user).BinarySearch(item) >= 0;
+}

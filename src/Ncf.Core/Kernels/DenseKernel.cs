@@ -1,0 +1,137 @@
+namespace Ncf.Kernels;
+
+/// <summary>
+/// Fully connected layer. x <c>[rows, inDim]</c>, weight <c>[outDim, inDim]</c>, bias <c>[outDim]</c>,
+/// y <c>[rows, outDim]</c>. Forward <c>y = x·Wᵀ + b</c>; backward <c>dx = dy·W</c> (overwritten),
+/// <c>dW += dyᵀ·x</c>, <c>db += Σ_rows dy</c> (accumulated).
+/// </summary>
+public static class DenseKernel
+{
+    /// <summary>Scalar reference of the forward pass (accumulates in double).</summary>
+    public static void ForwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
+        int rows, int inDim, int outDim)
+    {
+        ValidateForward(x, weight, bias, y, rows, inDim, outDim);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < outDim; o++)
+            {
+                double sum = bias[o];
+                for (int k = 0; k < inDim; k++)
+                {
+                    sum += (double)x[r * inDim + k] * weight[o * inDim + k];
+                }
+
+                y[r * outDim + o] = (float)sum;
+            }
+        }
+    }
+
+    /// <summary>Scalar reference of the backward pass (accumulates in double).</summary>
+    public static void BackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, Span<float> dx,
+        Span<float> dWeight, Span<float> dBias, int rows, int inDim, int outDim)
+    {
+        ValidateBackward(x, weight, dy, dx, dWeight, dBias, rows, inDim, outDim);
+        if (!dx.IsEmpty)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                for (int k = 0; k < inDim; k++)
+                {
+                    double sum = 0;
+                    for (int o = 0; o < outDim; o++)
+                    {
+                        sum += (double)dy[r * outDim + o] * weight[o * inDim + k];
+                    }
+
+                    dx[r * inDim + k] = (float)sum;
+                }
+            }
+        }
+
+        for (int o = 0; o < outDim; o++)
+        {
+            double biasSum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                biasSum += dy[r * outDim + o];
+            }
+
+            dBias[o] += (float)biasSum;
+            for (int k = 0; k < inDim; k++)
+            {
+                double sum = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    sum += (double)dy[r * outDim + o] * x[r * inDim + k];
+                }
+
+                dWeight[o * inDim + k] += (float)sum;
+            }
+        }
+    }
+
+    /// <summary>SIMD forward: a vector dot product per output unit.</summary>
+    public static void ForwardSimd(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
+        int rows, int inDim, int outDim)
+    {
+        ValidateForward(x, weight, bias, y, rows, inDim, outDim);
+        for (int r = 0; r < rows; r++)
+        {
+            var xRow = x.Slice(r * inDim, inDim);
+            var yRow = y.Slice(r * outDim, outDim);
+            for (int o = 0; o < outDim; o++)
+            {
+                yRow[o] = bias[o] + VectorMath.Dot(xRow, weight.Slice(o * inDim, inDim));
+            }
+        }
+    }
+
+    /// <summary>SIMD backward: row-wise axpy updates for dx and dW.</summary>
+    public static void BackwardSimd(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, Span<float> dx,
+        Span<float> dWeight, Span<float> dBias, int rows, int inDim, int outDim)
+    {
+        ValidateBackward(x, weight, dy, dx, dWeight, dBias, rows, inDim, outDim);
+        for (int r = 0; r < rows; r++)
+        {
+            var dyRow = dy.Slice(r * outDim, outDim);
+            var xRow = x.Slice(r * inDim, inDim);
+            VectorMath.Add(dyRow, dBias);
+            Span<float> dxRow = dx.IsEmpty ? default : dx.Slice(r * inDim, inDim);
+            dxRow.Clear();
+            for (int o = 0; o < outDim; o++)
+            {
+                float g = dyRow[o];
+                if (!dx.IsEmpty)
+                {
+                    VectorMath.Axpy(g, weight.Slice(o * inDim, inDim), dxRow);
+                }
+
+                VectorMath.Axpy(g, xRow, dWeight.Slice(o * inDim, inDim));
+            }
+        }
+    }
+
+    private static void ValidateForward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> y,
+        int rows, int inDim, int outDim)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inDim);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outDim);
+        Check.AtLeast(rows * inDim, x.Length, nameof(x));
+        Check.SameLength(outDim * inDim, weight.Length, nameof(weight));
+        Check.SameLength(outDim, bias.Length, nameof(bias));
+        Check.AtLeast(rows * outDim, y.Length, nameof(y));
+    }
+
+    private static void ValidateBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> dy, ReadOnlySpan<float> dx,
+        ReadOnlySpan<float> dWeight, ReadOnlySpan<float> dBias, int rows, int inDim, int outDim)
+    {
+        ValidateForward(x, weight, dBias, dy, rows, inDim, outDim);
+        Check.SameLength(outDim * inDim, dWeight.Length, nameof(dWeight));
+        if (!dx.IsEmpty)
+        {
+            Check.AtLeast(rows * inDim, dx.Length, nameof(dx));
+        }
+    }
+}

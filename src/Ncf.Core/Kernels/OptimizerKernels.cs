@@ -1,0 +1,160 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Ncf.Backends;
+
+namespace Ncf.Kernels;
+
+/// <summary>
+/// Adam in PyTorch's form (see <see cref="AdamSettings"/>), dense over all elements or lazily over rows.
+/// </summary>
+public static class AdamKernel
+{
+    /// <summary>Scalar reference, in double, over every element.</summary>
+    public static void Reference(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+        in AdamSettings settings)
+    {
+        Validate(parameters, gradients, firstMoment, secondMoment, settings);
+        double b1 = settings.Beta1, b2 = settings.Beta2;
+        double bc1 = 1 - Math.Pow(b1, settings.Step), bc2 = 1 - Math.Pow(b2, settings.Step);
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            double g = gradients[i] + (double)settings.L2 * parameters[i];
+            double m = b1 * firstMoment[i] + (1 - b1) * g;
+            double v = b2 * secondMoment[i] + (1 - b2) * g * g;
+            firstMoment[i] = (float)m;
+            secondMoment[i] = (float)v;
+            parameters[i] = (float)(parameters[i] - settings.LearningRate / bc1 * m / (Math.Sqrt(v) / Math.Sqrt(bc2) + settings.Epsilon));
+        }
+    }
+
+    /// <summary>SIMD version over every element.</summary>
+    public static void Simd(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+        in AdamSettings settings)
+    {
+        Validate(parameters, gradients, firstMoment, secondMoment, settings);
+        Update(parameters, gradients, firstMoment, secondMoment, settings.Beta1, settings.Beta2, settings.Epsilon, settings.L2,
+            settings.StepSize, settings.InverseSqrtBiasCorrection2);
+    }
+
+    /// <summary>Scalar reference of the row-sparse variant: only rows <paramref name="rows"/> of <c>[*, dim]</c> change.</summary>
+    public static void RowsReference(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+        int dim, ReadOnlySpan<int> rows, in AdamSettings settings)
+    {
+        Validate(parameters, gradients, firstMoment, secondMoment, settings);
+        ValidateRows(parameters.Length, dim, rows);
+        foreach (int row in rows)
+        {
+            var slice = new Range(row * dim, row * dim + dim);
+            Reference(parameters[slice], gradients[slice], firstMoment[slice], secondMoment[slice], settings);
+        }
+    }
+
+    /// <summary>SIMD row-sparse variant.</summary>
+    public static void RowsSimd(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+        int dim, ReadOnlySpan<int> rows, in AdamSettings settings)
+    {
+        Validate(parameters, gradients, firstMoment, secondMoment, settings);
+        ValidateRows(parameters.Length, dim, rows);
+        float stepSize = settings.StepSize, inverseSqrtBc2 = settings.InverseSqrtBiasCorrection2;
+        foreach (int row in rows)
+        {
+            int start = row * dim;
+            Update(parameters.Slice(start, dim), gradients.Slice(start, dim), firstMoment.Slice(start, dim), secondMoment.Slice(start, dim),
+                settings.Beta1, settings.Beta2, settings.Epsilon, settings.L2, stepSize, inverseSqrtBc2);
+        }
+    }
+
+    private static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+        float beta1, float beta2, float epsilon, float l2, float stepSize, float inverseSqrtBc2)
+    {
+        ref float pS = ref MemoryMarshal.GetReference(p);
+        ref float gS = ref MemoryMarshal.GetReference(g);
+        ref float mS = ref MemoryMarshal.GetReference(m);
+        ref float vS = ref MemoryMarshal.GetReference(v);
+        int n = p.Length, width = Vector<float>.Count, i = 0;
+        var b1 = new Vector<float>(beta1);
+        var b2 = new Vector<float>(beta2);
+        var c1 = new Vector<float>(1 - beta1);
+        var c2 = new Vector<float>(1 - beta2);
+        var eps = new Vector<float>(epsilon);
+        var l2V = new Vector<float>(l2);
+        var step = new Vector<float>(stepSize);
+        var invBc2 = new Vector<float>(inverseSqrtBc2);
+        for (; i <= n - width; i += width)
+        {
+            var pv = Vector.LoadUnsafe(ref pS, (nuint)i);
+            var gv = Vector.FusedMultiplyAdd(l2V, pv, Vector.LoadUnsafe(ref gS, (nuint)i));
+            var mv = Vector.FusedMultiplyAdd(b1, Vector.LoadUnsafe(ref mS, (nuint)i), c1 * gv);
+            var vv = Vector.FusedMultiplyAdd(b2, Vector.LoadUnsafe(ref vS, (nuint)i), c2 * gv * gv);
+            mv.StoreUnsafe(ref mS, (nuint)i);
+            vv.StoreUnsafe(ref vS, (nuint)i);
+            (pv - step * mv / Vector.FusedMultiplyAdd(Vector.SquareRoot(vv), invBc2, eps)).StoreUnsafe(ref pS, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float gi = g[i] + l2 * p[i];
+            float mi = beta1 * m[i] + (1 - beta1) * gi;
+            float vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] -= stepSize * mi / (MathF.Sqrt(vi) * inverseSqrtBc2 + epsilon);
+        }
+    }
+
+    private static void Validate(ReadOnlySpan<float> parameters, ReadOnlySpan<float> gradients, ReadOnlySpan<float> firstMoment,
+        ReadOnlySpan<float> secondMoment, in AdamSettings settings)
+    {
+        Check.SameLength(parameters.Length, gradients.Length, nameof(gradients));
+        Check.SameLength(parameters.Length, firstMoment.Length, nameof(firstMoment));
+        Check.SameLength(parameters.Length, secondMoment.Length, nameof(secondMoment));
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.Step, 1, nameof(settings));
+    }
+
+    internal static void ValidateRows(int length, int dim, ReadOnlySpan<int> rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
+        int rowCount = length / dim;
+        foreach (int row in rows)
+        {
+            if ((uint)row >= (uint)rowCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rows), $"Row {row} is outside the matrix's {rowCount} rows.");
+            }
+        }
+    }
+}
+
+/// <summary>Plain SGD with optional L2: <c>p -= lr·(g + l2·p)</c>.</summary>
+public static class SgdKernel
+{
+    /// <summary>Scalar reference, in double.</summary>
+    public static void Reference(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2)
+    {
+        Check.SameLength(parameters.Length, gradients.Length, nameof(gradients));
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            parameters[i] = (float)(parameters[i] - (double)learningRate * (gradients[i] + (double)l2 * parameters[i]));
+        }
+    }
+
+    /// <summary>SIMD version.</summary>
+    public static void Simd(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2)
+    {
+        Check.SameLength(parameters.Length, gradients.Length, nameof(gradients));
+        ref float pS = ref MemoryMarshal.GetReference(parameters);
+        ref float gS = ref MemoryMarshal.GetReference(gradients);
+        int n = parameters.Length, width = Vector<float>.Count, i = 0;
+        var decay = new Vector<float>(1 - learningRate * l2);
+        var lr = new Vector<float>(-learningRate);
+        for (; i <= n - width; i += width)
+        {
+            Vector.FusedMultiplyAdd(lr, Vector.LoadUnsafe(ref gS, (nuint)i), decay * Vector.LoadUnsafe(ref pS, (nuint)i)).StoreUnsafe(ref pS, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            parameters[i] = (1 - learningRate * l2) * parameters[i] - learningRate * gradients[i];
+        }
+    }
+}
