@@ -18,11 +18,16 @@ public enum CpuKernelTier
 /// </summary>
 public sealed class CpuBackend : IBackend
 {
-    /// <summary>A backend running the given kernel tier.</summary>
-    public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd)
+    /// <summary>A backend running the given kernel tier on up to <paramref name="threads"/> threads (0: all cores).</summary>
+    public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd, int threads = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
         Tier = tier;
+        Threads = threads == 0 ? Environment.ProcessorCount : threads;
     }
+
+    /// <summary>Worker threads the kernels may use. Results do not depend on it.</summary>
+    public int Threads { get; }
 
     /// <summary>The kernel tier in use.</summary>
     public CpuKernelTier Tier { get; }
