@@ -29,7 +29,25 @@ internal static class Common
             return SyntheticData.Generate();
         }
 
+        if (path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+        {
+            return Synthetic(path);
+        }
+
         return DataFiles.Load(path, format, validation, seed);
+    }
+
+    /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
+    private static NcfDataset Synthetic(string spec)
+    {
+        var parts = spec["synthetic:".Length..].Split('x');
+        if (parts.Length != 3 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int users) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int items)
+            || !int.TryParse(parts[2], CultureInfo.InvariantCulture, out int mean) || users < 1 || items < 120 || mean < 10)
+        {
+            throw new NcfException($"--data {spec}: expected synthetic:USERSxITEMSxMEAN, e.g. synthetic:6040x3706x165 (items ≥ 120, mean ≥ 10).");
+        }
+
+        return SyntheticData.Generate(new SyntheticDataOptions { Users = users, Items = items, MeanPerUser = mean });
     }
 
     public static ModelOptions ModelShape(Arguments args, ModelKind? fallbackKind = null) => new()

@@ -47,6 +47,17 @@ public class TrainingTests
     }
 
     [Fact]
+    public void One_and_two_threads_give_bit_identical_training()
+    {
+        // The CPU backend splits work statically and sums weight gradients per fixed block of rows, so the thread
+        // count changes speed only, never a result.
+        var one = Train(ModelKind.NeuMF, 5, 2, threads: 1);
+        var two = Train(ModelKind.NeuMF, 5, 2, threads: 2);
+        Assert.Equal(one.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)), two.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)));
+        Assert.Equal(one.Epochs.Select(e => e.Test!.Value.Ndcg), two.Epochs.Select(e => e.Test!.Value.Ndcg));
+    }
+
+    [Fact]
     public void Negatives_are_unseen_items_redrawn_each_epoch_and_every_positive_appears_once()
     {
         var sampler = new NegativeSampler(Small, 4, 3);
