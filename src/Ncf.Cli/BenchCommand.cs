@@ -25,6 +25,25 @@ internal static class BenchCommand
             EvaluateEachEpoch = false,
         };
         bool json = args.Flag("json");
+        if (args.Flag("ceilings"))
+        {
+            args.RejectUnknown("bench");
+            var c = Ceilings.Measure();
+            if (json)
+            {
+                stdout.WriteLine(new JsonLine().Add("fp32_gflops_one_core_256", c.Gflops256).Add("fp32_gflops_one_core_512", c.Gflops512)
+                    .Add("fp32_gflops_all_cores", c.GflopsAllCores).Add("triad_gb_per_s", c.TriadGBps).Add("copy_gb_per_s", c.CopyGBps));
+            }
+            else
+            {
+                stdout.WriteLine($"FP32 peak, one core: {c.Gflops256:F1} GFLOP/s (256-bit FMA), {c.Gflops512:F1} GFLOP/s (512-bit FMA)");
+                stdout.WriteLine($"FP32 peak, {Environment.ProcessorCount} cores: {c.GflopsAllCores:F1} GFLOP/s (256-bit FMA)");
+                stdout.WriteLine($"memory bandwidth: triad {c.TriadGBps:F1} GB/s, copy {c.CopyGBps:F1} GB/s (64 MiB arrays)");
+            }
+
+            return Cli.Ok;
+        }
+
         using var backend = Common.CreateBackend(args);
         var data = Common.LoadData(args, seed);
         args.RejectUnknown("bench");

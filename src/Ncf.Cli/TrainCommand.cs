@@ -28,6 +28,14 @@ internal static class TrainCommand
         };
         training.Validate();
         bool pretrain = args.Flag("pretrain");
+        string? gmfFile = args.String("gmf");
+        string? mlpFile = args.String("mlp");
+        if ((gmfFile is null) != (mlpFile is null))
+        {
+            throw new NcfException("--gmf and --mlp go together: the two pre-trained models NeuMF starts from.");
+        }
+
+        pretrain |= gmfFile is not null;
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
         bool json = args.Flag("json");
         bool fullRanking = args.Flag("full-ranking");
@@ -64,8 +72,12 @@ internal static class TrainCommand
         TrainingResult result;
         if (pretrain)
         {
-            using var gmf = TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", cancellationToken, out _);
-            using var mlp = TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", cancellationToken, out _);
+            using var gmf = gmfFile is null
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", cancellationToken, out _)
+                : LoadPretrained(gmfFile, backend, data, ModelKind.Gmf, shape);
+            using var mlp = mlpFile is null
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", cancellationToken, out _)
+                : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp);
             using var trainer = new NcfTrainer(model, data, training with { Optimizer = OptimizerKind.Sgd, LearningRate = finetuneLr, Seed = seed + 2 });
             printer.Phase = "neumf";
@@ -95,6 +107,23 @@ internal static class TrainCommand
         }
 
         return Cli.Ok;
+    }
+
+    /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>
+    private static NcfModel LoadPretrained(string path, IBackend backend, NcfDataset data, ModelKind kind, ModelOptions shape)
+    {
+        var recommender = NcfRecommender.Load(path, backend);
+        var model = recommender.Model;
+        if (model.Kind != kind || model.Options.Factors != shape.Factors || (kind == ModelKind.Mlp && model.Options.Layers != shape.Layers)
+            || model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
+        {
+            model.Dispose();
+            throw new NcfException($"{path}: expected a {Common.Kind(kind)} model with f={shape.Factors}{(kind == ModelKind.Mlp ? $", {shape.Layers} layers" : "")} " +
+                $"on {data.UserCount} users and {data.ItemCount} items; found {Common.Kind(model.Kind)} f={model.Options.Factors}, {model.Options.Layers} layers, " +
+                $"{model.UserCount} users, {model.ItemCount} items.");
+        }
+
+        return model;
     }
 
     private static NcfModel TrainPhase(IBackend backend, NcfDataset data, ModelOptions shape, TrainingOptions training, EpochPrinter printer,
