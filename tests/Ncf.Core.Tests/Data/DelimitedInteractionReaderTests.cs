@@ -111,4 +111,16 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Equal(["zoë"], log.UserIds.Ids);
         Assert.Equal(["café", "naïve"], log.ItemIds.Ids);
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("user,item\n\n")]
+    public void EmptyFile_IsAClearError(string text)
+    {
+        string file = _temp.Write("empty.csv", text);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("empty.csv", error.Message);
+        Assert.Contains("no interactions found", error.Message);
+    }
 }

@@ -57,6 +57,19 @@ public sealed class LeaveOneOutSplitterTests
     }
 
     [Fact]
+    public void Validation_UserWithTwoItems_GetsATestCaseOnly()
+    {
+        var log = Log(["a", "a", "b", "b", "b"], ["x", "y", "x", "y", "z"], [1, 2, 1, 2, 3]);
+        var data = LeaveOneOutSplitter.Split(log, new DataLoadOptions { TestNegatives = 0, Validation = true });
+
+        Assert.Equal([0, 1], data.Test!.Users);
+        Assert.Equal([1], data.Validation!.Users);
+        Assert.Equal([1], data.Validation.TargetItems);
+        Assert.Equal([0], data.TrainUsers.Zip(data.TrainItems).Where(p => p.First == 0).Select(p => p.Second));
+        Assert.Equal([0], data.Train.ItemsOf(1).ToArray());
+    }
+
+    [Fact]
     public void UserWhoSawEveryItem_IsNamedInTheError()
     {
         var error = Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 2 }));

@@ -123,4 +123,24 @@ public sealed class NcfFileReaderTests : IDisposable
 
         Assert.Contains("toy.test.negative", error.Message);
     }
+
+    [Fact]
+    public void EmptyTrainingFile_IsAClearError()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "\n")));
+
+        Assert.Contains("toy.train.rating", error.Message);
+        Assert.Contains("no interactions found", error.Message);
+    }
+
+    [Fact]
+    public void HugeOrNegativeIds_AreRejected()
+    {
+        var huge = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "0\t1\n2000000000\t1\n")));
+        Assert.Contains("toy.train.rating:2:", huge.Message);
+        Assert.Contains("largest accepted ID", huge.Message);
+
+        var negative = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "-1\t1\n")));
+        Assert.Contains("user ID '-1' is not a non-negative integer", negative.Message);
+    }
 }
