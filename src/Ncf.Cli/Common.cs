@@ -11,7 +11,7 @@ internal static class Common
 {
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>
     {
-        "json", "pretrain", "validation", "full-ranking", "include-known", "help", "ceilings",
+        "json", "pretrain", "validation", "full-ranking", "include-known", "help", "ceilings", "overwrite",
     };
 
     public static NcfDataset LoadData(Arguments args, ulong seed)
@@ -34,7 +34,7 @@ internal static class Common
             return Synthetic(path);
         }
 
-        return DataFiles.Load(path, format, validation, seed);
+        return DataFiles.Load(path, format, validation, seed, args.Int("min-interactions", 0, 0, 1_000_000));
     }
 
     /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>

@@ -29,7 +29,7 @@ public sealed class DataLoadOptions
     public bool? HasHeader { get; init; }
 
     /// <summary>Seed of every random draw (negatives). Default 42; the same seed gives the same data set everywhere.</summary>
-    public int Seed { get; init; } = 42;
+    public ulong Seed { get; init; } = 42;
 
     /// <summary>Checks the values.</summary>
     /// <exception cref="NcfException">A value is out of range.</exception>

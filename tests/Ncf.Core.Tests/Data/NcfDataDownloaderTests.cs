@@ -131,16 +131,24 @@ public sealed class NcfDataDownloaderTests : IDisposable
     }
 
     [Fact]
-    public async Task UnknownHash_RefusesBeforeAnyRequest()
+    public async Task PinnedSha256_IsCheckedWhenNoneIsGiven()
     {
-        await using var server = new TinyHttpServer([]);
+        // No --sha256: the project's stored SHA-256 of the real ml-1m.zip applies, and this fake archive fails it.
+        byte[] zip = MakeZip("ml-1m", "ratings.dat", "1::2::3::4\n");
+        await using var server = new TinyHttpServer(new() { ["ml-1m.zip"] = zip });
         var options = new DownloadOptions { BaseUri = server.BaseUri, HttpClient = _client };
 
         var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", Target, options));
 
-        Assert.Contains("--sha256", error.Message);
-        Assert.Equal(0, server.Requests);
-        Assert.False(Directory.Exists(Target));
+        Assert.Contains("SHA-256 mismatch", error.Message);
+        Assert.Contains(NcfDataDownloader.Find("ml-1m").Sha256!, error.Message);
+        Assert.Empty(LeftInTarget());
+    }
+
+    [Fact]
+    public void Every_known_archive_has_a_pinned_sha256()
+    {
+        Assert.All(NcfDataDownloader.Archives, a => Assert.Matches("^[0-9a-f]{64}$", a.Sha256!));
     }
 
     [Fact]

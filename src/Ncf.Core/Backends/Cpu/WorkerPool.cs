@@ -1,27 +1,31 @@
 namespace Ncf.Backends.Cpu;
 
-/// <summary>A unit of work split into parts; part p of n is run by exactly one thread.</summary>
+/// <summary>A unit of work split into parts; each part is run exactly once, by whichever thread claims it.</summary>
 internal interface IParallelJob
 {
     void Execute(int part, int parts);
 }
 
 /// <summary>
-/// A fixed set of worker threads for the CPU kernels. <see cref="Run"/> hands part 0 to the calling thread and
-/// part t to worker t, then waits for all: the split is static, so which thread computes what — and therefore
-/// every floating-point result — depends only on the thread count, never on timing. Workers spin briefly before
-/// sleeping, because a training step issues dozens of short kernels back to back. Nothing is allocated per call.
+/// A fixed set of helper threads for the CPU kernels. <see cref="Run"/> publishes a job split into a fixed number
+/// of parts; the calling thread and the helpers claim parts one at a time until none is left. What a part computes
+/// depends only on its index, never on which thread runs it, so results do not depend on timing. A helper that is
+/// not scheduled (a busy, shared machine) costs nothing: the caller simply claims its part too. Helpers spin
+/// briefly before sleeping, because a training step issues dozens of short kernels back to back. Nothing is
+/// allocated per call.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
-    private const int SpinIterations = 20_000;
+    private const int SpinIterations = 4_000;
     private readonly Thread[] _threads;
-    private readonly ManualResetEventSlim[] _wake;
-    private readonly CountdownEvent _finished;
-    private volatile IParallelJob? _job;
-    private volatile int _generation;
-    private volatile bool _stopping;
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
+
+    // (generation << 32) | next unclaimed part: claiming a part is one compare-and-swap that also checks the generation.
+    private long _state;
+    private IParallelJob? _job;
     private int _parts;
+    private int _remaining;
+    private volatile bool _stopping;
     private Exception? _failure;
 
     public WorkerPool(int threads)
@@ -29,20 +33,16 @@ internal sealed class WorkerPool : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         Threads = threads;
         _threads = new Thread[threads - 1];
-        _wake = new ManualResetEventSlim[threads - 1];
-        _finished = new CountdownEvent(1);
         for (int t = 0; t < _threads.Length; t++)
         {
-            int part = t + 1;
-            _wake[t] = new ManualResetEventSlim(false, spinCount: 1);
-            _threads[t] = new Thread(() => WorkerLoop(part)) { IsBackground = true, Name = $"ncf-worker-{part}" };
+            _threads[t] = new Thread(WorkerLoop) { IsBackground = true, Name = $"ncf-worker-{t + 1}" };
             _threads[t].Start();
         }
     }
 
     public int Threads { get; }
 
-    /// <summary>Runs <paramref name="job"/> split into <paramref name="parts"/> (≤ <see cref="Threads"/>) parts and waits.</summary>
+    /// <summary>Runs <paramref name="job"/> in <paramref name="parts"/> parts (clamped to 1..<see cref="Threads"/>) and waits for all.</summary>
     public void Run(IParallelJob job, int parts)
     {
         parts = Math.Clamp(parts, 1, Threads);
@@ -55,93 +55,96 @@ internal sealed class WorkerPool : IDisposable
         _job = job;
         _parts = parts;
         _failure = null;
-        _finished.Reset(parts - 1);
-        Interlocked.Increment(ref _generation);
-        for (int t = 0; t < parts - 1; t++)
+        Volatile.Write(ref _remaining, parts);
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Volatile.Write(ref _state, generation << 32);
+        _wake.Set();
+        ClaimAndRun(generation);
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _remaining) > 0)
         {
-            _wake[t].Set();
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
 
-        try
-        {
-            job.Execute(0, parts);
-        }
-        finally
-        {
-            _finished.Wait();
-            _job = null;
-        }
-
+        _wake.Reset();
+        _job = null;
         if (_failure is { } failure)
         {
-            throw new AggregateException("A CPU kernel failed on a worker thread.", failure);
+            throw new AggregateException("A CPU kernel failed.", failure);
         }
     }
 
-    private void WorkerLoop(int part)
+    /// <summary>Claims and runs parts of <paramref name="generation"/> until none is left; false when the generation has passed.</summary>
+    private void ClaimAndRun(long generation)
     {
-        int seen = 0;
-        var wake = _wake[part - 1];
         while (true)
         {
-            // Spin for a new generation first: the next kernel usually follows within microseconds.
-            int spins = 0;
-            while (_generation == seen && !_stopping && spins++ < SpinIterations)
-            {
-                Thread.SpinWait(8);
-            }
-
-            if (_generation == seen && !_stopping)
-            {
-                wake.Wait();
-            }
-
-            wake.Reset();
-            if (_stopping)
+            long state = Volatile.Read(ref _state);
+            if (state >> 32 != generation)
             {
                 return;
             }
 
-            if (_generation == seen)
+            int part = (int)(state & 0xFFFF_FFFF);
+            var job = _job;
+            int parts = _parts;
+            if (part >= parts || job is null)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)
             {
                 continue;
             }
 
-            seen = _generation;
-            if (part < _parts && _job is { } job)
+            try
             {
-                try
-                {
-                    job.Execute(part, _parts);
-                }
-                catch (Exception e)
-                {
-                    _failure = e;
-                }
-
-                _finished.Signal();
+                job.Execute(part, parts);
             }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+
+            Interlocked.Decrement(ref _remaining);
+        }
+    }
+
+    private void WorkerLoop()
+    {
+        long seen = 0;
+        while (!_stopping)
+        {
+            int spins = 0;
+            long generation;
+            while ((generation = Volatile.Read(ref _state) >> 32) == seen && !_stopping)
+            {
+                if (++spins > SpinIterations)
+                {
+                    _wake.Wait();
+                    spins = 0;
+                }
+                else
+                {
+                    Thread.SpinWait(16);
+                }
+            }
+
+            seen = generation;
+            ClaimAndRun(generation);
         }
     }
 
     public void Dispose()
     {
         _stopping = true;
-        foreach (var wake in _wake)
-        {
-            wake.Set();
-        }
-
+        _wake.Set();
         foreach (var thread in _threads)
         {
             thread.Join();
         }
 
-        foreach (var wake in _wake)
-        {
-            wake.Dispose();
-        }
-
-        _finished.Dispose();
+        _wake.Dispose();
     }
 }

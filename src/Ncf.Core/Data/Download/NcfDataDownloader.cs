@@ -8,25 +8,26 @@ namespace Ncf.Data;
 /// Downloads a MovieLens archive (<c>BASE/NAME.zip</c>), verifies it and unpacks it into <c>targetDirectory/NAME</c>.
 /// </summary>
 /// <remarks>
-/// <para><b>Verification.</b> The SHA-256 must be known: from <see cref="DownloadOptions.ExpectedSha256"/> or from the
-/// built-in table (<see cref="Archives"/>). No SHA-256 of the GroupLens archives could be confirmed from a trustworthy
-/// source when this was written, so the table holds none and a download needs an explicit hash; the downloader
-/// refuses otherwise, before any network access. MD5 is checked as well (<see cref="DownloadOptions.VerifyMd5"/>):
-/// the pinned values below come from GroupLens' published <c>.md5</c> files as quoted by several independent
-/// projects, and the server's <c>NAME.zip.md5</c> is fetched and compared when present.</para>
+/// <para><b>Verification.</b> The SHA-256 comes from <see cref="DownloadOptions.ExpectedSha256"/> or from the built-in
+/// table (<see cref="Archives"/>); without one the downloader refuses before any network access. MD5 is checked as
+/// well (<see cref="DownloadOptions.VerifyMd5"/>): against the pinned values below, and against the server's
+/// <c>NAME.zip.md5</c> when present.</para>
 /// <para><b>Atomicity.</b> The archive streams into a hidden temporary file in <c>targetDirectory</c>, is verified, is
 /// unpacked into a hidden temporary folder, and only then is renamed to <c>targetDirectory/NAME</c>. On any
 /// failure or cancellation the temporary file and folder are deleted, so nothing partial is left behind.</para>
 /// </remarks>
 public static partial class NcfDataDownloader
 {
-    /// <summary>The archives this downloader knows. SHA-256 values are null: unknown (see the remarks).</summary>
+    /// <summary>
+    /// The archives this downloader knows. SHA-256 values (and the zip sizes beside them) as recorded in TensorFlow
+    /// Datasets' url_checksums/movielens.txt; MD5 values as GroupLens publishes them in NAME.zip.md5.
+    /// </summary>
     public static IReadOnlyList<KnownArchive> Archives { get; } =
     [
-        new("ml-100k", null, "0e33842e24a9c977be4e0107933c0723", "MovieLens 100K: u.data, 943 users, 1,682 movies, 100,000 ratings"),
-        new("ml-1m", null, "c4d9eecfca2ab87c1945afe126590906", "MovieLens 1M: ratings.dat, 6,040 users, 3,706 rated movies, 1,000,209 ratings"),
-        new("ml-latest-small", null, null, "MovieLens latest-small: ratings.csv, ~100,000 ratings (changes between releases)"),
-        new("ml-20m", null, "cd245b17a1ae2cc31bb14903e1204af3", "MovieLens 20M: ratings.csv, 138,493 users, 20,000,263 ratings"),
+        new("ml-100k", "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", "0e33842e24a9c977be4e0107933c0723", "MovieLens 100K: u.data, 943 users, 1,682 movies, 100,000 ratings"),
+        new("ml-1m", "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20", "c4d9eecfca2ab87c1945afe126590906", "MovieLens 1M: ratings.dat, 6,040 users, 3,706 rated movies, 1,000,209 ratings"),
+        new("ml-latest-small", "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436", null, "MovieLens latest-small: ratings.csv, ~100,000 ratings (changes between releases)"),
+        new("ml-20m", "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", "cd245b17a1ae2cc31bb14903e1204af3", "MovieLens 20M: ratings.csv, 138,493 users, 20,000,263 ratings"),
     ];
 
     /// <summary>The names <see cref="DownloadAsync"/> accepts: ml-100k, ml-1m, ml-latest-small, ml-20m.</summary>

@@ -115,7 +115,7 @@ public static class NcfFileReader
             }
         }
 
-        var sampler = new NegativeSampler(itemCount, options.Seed);
+        var sampler = new TestNegativeSampler(itemCount, options.Seed);
         var seen = new List<int>();
         int k = options.TestNegatives;
         var negatives = new int[k];
@@ -155,7 +155,7 @@ public static class NcfFileReader
             if (drawTest)
             {
                 // A user normally has one test case; repeated cases get the same negatives.
-                sampler.Draw(u, NegativeSampler.TestPurpose, negatives);
+                sampler.Draw(u, TestNegativeSampler.TestPurpose, negatives);
                 foreach (int c in tests)
                 {
                     negatives.CopyTo(drawnTest, c * k);
@@ -166,7 +166,7 @@ public static class NcfFileReader
             {
                 validUsers.Add(u);
                 validItems.Add(validItemOf[u]);
-                sampler.Draw(u, NegativeSampler.ValidationPurpose, negatives);
+                sampler.Draw(u, TestNegativeSampler.ValidationPurpose, negatives);
                 validNegatives.AddRange(negatives);
             }
         }

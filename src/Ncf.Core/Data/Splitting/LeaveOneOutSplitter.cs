@@ -77,7 +77,7 @@ public static class LeaveOneOutSplitter
         var validUsers = new List<int>();
         var validItems = new List<int>();
         var validNegatives = new List<int>();
-        var sampler = new NegativeSampler(keptItems, options.Seed);
+        var sampler = new TestNegativeSampler(keptItems, options.Seed);
         var keepRow = new bool[rowCount];
         var seen = new List<int>();
         var negatives = new int[k];
@@ -123,13 +123,13 @@ public static class LeaveOneOutSplitter
 
             testUsers.Add(nu);
             testItems.Add(newItem[testItem]);
-            sampler.Draw(nu, NegativeSampler.TestPurpose, negatives);
+            sampler.Draw(nu, TestNegativeSampler.TestPurpose, negatives);
             testNegatives.AddRange(negatives);
             if (validItem >= 0)
             {
                 validUsers.Add(nu);
                 validItems.Add(newItem[validItem]);
-                sampler.Draw(nu, NegativeSampler.ValidationPurpose, negatives);
+                sampler.Draw(nu, TestNegativeSampler.ValidationPurpose, negatives);
                 validNegatives.AddRange(negatives);
             }
         }

@@ -8,7 +8,7 @@ namespace Ncf.Data;
 /// evaluation case. Each draw uses its own <see cref="Rng"/> stream, keyed by (seed, user, purpose), so a user's
 /// negatives do not depend on the other users. Cost O(seen + count) per user via stamp arrays.
 /// </summary>
-internal sealed class NegativeSampler
+internal sealed class TestNegativeSampler
 {
     /// <summary>Stream key of test negatives.</summary>
     public const ulong TestPurpose = 1;
@@ -25,10 +25,10 @@ internal sealed class NegativeSampler
     private int _drawId;
 
     /// <summary>A sampler over items <c>0..itemCount-1</c>.</summary>
-    public NegativeSampler(int itemCount, int seed)
+    public TestNegativeSampler(int itemCount, ulong seed)
     {
         _itemCount = itemCount;
-        _seed = unchecked((ulong)seed);
+        _seed = seed;
         _seenStamp = new int[itemCount];
         _drawStamp = new int[itemCount];
     }
