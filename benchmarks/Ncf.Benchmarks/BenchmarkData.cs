@@ -50,7 +50,7 @@ internal sealed class BenchmarkData : IDisposable
         }
     }
 
-    private static string? LocateSharedData()
+    internal static string? LocateSharedData()
     {
         string? fromEnvironment = Environment.GetEnvironmentVariable("NCF_SHARED_DATA");
         if (!string.IsNullOrEmpty(fromEnvironment))
