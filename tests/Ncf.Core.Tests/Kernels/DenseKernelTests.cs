@@ -20,7 +20,7 @@ public class DenseKernelTests
         Span<float> dWeight, Span<float> dBias, int rows, int inDim, int outDim);
 
     private static readonly int[] RowCounts = [0, 1, 2, 3, 5, 8, 17];
-    private static readonly int[] Dims = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67];
+    private static readonly int[] Dims = [1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 64, 67];
 
     /// <summary>(rows, inDim, outDim) of the sweep and of the NeuMF-8 towers (64→32→16→8, output 16→1) at batch 256/257.</summary>
     public static IEnumerable<(int Rows, int InDim, int OutDim)> Shapes()
@@ -51,12 +51,14 @@ public class DenseKernelTests
 
     private static readonly Dictionary<string, Forward> ForwardKernels = new()
     {
-        ["simd"] = DenseKernel.ForwardSimd,
+        ["v1 simd"] = DenseKernel.ForwardSimd,
+        ["v2 blocked"] = DenseKernel.ForwardBlocked,
     };
 
     private static readonly Dictionary<string, Backward> BackwardKernels = new()
     {
-        ["simd"] = DenseKernel.BackwardSimd,
+        ["v1 simd"] = DenseKernel.BackwardSimd,
+        ["v2 blocked"] = DenseKernel.BackwardBlocked,
     };
 
     [Theory]
