@@ -1,3 +1,5 @@
+using Ncf.Backends;
+using Ncf.Backends.Cpu;
 using Ncf.Core.Tests.TestSupport;
 using Ncf.Kernels;
 
@@ -120,6 +122,49 @@ public class DenseKernelTests
             kernel(x, w, dy, default, dWNoDx.Span, dbNoDx.Span, rows, inDim, outDim);
             Tolerance.AssertClose(expectedDw, dWNoDx.Span, Tolerance.SumRtol(rows + 1), 1e-6 * Math.Sqrt(rows + 1), $"{version} dW(no dx){shape}");
             Tolerance.AssertClose(expectedDb, dbNoDx.Span, Tolerance.SumRtol(rows + 1), 1e-6 * Math.Sqrt(rows + 1), $"{version} db(no dx){shape}");
+        }
+    }
+
+    [Theory]
+    [InlineData(CpuKernelTier.Simd, 257, 64, 32)]
+    [InlineData(CpuKernelTier.Simd, 257, 16, 1)]
+    [InlineData(CpuKernelTier.Reference, 257, 64, 32)]
+    public void CpuBackend_Dense_EqualsReference(CpuKernelTier tier, int rows, int inDim, int outDim)
+    {
+        float[] x = TestData.Uniform(rows * inDim, 90, stream: 1);
+        float[] w = TestData.Uniform(outDim * inDim, 90, stream: 2);
+        float[] b = TestData.Uniform(outDim, 90, stream: 3);
+        float[] dy = TestData.Uniform(rows * outDim, 90, stream: 4);
+        var expectedY = new float[rows * outDim];
+        var expectedDx = new float[rows * inDim];
+        var expectedDw = new float[outDim * inDim];
+        var expectedDb = new float[outDim];
+        DenseKernel.ForwardReference(x, w, b, expectedY, rows, inDim, outDim);
+        DenseKernel.BackwardReference(x, w, dy, expectedDx, expectedDw, expectedDb, rows, inDim, outDim);
+
+        using var backend = new CpuBackend(tier);
+        using var xb = Upload(backend, x);
+        using var wb = Upload(backend, w);
+        using var bb = Upload(backend, b);
+        using var dyb = Upload(backend, dy);
+        using var yb = backend.AllocateFloat(rows * outDim);
+        using var dxb = backend.AllocateFloat(rows * inDim);
+        using var dWb = backend.AllocateFloat(outDim * inDim);
+        using var dbb = backend.AllocateFloat(outDim);
+        backend.DenseForward(xb.All, wb.All, bb.All, yb.All, rows, inDim, outDim);
+        backend.DenseBackward(xb.All, wb.All, dyb.All, dxb.All, dWb.All, dbb.All, rows, inDim, outDim);
+
+        // Tolerances as in the sweeps (class comment).
+        Tolerance.AssertClose(expectedY, yb.ToArray(), Tolerance.SumRtol(inDim + 1), 1e-6 * Math.Sqrt(inDim + 1), $"{backend.Name} y");
+        Tolerance.AssertClose(expectedDx, dxb.ToArray(), Tolerance.SumRtol(outDim), 1e-6 * Math.Sqrt(outDim), $"{backend.Name} dx");
+        Tolerance.AssertClose(expectedDw, dWb.ToArray(), Tolerance.SumRtol(rows), 1e-6 * Math.Sqrt(rows), $"{backend.Name} dW");
+        Tolerance.AssertClose(expectedDb, dbb.ToArray(), Tolerance.SumRtol(rows), 1e-6 * Math.Sqrt(rows), $"{backend.Name} db");
+
+        static DeviceBuffer<float> Upload(CpuBackend backend, float[] values)
+        {
+            var buffer = backend.AllocateFloat(values.Length);
+            buffer.Write(0, values);
+            return buffer;
         }
     }
 

@@ -110,7 +110,8 @@ public sealed class CpuBackend : IBackend
     {
         if (Simd)
         {
-            DenseKernel.ForwardSimd(Span(x), Span(weight), Span(bias), Span(y), rows, inDim, outDim);
+            // v2, register-blocked: 4-7x v1 at the NeuMF tower shapes (benchmarks/Ncf.Benchmarks DenseBenchmarks).
+            DenseKernel.ForwardBlocked(Span(x), Span(weight), Span(bias), Span(y), rows, inDim, outDim);
         }
         else
         {
@@ -124,7 +125,8 @@ public sealed class CpuBackend : IBackend
     {
         if (Simd)
         {
-            DenseKernel.BackwardSimd(Span(x), Span(weight), Span(dy), Span(dx), Span(dWeight), Span(dBias), rows, inDim, outDim);
+            // v2, register-blocked (see DenseForward).
+            DenseKernel.BackwardBlocked(Span(x), Span(weight), Span(dy), Span(dx), Span(dWeight), Span(dBias), rows, inDim, outDim);
         }
         else
         {
