@@ -21,7 +21,7 @@ public readonly record struct Work(double Amount, bool IsFlops)
 }
 
 /// <summary>
-/// Adds "Work/op" (FLOP or bytes per invocation) and "Throughput" (GFLOP/s or GB/s from the mean time) columns. The
+/// Adds "Work/op" (FLOP or bytes per invocation) and "Throughput" (GFLOP/s or GB/s from the median time) columns. The
 /// work is asked of a fresh instance of the benchmark class with the case's parameter values set.
 /// </summary>
 public sealed class ThroughputColumn(bool rate) : IColumn
@@ -41,7 +41,7 @@ public sealed class ThroughputColumn(bool rate) : IColumn
     public UnitType UnitType => UnitType.Dimensionless;
 
     public string Legend => rate
-        ? "GFLOP/s (compute kernels) or GB/s (memory-bound kernels, bytes read + written) at the mean time"
+        ? "GFLOP/s (compute kernels) or GB/s (memory-bound kernels, bytes read + written) at the median time (robust on a shared machine)"
         : "FLOP or bytes per invocation";
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
@@ -60,14 +60,15 @@ public sealed class ThroughputColumn(bool rate) : IColumn
             return isFlops ? $"{amount:N0} FLOP" : $"{amount:N0} B";
         }
 
-        double? meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        if (meanNs is not > 0)
+        // The median, not the mean: on a shared machine preempted iterations inflate the mean.
+        double? medianNs = summary[benchmarkCase]?.ResultStatistics?.Median;
+        if (medianNs is not > 0)
         {
             return "-";
         }
 
         // amount / ns = G-units per second.
-        double perSecond = amount / meanNs.Value;
+        double perSecond = amount / medianNs.Value;
         return isFlops ? $"{perSecond:F2} GFLOP/s" : $"{perSecond:F2} GB/s";
     }
 
@@ -103,12 +104,12 @@ public sealed class ThroughputColumn(bool rate) : IColumn
     }
 }
 
-/// <summary>The configuration every benchmark class here uses: the two throughput columns, grouped by category.</summary>
+/// <summary>The configuration every benchmark class here uses: median, min and the two throughput columns, grouped by category.</summary>
 public sealed class ThroughputConfig : ManualConfig
 {
     public ThroughputConfig()
     {
-        AddColumn(new ThroughputColumn(rate: false), new ThroughputColumn(rate: true));
+        AddColumn(StatisticColumn.Median, StatisticColumn.Min, new ThroughputColumn(rate: false), new ThroughputColumn(rate: true));
         AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams);
     }
 }
