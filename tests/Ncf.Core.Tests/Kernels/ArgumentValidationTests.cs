@@ -61,6 +61,15 @@ public class ArgumentValidationTests
         ["dense bwd short dx (ref)"] = () => DenseKernel.BackwardReference(new float[4 * 9], new float[3 * 9], new float[4 * 3], new float[35],
             new float[3 * 9], new float[3], 4, 9, 3),
 
+        ["dense v2 fwd short y"] = () => DenseKernel.ForwardBlocked(new float[4 * 9], new float[16 * 9], new float[16], new float[4 * 16 - 1], 4, 9, 16),
+        ["dense v2 fwd short x"] = () => DenseKernel.ForwardBlocked(new float[4 * 9 - 1], new float[16 * 9], new float[16], new float[4 * 16], 4, 9, 16),
+        ["dense v2 bwd short dx"] = () => DenseKernel.BackwardBlocked(new float[4 * 9], new float[16 * 9], new float[4 * 16], new float[4 * 9 - 1],
+            new float[16 * 9], new float[16], 4, 9, 16),
+        ["dense v2 bwd short dy"] = () => DenseKernel.BackwardBlocked(new float[4 * 9], new float[16 * 9], new float[4 * 16 - 1], new float[4 * 9],
+            new float[16 * 9], new float[16], 4, 9, 16),
+        ["dense v2 bwd wrong dW"] = () => DenseKernel.BackwardBlocked(new float[4 * 9], new float[16 * 9], new float[4 * 16], new float[4 * 9],
+            new float[16 * 9 + 1], new float[16], 4, 9, 16),
+
         // Losses.
         ["bce short gradient"] = () => BinaryCrossEntropyKernel.Simd(new float[9], new float[9], new float[8], 1),
         ["bce short targets"] = () => BinaryCrossEntropyKernel.Simd(new float[9], new float[8], new float[9], 1),
