@@ -22,7 +22,9 @@ public static class BinaryCrossEntropyKernel
         double total = 0;
         for (int i = 0; i < probabilities.Length; i++)
         {
-            double p = Math.Clamp(probabilities[i], Epsilon, 1 - (double)Epsilon);
+            // Clamp in float, as the SIMD version does: the float 1 - 1e-7f rounds to 1 - 2^-23 = 0.99999988. Clamping
+            // in double to 0.9999999 instead gave a saturated p a loss 1% off the SIMD one (16.12 against 15.94).
+            double p = Math.Clamp(probabilities[i], Epsilon, 1 - Epsilon);
             double t = targets[i];
             total -= t * Math.Log(p) + (1 - t) * Math.Log(1 - p);
             dProbabilities[i] = (float)(scale * (p - t) / (p * (1 - p)));
@@ -89,7 +91,10 @@ public static class SigmoidBinaryCrossEntropyKernel
             double z = logits[i];
             double t = targets[i];
             double e = Math.Exp(-Math.Abs(z));
-            total += Math.Max(z, 0) - z * t + Math.Log(1 + e);
+            // log1p(e) as log(u)·e/(u-1), u = 1 + e: Math.Log(1 + e) is 0 for e < 1e-16 (|z| > 37), where the true
+            // loss is e itself; the SIMD version already used this form, and the oracle must not be the weaker one.
+            double u = 1 + e;
+            total += Math.Max(z, 0) - z * t + (u == 1 ? e : Math.Log(u) * e / (u - 1));
             double sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e);
             dLogits[i] = (float)(scale * (sigmoid - t));
         }

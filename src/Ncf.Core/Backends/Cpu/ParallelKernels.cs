@@ -123,7 +123,7 @@ internal sealed class ParallelKernels : IDisposable
             var y = _y.AsSpan(_yOffset + start * _out, n * _out);
             if (_simd)
             {
-                DenseKernel.ForwardSimd(x, w, b, y, n, _in, _out);
+                DenseKernel.ForwardBlocked(x, w, b, y, n, _in, _out);
             }
             else
             {
@@ -165,7 +165,7 @@ internal sealed class ParallelKernels : IDisposable
                 var dB = partial[(_out * _in)..];
                 if (_simd)
                 {
-                    DenseKernel.BackwardSimd(x, w, dy, dx, dW, dB, n, _in, _out);
+                    DenseKernel.BackwardBlocked(x, w, dy, dx, dW, dB, n, _in, _out);
                 }
                 else
                 {
