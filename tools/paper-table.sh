@@ -11,8 +11,9 @@ SEED=${SEED:-42}
 EPOCHS=${EPOCHS:-20}
 OUT=runs/paper
 mkdir -p "$OUT"
-dotnet build src/Ncf.Cli -c Release -v quiet -nologo >/dev/null
-NCF="dotnet src/Ncf.Cli/bin/Release/net10.0/ncf.dll"
+# A private copy of the build, so rebuilding the project while the table runs cannot change the binary mid-way.
+dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
+NCF="dotnet $OUT/bin/ncf.dll"
 factors=("$@")
 [ ${#factors[@]} -gt 0 ] || factors=(8 16 32 64)
 run() { # name, then ncf train arguments

@@ -25,6 +25,7 @@ internal static class BenchCommand
             EvaluateEachEpoch = false,
         };
         bool json = args.Flag("json");
+        string scoreUsers = args.String("score-users") ?? "1000";
         if (args.Flag("ceilings"))
         {
             args.RejectUnknown("bench");
@@ -54,8 +55,10 @@ internal static class BenchCommand
         var result = trainer.Fit(cancellationToken: cancellationToken);
         double trainRate = result.Epochs.Sum(e => e.Samples) / result.Epochs.Sum(e => e.TrainSeconds);
 
-        // Full-catalogue scoring: every item for (up to) 1,000 users.
-        int users = Math.Min(1000, data.UserCount);
+        // Full-catalogue scoring: every item for 1,000 users (or --score-users N|all).
+        int users = scoreUsers == "all" ? data.UserCount
+            : int.TryParse(scoreUsers, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? Math.Min(n, data.UserCount)
+            : throw new NcfException($"--score-users expects a positive number or 'all'; got '{scoreUsers}'.");
         var scores = new float[data.ItemCount];
         var clock = Stopwatch.StartNew();
         for (int u = 0; u < users; u++)
