@@ -22,6 +22,7 @@ internal static class BenchCommand
             Negatives = args.Int("neg", 4, 0, 1000),
             Optimizer = args.Choice("optimizer", OptimizerKind.Adam, ("adam", OptimizerKind.Adam), ("lazy-adam", OptimizerKind.LazyAdam), ("sgd", OptimizerKind.Sgd)),
             Seed = seed,
+            SamplerThreads = args.Int("threads", 0, 0, 1024),
             EvaluateEachEpoch = false,
         };
         bool json = args.Flag("json");

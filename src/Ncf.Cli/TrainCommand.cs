@@ -22,6 +22,7 @@ internal static class TrainCommand
             LearningRate = args.Float("lr", 0.001f),
             Negatives = args.Int("neg", 4, 0, 1000),
             Seed = seed,
+            SamplerThreads = args.Int("threads", 0, 0, 1024),
             L2 = args.Float("l2", 0f),
             Optimizer = args.Choice("optimizer", OptimizerKind.Adam, ("adam", OptimizerKind.Adam), ("lazy-adam", OptimizerKind.LazyAdam), ("sgd", OptimizerKind.Sgd)),
             Ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic)),

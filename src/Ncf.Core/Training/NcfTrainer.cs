@@ -38,7 +38,7 @@ public sealed class NcfTrainer : IDisposable
         Model = model;
         Data = data;
         Optimizer = optimizer ?? CreateOptimizer(model, Options);
-        _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed);
+        _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed, Options.SamplerThreads);
         var backend = model.Backend;
         int batch = Options.BatchSize;
         model.Reserve(batch);

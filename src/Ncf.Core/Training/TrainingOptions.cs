@@ -32,6 +32,9 @@ public sealed record TrainingOptions
     /// <summary>Tie rule of the evaluation. Default <see cref="TieBreaking.Pessimistic"/>.</summary>
     public TieBreaking Ties { get; init; } = TieBreaking.Pessimistic;
 
+    /// <summary>Threads that build each epoch's examples (0: all cores). Results do not depend on it. Default 0.</summary>
+    public int SamplerThreads { get; init; }
+
     /// <summary>Evaluate on the test (and validation) cases after every epoch. Default true.</summary>
     public bool EvaluateEachEpoch { get; init; } = true;
 

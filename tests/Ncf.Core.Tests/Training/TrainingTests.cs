@@ -75,6 +75,25 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Epochs_do_not_depend_on_the_samplers_thread_count_and_look_shuffled()
+    {
+        var one = new NegativeSampler(Small, 4, 9, threads: 1).Epoch(2).ToArray();
+        var two = new NegativeSampler(Small, 4, 9, threads: 2).Epoch(2).ToArray();
+        Assert.Equal(one, two);
+
+        // Uniformly shuffled: positives (1 in 5) spread evenly over the epoch's ten deciles, not in runs.
+        int decile = one.Length / 10;
+        for (int d = 0; d < 10; d++)
+        {
+            int positives = one.AsSpan(d * decile, decile).ToArray().Count(s => s.Label == 1);
+            Assert.InRange(positives, decile / 5 - 4 * Math.Sqrt(decile * 0.16), decile / 5 + 4 * Math.Sqrt(decile * 0.16));
+        }
+
+        int adjacentSameUser = Enumerable.Range(1, one.Length - 1).Count(i => one[i].User == one[i - 1].User);
+        Assert.True(adjacentSameUser < one.Length / 20, $"{adjacentSameUser} neighbours share a user: not shuffled");
+    }
+
+    [Fact]
     public void A_user_who_has_seen_every_item_is_a_clear_error()
     {
         var data = new NcfDataset("full", 2, 2, [0, 0, 1], [0, 1, 0], null);
