@@ -115,15 +115,19 @@ public static class DenseKernel
         }
     }
 
-    /// <summary>Largest weight matrix (in floats, 16 KiB) that <see cref="ForwardBlocked"/> transposes on the stack.</summary>
+    /// <summary>Largest weight matrix (in floats, 16 KiB) that <see cref="ForwardBlocked"/> transposes on the stack; larger ones use a per-thread buffer.</summary>
     public const int MaxBlockedWeights = 4096;
+
+    [ThreadStatic]
+    private static float[]? t_transposeScratch;
 
     /// <summary>
     /// Forward v2, register-blocked: W is transposed once per call into a stack buffer, then
     /// <c>y[r, :] = b + Σ_k x[r, k]·Wᵀ[k, :]</c> runs on tiles of 4 rows × 2 vectors of outputs held in registers, so
     /// no horizontal sums are needed (v1, <see cref="ForwardSimd"/>, does one per output). Falls back to v1 when
-    /// <paramref name="outDim"/> is below the vector width (the output layer, 16→1) or the weights exceed
-    /// <see cref="MaxBlockedWeights"/>. Same arguments, validation and exceptions as <see cref="ForwardSimd"/>.
+    /// <paramref name="outDim"/> is below the vector width (the output layer, 16→1). Weights over
+    /// <see cref="MaxBlockedWeights"/> are transposed into a per-thread buffer that grows once and is then reused.
+    /// Same arguments, validation and exceptions as <see cref="ForwardSimd"/>.
     /// </summary>
     /// <exception cref="ArgumentException">A span is shorter than its shape, or weight/bias do not match it.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative or a dimension is not positive.</exception>
@@ -132,14 +136,17 @@ public static class DenseKernel
         int rows, int inDim, int outDim)
     {
         ValidateForward(x, weight, bias, y, rows, inDim, outDim);
-        if (outDim < Vector<float>.Count || outDim * inDim > MaxBlockedWeights)
+        if (outDim < Vector<float>.Count)
         {
             ForwardSimd(x, weight, bias, y, rows, inDim, outDim);
             return;
         }
 
         // wT is [inDim, outDim].
-        Span<float> wT = stackalloc float[outDim * inDim];
+        int length = outDim * inDim;
+        Span<float> wT = length <= MaxBlockedWeights
+            ? stackalloc float[length]
+            : (t_transposeScratch is { } scratch && scratch.Length >= length ? scratch : t_transposeScratch = new float[length]).AsSpan(0, length);
         for (int o = 0; o < outDim; o++)
         {
             var wRow = weight.Slice(o * inDim, inDim);
