@@ -99,7 +99,9 @@ if [ ! -f "$SRC_DIR/CMakeLists.txt" ]; then
     mv "$unpacked" "$SRC_DIR"
 fi
 
-# 3. Configure and build. No -DLLC_HOST_CPU=native: with it every program build fails. When LLVM 15 does not
+# 3. Configure and build. No -DLLC_HOST_CPU=native: with it every program build fails. No link-time
+#    optimisation (ENABLE_IPO): with GCC 12 the final link of libpocl.so fails ("relocation R_X86_64_PC32 against
+#    __libc_single_threaded ... recompile with -fPIC"). When LLVM 15 does not
 #    know the host CPU (e.g. AMD EPYC Zen 4 under a hypervisor: `llc-15 --version` says "Host CPU: (unknown)"),
 #    PoCL refuses to configure without a CPU name; x86-64-v3 (AVX2 + FMA) runs on any recent x86-64 machine,
 #    and PoCL compiles kernels for it whenever LLVM reports the host CPU as "generic".
@@ -120,6 +122,7 @@ cmake -S "$SRC_DIR" -B "$BUILD_DIR" -G Ninja \
     -DENABLE_SPIRV=OFF \
     -DENABLE_LOADABLE_DRIVERS=OFF \
     -DENABLE_TESTS=OFF \
+    -DENABLE_IPO=OFF \
     -DENABLE_EXAMPLES=OFF "${HOST_CPU_FLAGS[@]}" >"$WORK/configure.log" 2>&1 ||
     { tail -n 40 "$WORK/configure.log" >&2; exit 1; }
 log "building with $JOBS jobs (about 5 minutes on 2 cores)"

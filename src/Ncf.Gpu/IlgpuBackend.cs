@@ -117,9 +117,11 @@ public sealed class IlgpuBackend : IBackend
             {
                 using var context = CreateContext(kind);
                 int index = 0;
-                foreach (var device in context.Devices)
+                foreach (var device in DevicesOf(context, kind))
                 {
-                    result.Add(new GpuDeviceInfo(kind, index++, device.Name, device.MemorySize));
+                    // The CPU accelerator reports an unbounded size; its memory is the host's.
+                    long memory = kind == GpuDeviceKind.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+                    result.Add(new GpuDeviceInfo(kind, index++, device.Name, memory));
                 }
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException
@@ -174,13 +176,14 @@ public sealed class IlgpuBackend : IBackend
         try
         {
             context = CreateContext(kind);
-            if (index >= context.Devices.Length)
+            var devices = DevicesOf(context, kind);
+            if (index >= devices.Count)
             {
                 context.Dispose();
                 return null;
             }
 
-            var accelerator = context.Devices[index].CreateAccelerator(context);
+            var accelerator = devices[index].CreateAccelerator(context);
             return new IlgpuBackend(context, accelerator, kind);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException
@@ -189,6 +192,18 @@ public sealed class IlgpuBackend : IBackend
             context?.Dispose();
             return null;
         }
+    }
+
+    /// <summary>The devices of one kind (a context can also hold ILGPU's implicit CPU device).</summary>
+    private static List<Device> DevicesOf(Context context, GpuDeviceKind kind)
+    {
+        var type = kind switch
+        {
+            GpuDeviceKind.Cuda => AcceleratorType.Cuda,
+            GpuDeviceKind.OpenCL => AcceleratorType.OpenCL,
+            _ => AcceleratorType.CPU,
+        };
+        return context.Devices.Where(d => d.AcceleratorType == type).ToList();
     }
 
     private static Context CreateContext(GpuDeviceKind kind) => Context.Create(builder =>
