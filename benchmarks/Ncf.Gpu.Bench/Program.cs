@@ -77,6 +77,12 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
 {
     private readonly List<(string Case, double Microseconds, string Rate)> _rows = [];
 
+    private void Add(string name, double microseconds, string rate)
+    {
+        _rows.Add((name, microseconds, rate));
+        Console.WriteLine($"  {name}: {microseconds.ToString("F1", CultureInfo.InvariantCulture)} µs, {rate}");
+    }
+
     public void RunAll()
     {
         int scale = options.Quick ? 16 : 1;
@@ -141,8 +147,8 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var ids = UploadInt(Enumerable.Range(0, count).Select(_ => random.Next(tableRows)).ToArray());
         using var table = backend.AllocateFloat(tableRows * dim);
         double us = Time(() => backend.ScatterAdd(gradients.All, ids.All, dim, table.All, method));
-        _rows.Add(($"scatter-add {method.ToString().ToLowerInvariant()} {count}x{dim} into {tableRows} rows", us,
-            $"{count / us:F1} M rows/s"));
+        Add($"scatter-add {method.ToString().ToLowerInvariant()} {count}x{dim} into {tableRows} rows", us,
+            $"{count / us:G3} M rows/s");
     }
 
     private void Gather(int count, int dim, int tableRows)
@@ -152,7 +158,7 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var ids = UploadInt(Enumerable.Range(0, count).Select(_ => random.Next(tableRows)).ToArray());
         using var output = backend.AllocateFloat(count * dim);
         double us = Time(() => backend.Gather(table.All, dim, ids.All, output.All));
-        _rows.Add(($"gather {count}x{dim}", us, $"{2.0 * count * dim * 4 / us / 1e3:F1} GB/s"));
+        Add($"gather {count}x{dim}", us, $"{2.0 * count * dim * 4 / us / 1e3:F1} GB/s");
     }
 
     private void Dense(int rows, int inDim, int outDim)
@@ -166,9 +172,9 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var db = backend.AllocateFloat(outDim);
         double flops = 2.0 * rows * inDim * outDim;
         double forward = Time(() => backend.DenseForward(x.All, w.All, b.All, y.All, rows, inDim, outDim));
-        _rows.Add(($"dense forward [{rows}, {inDim} -> {outDim}]", forward, $"{flops / forward / 1e3:F1} GFLOP/s"));
+        Add($"dense forward [{rows}, {inDim} -> {outDim}]", forward, $"{flops / forward / 1e3:F1} GFLOP/s");
         double backward = Time(() => backend.DenseBackward(x.All, w.All, y.All, dx.All, dw.All, db.All, rows, inDim, outDim));
-        _rows.Add(($"dense backward [{rows}, {inDim} -> {outDim}]", backward, $"{2 * flops / backward / 1e3:F1} GFLOP/s"));
+        Add($"dense backward [{rows}, {inDim} -> {outDim}]", backward, $"{2 * flops / backward / 1e3:F1} GFLOP/s");
     }
 
     private void Elementwise(int n)
@@ -177,7 +183,7 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var b = Upload(new float[n]);
         using var y = backend.AllocateFloat(n);
         double us = Time(() => backend.Multiply(a.All, b.All, y.All));
-        _rows.Add(($"multiply {n}", us, $"{3.0 * n * 4 / us / 1e3:F1} GB/s"));
+        Add($"multiply {n}", us, $"{3.0 * n * 4 / us / 1e3:F1} GB/s");
     }
 
     private void Adam(int n)
@@ -188,7 +194,7 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var v = backend.AllocateFloat(n);
         var settings = new AdamSettings(0.001f, 0.9f, 0.999f, 1e-8f, 0, 1);
         double us = Time(() => backend.AdamStep(p.All, g.All, m.All, v.All, settings));
-        _rows.Add(($"adam {n} parameters", us, $"{7.0 * n * 4 / us / 1e3:F1} GB/s"));
+        Add($"adam {n} parameters", us, $"{7.0 * n * 4 / us / 1e3:F1} GB/s");
     }
 
     private void Loss(int n)
@@ -198,7 +204,7 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
         using var dz = backend.AllocateFloat(n);
         using var accumulator = backend.AllocateFloat(2);
         double us = Time(() => backend.SigmoidBinaryCrossEntropy(z.All, t.All, dz.All, 1f / n, accumulator.All));
-        _rows.Add(($"sigmoid-bce + device loss sum {n}", us, $"{n / us:F1} M/s"));
+        Add($"sigmoid-bce + device loss sum {n}", us, $"{n / us:G3} M/s");
     }
 
     private double Time(Action call)

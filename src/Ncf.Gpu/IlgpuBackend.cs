@@ -24,10 +24,12 @@ namespace Ncf.Gpu;
 public sealed class IlgpuBackend : IBackend
 {
     /// <summary>
-    /// The CPU accelerator's simulated device: 1024 threads per group, so 16×16 tiles fit (ILGPU's default CPU
-    /// device has 16 threads per group and rejects them).
+    /// The CPU accelerator's simulated device: one multiprocessor of 16 warps of 16 threads, i.e. 256 threads per
+    /// group, the most any kernel here uses (16×16 GEMM tiles, 256-thread sort and reduction groups). ILGPU's
+    /// default CPU device allows only 16 threads per group; CPUDevice.Nvidia simulates 1024 threads, each a .NET
+    /// thread, which only slows the simulator down.
     /// </summary>
-    private static CPUDevice CpuDevice => CPUDevice.Nvidia;
+    private static readonly CPUDevice CpuDevice = new(numThreadsPerWarp: 16, numWarpsPerMultiprocessor: 16, numMultiprocessors: 1);
 
     private readonly Context _context;
     private readonly Accelerator _accelerator;
@@ -321,7 +323,8 @@ public sealed class IlgpuBackend : IBackend
             }
             else
             {
-                var keys = Scratch(ref _sortKeys, EmbeddingKernels.SortedKeyCount(ids.Length), exact: true);
+                int keyCount = EmbeddingKernels.SortedKeyCount(ids.Length);
+                var keys = Scratch(ref _sortKeys, keyCount).SubView(0, keyCount);
                 _embeddings.ScatterAddSorted(g, i, dim, t, keys);
             }
         });
@@ -583,16 +586,17 @@ public sealed class IlgpuBackend : IBackend
 
         Locked(() =>
         {
-            var losses = Scratch(ref _lossScratch, x.Length, exact: false).SubView(0, x.Length);
+            var losses = Scratch(ref _lossScratch, x.Length).SubView(0, x.Length);
             kernel(xv, tv, dxv, scale, losses, acc);
         });
     }
 
-    /// <summary>A scratch buffer of at least (or, when <paramref name="exact"/>, exactly) <paramref name="length"/> elements.</summary>
-    private ArrayView<T> Scratch<T>(ref MemoryBuffer1D<T, Stride1D.Dense>? buffer, int length, bool exact) where T : unmanaged
+    /// <summary>A scratch buffer of at least <paramref name="length"/> elements; it only grows (by doubling).</summary>
+    private ArrayView<T> Scratch<T>(ref MemoryBuffer1D<T, Stride1D.Dense>? buffer, int length) where T : unmanaged
     {
-        if (buffer is null || buffer.Length < length || (exact && buffer.Length != length))
+        if (buffer is null || buffer.Length < length)
         {
+            long size = Math.Max(length, Math.Max(4096, 2 * (buffer?.Length ?? 0)));
             if (buffer is not null)
             {
                 // Earlier launches may still read the old buffer.
@@ -600,7 +604,7 @@ public sealed class IlgpuBackend : IBackend
                 buffer.Dispose();
             }
 
-            buffer = _accelerator.Allocate1D<T>(exact ? length : Math.Max(length, 4096));
+            buffer = _accelerator.Allocate1D<T>(size);
         }
 
         return buffer.View;
