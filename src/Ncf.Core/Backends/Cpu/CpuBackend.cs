@@ -18,11 +18,19 @@ public enum CpuKernelTier
 /// </summary>
 public sealed class CpuBackend : IBackend
 {
-    /// <summary>A backend running the given kernel tier.</summary>
-    public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd)
+    /// <summary>A backend running the given kernel tier on up to <paramref name="threads"/> threads (0: all cores).</summary>
+    public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd, int threads = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
         Tier = tier;
+        Threads = threads == 0 ? Environment.ProcessorCount : threads;
+        _parallel = tier == CpuKernelTier.Simd ? new ParallelKernels(Threads) : null;
     }
+
+    private readonly ParallelKernels? _parallel;
+
+    /// <summary>Worker threads the kernels may use. Results do not depend on it.</summary>
+    public int Threads { get; }
 
     /// <summary>The kernel tier in use.</summary>
     public CpuKernelTier Tier { get; }
@@ -44,9 +52,10 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _parallel?.Dispose();
+
+    private static (T[] Array, int Offset) Raw<T>(View<T> view) where T : unmanaged =>
+        view.IsEmpty ? (System.Array.Empty<T>(), 0) : (((CpuBuffer<T>)view.Buffer).Array, view.Offset);
 
     /// <summary>The host span behind a view of this backend's buffer.</summary>
     public Span<T> Span<T>(View<T> view) where T : unmanaged
@@ -65,7 +74,18 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Fill(View<float> destination, float value) => Span(destination).Fill(value);
+    public void Fill(View<float> destination, float value)
+    {
+        var span = Span(destination);
+        if (_parallel is null)
+        {
+            span.Fill(value);
+            return;
+        }
+
+        var (array, offset) = Raw(destination);
+        _parallel.Fill(array, offset, span.Length, value);
+    }
 
     /// <inheritdoc />
     public void ZeroRows(View<float> matrix, int dim, View<int> rows)
@@ -95,9 +115,14 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc />
     public void ScatterAdd(View<float> rowGradients, View<int> ids, int dim, View<float> tableGradient)
     {
-        if (Simd)
+        if (_parallel is not null)
         {
-            ScatterAddKernel.Simd(Span(rowGradients), Span(ids), dim, Span(tableGradient));
+            var table = Span(tableGradient);
+            GatherKernel.Validate(table, dim, Span(ids), Span(rowGradients));
+            var (rows, rowOffset) = Raw(rowGradients);
+            var (idArray, idOffset) = Raw(ids);
+            var (tableArray, tableOffset) = Raw(tableGradient);
+            _parallel.ScatterAdd(rows, rowOffset, idArray, idOffset, ids.Length, dim, tableArray, tableOffset, table.Length, simd: true);
         }
         else
         {
@@ -108,9 +133,16 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc />
     public void DenseForward(View<float> x, View<float> weight, View<float> bias, View<float> y, int rows, int inDim, int outDim)
     {
-        if (Simd)
+        if (_parallel is not null)
         {
-            DenseKernel.ForwardSimd(Span(x), Span(weight), Span(bias), Span(y), rows, inDim, outDim);
+            DenseKernel.ForwardSimd(Span(x), Span(weight), Span(bias), Span(y), 0, inDim, outDim); // validates shapes
+            Check(x, rows * inDim, nameof(x));
+            Check(y, rows * outDim, nameof(y));
+            var (xa, xo) = Raw(x);
+            var (wa, wo) = Raw(weight);
+            var (ba, bo) = Raw(bias);
+            var (ya, yo) = Raw(y);
+            _parallel.DenseForward(xa, xo, wa, wo, ba, bo, ya, yo, rows, inDim, outDim, simd: true);
         }
         else
         {
@@ -122,9 +154,23 @@ public sealed class CpuBackend : IBackend
     public void DenseBackward(View<float> x, View<float> weight, View<float> dy, View<float> dx, View<float> dWeight, View<float> dBias,
         int rows, int inDim, int outDim)
     {
-        if (Simd)
+        if (_parallel is not null)
         {
-            DenseKernel.BackwardSimd(Span(x), Span(weight), Span(dy), Span(dx), Span(dWeight), Span(dBias), rows, inDim, outDim);
+            DenseKernel.BackwardSimd(Span(x), Span(weight), Span(dy), Span(dx), Span(dWeight), Span(dBias), 0, inDim, outDim); // validates shapes
+            Check(x, rows * inDim, nameof(x));
+            Check(dy, rows * outDim, nameof(dy));
+            if (!dx.IsEmpty)
+            {
+                Check(dx, rows * inDim, nameof(dx));
+            }
+
+            var (xa, xo) = Raw(x);
+            var (wa, wo) = Raw(weight);
+            var (dya, dyo) = Raw(dy);
+            var (dxa, dxo) = Raw(dx);
+            var (dwa, dwo) = Raw(dWeight);
+            var (dba, dbo) = Raw(dBias);
+            _parallel.DenseBackward(xa, xo, wa, wo, dya, dyo, dx.IsEmpty ? null : dxa, dxo, dwa, dwo, dba, dbo, rows, inDim, outDim, simd: true);
         }
         else
         {
@@ -247,9 +293,20 @@ public sealed class CpuBackend : IBackend
     public void AdamStep(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
         in AdamSettings settings)
     {
-        if (Simd)
+        if (_parallel is not null)
         {
-            AdamKernel.Simd(Span(parameters), Span(gradients), Span(firstMoment), Span(secondMoment), settings);
+            var p = Span(parameters);
+            AdamKernel.Simd(p[..0], Span(gradients)[..0], Span(firstMoment)[..0], Span(secondMoment)[..0], settings); // validates settings
+            if (gradients.Length != p.Length || firstMoment.Length != p.Length || secondMoment.Length != p.Length)
+            {
+                throw new ArgumentException("Adam needs parameters, gradients and both moments of equal length.");
+            }
+
+            var (pa, po) = Raw(parameters);
+            var (ga, go) = Raw(gradients);
+            var (ma, mo) = Raw(firstMoment);
+            var (va, vo) = Raw(secondMoment);
+            _parallel.Adam(pa, po, ga, go, ma, mo, va, vo, p.Length, settings, simd: true);
         }
         else
         {
@@ -281,6 +338,14 @@ public sealed class CpuBackend : IBackend
         else
         {
             SgdKernel.Reference(Span(parameters), Span(gradients), learningRate, l2);
+        }
+    }
+
+    private static void Check(View<float> view, int required, string name)
+    {
+        if (view.Length < required)
+        {
+            throw new ArgumentException($"{name} has {view.Length} elements; at least {required} are needed.", name);
         }
     }
 

@@ -1,0 +1,72 @@
+namespace Ncf.Benchmarks;
+
+/// <summary>
+/// The inputs of the data-loading benchmarks: the real ML-1M NCF split from <c>shared/data/ml-1m</c> when this machine
+/// has it (NCF_SHARED_DATA, or found walking up from the binaries), else synthetic files of the same shape; and a
+/// synthetic 1M-row <c>ratings.dat</c> (shared/data has no raw ML-1M file). Synthetic files live in a temp folder
+/// deleted by <see cref="Dispose"/>.
+/// </summary>
+internal sealed class BenchmarkData : IDisposable
+{
+    public const int Rows = 1_000_209;
+
+    public BenchmarkData()
+    {
+        TempFolder = Path.Combine(Path.GetTempPath(), "ncf-bench-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(TempFolder);
+        RatingsDat = Path.Combine(TempFolder, "ratings.dat");
+        SyntheticRatings.WriteRatingsDat(RatingsDat, Rows);
+
+        string? shared = LocateSharedData();
+        string? realPrefix = shared is null ? null : Path.Combine(shared, "ml-1m", "ml-1m");
+        if (realPrefix is not null && File.Exists(realPrefix + ".train.rating") && File.Exists(realPrefix + ".test.negative"))
+        {
+            NcfPrefix = realPrefix;
+            NcfIsReal = true;
+        }
+        else
+        {
+            NcfPrefix = Path.Combine(TempFolder, "ml-1m");
+            SyntheticRatings.WriteNcf(NcfPrefix, Rows);
+        }
+    }
+
+    public string TempFolder { get; }
+
+    public string RatingsDat { get; }
+
+    public string NcfPrefix { get; }
+
+    public bool NcfIsReal { get; }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(TempFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    internal static string? LocateSharedData()
+    {
+        string? fromEnvironment = Environment.GetEnvironmentVariable("NCF_SHARED_DATA");
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return Directory.Exists(fromEnvironment) ? fromEnvironment : null;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,86 @@
+namespace Ncf.Cli;
+
+/// <summary>Dispatches the sub-commands and turns every failure into a one-line message and an exit code.</summary>
+internal static class Cli
+{
+    public const int Ok = 0;
+    public const int UserError = 2;
+    public const int Cancelled = 130;
+    public const int InternalError = 70;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+            {
+                stdout.Write(Usage);
+                return Ok;
+            }
+
+            var rest = args[1..];
+            return args[0] switch
+            {
+                "train" => TrainCommand.Run(rest, stdout, stderr, cancel.Token),
+                "recommend" => RecommendCommand.Run(rest, stdout),
+                "evaluate" => EvaluateCommand.Run(rest, stdout, cancel.Token),
+                "bench" => BenchCommand.Run(rest, stdout, stderr, cancel.Token),
+                "data" => DataCommand.Run(rest, stdout, stderr, cancel.Token),
+                "devices" => DevicesCommand.Run(rest, stdout),
+                _ => throw new NcfException($"Unknown command '{args[0]}'. Commands: train, evaluate, recommend, bench, data, devices, help."),
+            };
+        }
+        catch (NcfException e)
+        {
+            stderr.WriteLine($"ncf: error: {e.Message}");
+            return UserError;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("ncf: cancelled");
+            return Cancelled;
+        }
+        catch (OutOfMemoryException)
+        {
+            stderr.WriteLine("ncf: error: out of memory; try a smaller batch, fewer factors or fewer negatives.");
+            return UserError;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"ncf: internal error ({e.GetType().Name}): {e.Message}");
+            return InternalError;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    public const string Usage = """
+        ncf — Neural Collaborative Filtering (GMF, MLP, NeuMF) in plain .NET
+
+        ncf train [--data PATH] [--format auto|ml-100k|ml-1m|movielens-csv|ncf|csv] [--model gmf|mlp|neumf]
+                  [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
+                  [--threads N] [--optimizer adam|lazy-adam|sgd] [--l2 0] [--pretrain] [--validation]
+                  [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
+                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001]
+            Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
+            uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --pretrain trains GMF and
+            MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD.
+        ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--json]
+        ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
+        ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1] [--json]
+        ncf data download NAME --to DIR        NAME: ml-100k, ml-1m, ml-latest-small, ml-20m
+        ncf devices                            lists compute devices
+
+        Exit codes: 0 success, 2 bad input, 130 cancelled, 70 internal error.
+
+        """;
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using Ncf.Backends;
+using Ncf.Backends.Cpu;
+using Ncf.Data;
+using Ncf.Models;
+
+namespace Ncf.Cli;
+
+/// <summary>Option handling shared by the commands: data, model shape, device.</summary>
+internal static class Common
+{
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>
+    {
+        "json", "pretrain", "validation", "full-ranking", "include-known", "help", "ceilings", "overwrite",
+    };
+
+    public static NcfDataset LoadData(Arguments args, ulong seed)
+    {
+        string? path = args.String("data");
+        string? format = args.String("format");
+        bool validation = args.Flag("validation");
+        if (path is null)
+        {
+            if (format is not null || validation)
+            {
+                throw new NcfException("--format and --validation need --data; the embedded synthetic data has its own split.");
+            }
+
+            return SyntheticData.Generate();
+        }
+
+        if (path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+        {
+            return Synthetic(path);
+        }
+
+        return DataFiles.Load(path, format, validation, seed, args.Int("min-interactions", 0, 0, 1_000_000));
+    }
+
+    /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
+    private static NcfDataset Synthetic(string spec)
+    {
+        var parts = spec["synthetic:".Length..].Split('x');
+        if (parts.Length != 3 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int users) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int items)
+            || !int.TryParse(parts[2], CultureInfo.InvariantCulture, out int mean) || users < 1 || items < 120 || mean < 10)
+        {
+            throw new NcfException($"--data {spec}: expected synthetic:USERSxITEMSxMEAN, e.g. synthetic:6040x3706x165 (items ≥ 120, mean ≥ 10).");
+        }
+
+        return SyntheticData.Generate(new SyntheticDataOptions { Users = users, Items = items, MeanPerUser = mean });
+    }
+
+    public static ModelOptions ModelShape(Arguments args, ModelKind? fallbackKind = null) => new()
+    {
+        Kind = args.Choice("model", fallbackKind ?? ModelKind.NeuMF, ("gmf", ModelKind.Gmf), ("mlp", ModelKind.Mlp), ("neumf", ModelKind.NeuMF)),
+        Factors = args.Int("factors", 8, 1, 4096),
+        Layers = args.Int("layers", 3, 1, 10),
+    };
+
+    public static IBackend CreateBackend(Arguments args)
+    {
+        int threads = args.Int("threads", 0, 0, 1024);
+        return new CpuBackend(threads: threads);
+    }
+
+    public static string Number(double value, string format = "N0") => value.ToString(format, CultureInfo.InvariantCulture);
+
+    public static string Kind(ModelKind kind) => kind switch
+    {
+        ModelKind.Gmf => "gmf",
+        ModelKind.Mlp => "mlp",
+        _ => "neumf",
+    };
+}

@@ -1,0 +1,58 @@
+using Ncf.Backends.Cpu;
+using Ncf.Data;
+using Ncf.Evaluation;
+using Ncf.Models;
+
+namespace Ncf.Cli;
+
+/// <summary>`ncf evaluate`: HR@K and NDCG@K of a saved model (sampled and, on request, full ranking) beside popularity.</summary>
+internal static class EvaluateCommand
+{
+    public static int Run(string[] argv, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        var args = new Arguments(argv, Common.Flags);
+        string path = args.String("model") ?? throw new NcfException("evaluate needs --model FILE.");
+        int k = args.Int("k", 10, 1, 100_000);
+        bool full = args.Flag("full-ranking");
+        bool json = args.Flag("json");
+        var ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic));
+        var data = Common.LoadData(args, args.ULong("seed", 42));
+        args.RejectUnknown("evaluate");
+        if (data.Test is null)
+        {
+            throw new NcfException($"{data.Name}: the data has no test cases to evaluate on.");
+        }
+
+        using var backend = new CpuBackend();
+        using var recommender = NcfRecommender.Load(path, backend);
+        if (recommender.Model.UserCount != data.UserCount || recommender.Model.ItemCount != data.ItemCount)
+        {
+            throw new NcfException($"{path}: the model has {recommender.Model.UserCount} users and {recommender.Model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");
+        }
+
+        var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);
+        var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
+        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Train, k, ties, cancellationToken) : null;
+        if (json)
+        {
+            var line = new JsonLine().Add("k", k).Add("hr", sampled.HitRate).Add("ndcg", sampled.Ndcg)
+                .Add("popularity_hr", popularity.HitRate).Add("popularity_ndcg", popularity.Ndcg).Add("cases", sampled.Cases);
+            if (fullMetrics is { } f)
+            {
+                line.Add("full_ranking_hr", f.HitRate).Add("full_ranking_ndcg", f.Ndcg);
+            }
+
+            stdout.WriteLine(line);
+            return Cli.Ok;
+        }
+
+        stdout.WriteLine($"sampled negatives: {sampled}");
+        stdout.WriteLine($"popularity:        {popularity}");
+        if (fullMetrics is { } fm)
+        {
+            stdout.WriteLine($"full ranking:      {fm}");
+        }
+
+        return Cli.Ok;
+    }
+}

@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using Ncf.Backends;
+using Ncf.Data;
+using Ncf.Evaluation;
+using Ncf.Models;
+using Ncf.Training;
+
+namespace Ncf.Cli;
+
+/// <summary>`ncf train`: trains, evaluates every epoch, prints a line (or a JSON object) per epoch and a summary.</summary>
+internal static class TrainCommand
+{
+    public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var args = new Arguments(argv, Common.Flags);
+        ulong seed = args.ULong("seed", 42);
+        var shape = Common.ModelShape(args);
+        var training = new TrainingOptions
+        {
+            Epochs = args.Int("epochs", 20, 0, 100_000),
+            BatchSize = args.Int("batch", 256, 1, 1 << 24),
+            LearningRate = args.Float("lr", 0.001f),
+            Negatives = args.Int("neg", 4, 0, 1000),
+            Seed = seed,
+            L2 = args.Float("l2", 0f),
+            Optimizer = args.Choice("optimizer", OptimizerKind.Adam, ("adam", OptimizerKind.Adam), ("lazy-adam", OptimizerKind.LazyAdam), ("sgd", OptimizerKind.Sgd)),
+            Ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic)),
+        };
+        training.Validate();
+        bool pretrain = args.Flag("pretrain");
+        string? gmfFile = args.String("gmf");
+        string? mlpFile = args.String("mlp");
+        if ((gmfFile is null) != (mlpFile is null))
+        {
+            throw new NcfException("--gmf and --mlp go together: the two pre-trained models NeuMF starts from.");
+        }
+
+        pretrain |= gmfFile is not null;
+        float finetuneLr = args.Float("finetune-lr", training.LearningRate);
+        bool json = args.Flag("json");
+        bool fullRanking = args.Flag("full-ranking");
+        string? output = args.String("out");
+        if (pretrain && shape.Kind != ModelKind.NeuMF)
+        {
+            throw new NcfException("--pretrain applies to --model neumf only.");
+        }
+
+        using var backend = Common.CreateBackend(args);
+        var loadClock = Stopwatch.StartNew();
+        var data = Common.LoadData(args, seed);
+        args.RejectUnknown("train");
+        double loadSeconds = loadClock.Elapsed.TotalSeconds;
+
+        var popularity = data.Test is null ? (RankingMetrics?)null
+            : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
+        if (!json)
+        {
+            stdout.WriteLine($"data: {data.Name}: {Common.Number(data.UserCount)} users, {Common.Number(data.ItemCount)} items, " +
+                $"{Common.Number(data.TrainCount)} training interactions, {Common.Number(data.Test?.Count ?? 0)} test cases (loaded in {loadSeconds:F2} s)");
+            stdout.WriteLine($"model: {Common.Kind(shape.Kind)} f={shape.Factors}{(shape.Kind == ModelKind.Gmf ? "" : $" layers={shape.Layers}")}" +
+                $"{(pretrain ? " with GMF+MLP pre-training" : "")}; batch {training.BatchSize}, lr {training.LearningRate}, {training.Negatives} negatives, " +
+                $"{training.Epochs} epochs, seed {seed}, backend {backend.Name}");
+            if (popularity is { } p)
+            {
+                stdout.WriteLine($"popularity baseline: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");
+            }
+        }
+
+        var clock = Stopwatch.StartNew();
+        var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
+        NcfModel model;
+        TrainingResult result;
+        if (pretrain)
+        {
+            using var gmf = gmfFile is null
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", cancellationToken, out _)
+                : LoadPretrained(gmfFile, backend, data, ModelKind.Gmf, shape);
+            using var mlp = mlpFile is null
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", cancellationToken, out _)
+                : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
+            model = NcfModel.FromPretrained(gmf, mlp);
+            using var trainer = new NcfTrainer(model, data, training with { Optimizer = OptimizerKind.Sgd, LearningRate = finetuneLr, Seed = seed + 2 });
+            printer.Phase = "neumf";
+            result = trainer.Fit(printer.Epochs, cancellationToken, printer.Batches);
+        }
+        else
+        {
+            model = TrainPhase(backend, data, shape, training, printer, null, cancellationToken, out result);
+        }
+
+        using (model)
+        {
+            if (result.Cancelled)
+            {
+                throw new OperationCanceledException();
+            }
+
+            RankingMetrics? full = fullRanking && data.Test is not null
+                ? Evaluator.FullRanking(model, data.Test, data.Train, training.TopK, training.Ties, cancellationToken)
+                : null;
+            if (output is not null)
+            {
+                new NcfRecommender(model, data).Save(output);
+            }
+
+            PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend);
+        }
+
+        return Cli.Ok;
+    }
+
+    /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>
+    private static NcfModel LoadPretrained(string path, IBackend backend, NcfDataset data, ModelKind kind, ModelOptions shape)
+    {
+        var recommender = NcfRecommender.Load(path, backend);
+        var model = recommender.Model;
+        if (model.Kind != kind || model.Options.Factors != shape.Factors || (kind == ModelKind.Mlp && model.Options.Layers != shape.Layers)
+            || model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
+        {
+            model.Dispose();
+            throw new NcfException($"{path}: expected a {Common.Kind(kind)} model with f={shape.Factors}{(kind == ModelKind.Mlp ? $", {shape.Layers} layers" : "")} " +
+                $"on {data.UserCount} users and {data.ItemCount} items; found {Common.Kind(model.Kind)} f={model.Options.Factors}, {model.Options.Layers} layers, " +
+                $"{model.UserCount} users, {model.ItemCount} items.");
+        }
+
+        return model;
+    }
+
+    private static NcfModel TrainPhase(IBackend backend, NcfDataset data, ModelOptions shape, TrainingOptions training, EpochPrinter printer,
+        string? phase, CancellationToken cancellationToken, out TrainingResult result)
+    {
+        var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
+        try
+        {
+            model.Initialize(training.Seed);
+            using var trainer = new NcfTrainer(model, data, training);
+            printer.Phase = phase;
+            result = trainer.Fit(printer.Epochs, cancellationToken, printer.Batches);
+            if (result.Cancelled)
+            {
+                throw new OperationCanceledException();
+            }
+
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static void PrintSummary(TextWriter stdout, bool json, TrainingResult result, RankingMetrics? popularity, RankingMetrics? full,
+        double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend)
+    {
+        var best = result.Best;
+        var final = result.Final;
+        if (json)
+        {
+            var line = new JsonLine()
+                .Add("summary", true)
+                .Add("model", Common.Kind(shape.Kind))
+                .Add("factors", shape.Factors)
+                .Add("layers", shape.Layers)
+                .Add("data", data.Name)
+                .Add("users", data.UserCount)
+                .Add("items", data.ItemCount)
+                .Add("train_positives", data.TrainCount)
+                .Add("seed", (long)training.Seed)
+                .Add("backend", backend.Name)
+                .Add("epochs", result.Epochs.Count)
+                .Add("best_epoch", best?.Epoch ?? 0)
+                .Add("best_selected_by", data.Validation is null ? "test" : "validation")
+                .Add("best_hr10", best?.Test?.HitRate ?? double.NaN)
+                .Add("best_ndcg10", best?.Test?.Ndcg ?? double.NaN)
+                .Add("final_hr10", final?.Test?.HitRate ?? double.NaN)
+                .Add("final_ndcg10", final?.Test?.Ndcg ?? double.NaN)
+                .Add("popularity_hr10", popularity?.HitRate ?? double.NaN)
+                .Add("popularity_ndcg10", popularity?.Ndcg ?? double.NaN)
+                .Add("mean_samples_per_second", result.Epochs.Count == 0 ? 0 : result.Epochs.Sum(e => e.Samples) / Math.Max(1e-9, result.Epochs.Sum(e => e.TrainSeconds)))
+                .Add("total_seconds", seconds)
+                .Add("model_file", output);
+            if (full is { } f)
+            {
+                line.Add("full_ranking_hr10", f.HitRate).Add("full_ranking_ndcg10", f.Ndcg);
+            }
+
+            stdout.WriteLine(line);
+            return;
+        }
+
+        if (best is not null && final is not null)
+        {
+            string by = data.Validation is null ? "test" : "validation";
+            stdout.WriteLine($"best epoch {best.Epoch} (chosen on {by}): HR@10 {best.Test?.HitRate:F4}  NDCG@10 {best.Test?.Ndcg:F4}");
+            stdout.WriteLine($"final epoch {final.Epoch}: HR@10 {final.Test?.HitRate:F4}  NDCG@10 {final.Test?.Ndcg:F4}");
+        }
+
+        if (popularity is { } p)
+        {
+            stdout.WriteLine($"popularity baseline: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");
+        }
+
+        if (full is { } fr)
+        {
+            stdout.WriteLine($"full ranking (all items, training items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
+        }
+
+        stdout.WriteLine($"total {seconds:F1} s{(output is null ? "" : $"; model saved to {output}")}");
+    }
+
+    /// <summary>Prints epoch reports (text or JSON) and in-epoch progress on stderr for long epochs.</summary>
+    private sealed class EpochPrinter
+    {
+        private readonly TextWriter _stdout, _stderr;
+        private readonly bool _json;
+        private readonly int _epochs;
+
+        public EpochPrinter(TextWriter stdout, TextWriter stderr, bool json, int epochs)
+        {
+            _stdout = stdout;
+            _stderr = stderr;
+            _json = json;
+            _epochs = epochs;
+            Epochs = new Reporter<EpochReport>(Print);
+            Batches = new Reporter<BatchProgress>(PrintProgress);
+        }
+
+        public string? Phase { get; set; }
+
+        public IProgress<EpochReport> Epochs { get; }
+
+        public IProgress<BatchProgress> Batches { get; }
+
+        private void Print(EpochReport r)
+        {
+            if (_json)
+            {
+                var line = new JsonLine();
+                if (Phase is not null)
+                {
+                    line.Add("phase", Phase);
+                }
+
+                line.Add("epoch", r.Epoch)
+                    .Add("loss", r.Loss)
+                    .Add("hr10", r.Test?.HitRate ?? double.NaN)
+                    .Add("ndcg10", r.Test?.Ndcg ?? double.NaN);
+                if (r.Validation is { } v)
+                {
+                    line.Add("val_hr10", v.HitRate).Add("val_ndcg10", v.Ndcg);
+                }
+
+                line.Add("train_seconds", r.TrainSeconds)
+                    .Add("samples", r.Samples)
+                    .Add("samples_per_second", r.SamplesPerSecond)
+                    .Add("prep_seconds", r.PrepSeconds)
+                    .Add("eval_seconds", r.EvalSeconds);
+                _stdout.WriteLine(line);
+                return;
+            }
+
+            string phase = Phase is null ? "" : $"[{Phase}] ";
+            string validation = r.Validation is { } val ? $"  val HR@10 {val.HitRate:F4} NDCG@10 {val.Ndcg:F4}" : "";
+            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}  HR@10 {r.Test?.HitRate:F4}  NDCG@10 {r.Test?.Ndcg:F4}{validation}  " +
+                $"{r.TrainSeconds:F2} s  {Common.Number(r.SamplesPerSecond)} samples/s  (prep {r.PrepSeconds:F2} s, eval {r.EvalSeconds:F2} s)");
+        }
+
+        private void PrintProgress(BatchProgress p)
+        {
+            if (!_json && p.SamplesDone < p.SamplesTotal && p.SamplesDone > 0)
+            {
+                _stderr.WriteLine($"  epoch {p.Epoch}: {100.0 * p.SamplesDone / p.SamplesTotal:F0}% ({Common.Number(p.SamplesDone)}/{Common.Number(p.SamplesTotal)} samples), loss {p.RunningLoss:F4}");
+            }
+        }
+    }
+
+    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

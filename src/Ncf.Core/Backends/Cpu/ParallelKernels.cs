@@ -1,0 +1,317 @@
+using Ncf.Kernels;
+
+namespace Ncf.Backends.Cpu;
+
+/// <summary>
+/// The multi-threaded forms of the CPU kernels that are large enough to pay for a fork-join (~1 µs).
+/// </summary>
+/// <remarks>
+/// Every split gives results that are bit-identical for any thread count: rows and element ranges are
+/// independent, scatter-add gives each table row to one owner (which adds in batch order, as the serial kernel
+/// does), and dense weight gradients are summed per fixed block of rows — blocks fixed by the row count alone —
+/// then reduced in block order.
+/// </remarks>
+internal sealed class ParallelKernels : IDisposable
+{
+    private readonly WorkerPool _pool;
+    private readonly DenseForwardJob _denseForward = new();
+    private readonly DenseBackwardJob _denseBackward = new();
+    private readonly ReduceBlocksJob _reduce = new();
+    private readonly AdamJob _adam = new();
+    private readonly FillJob _fill = new();
+    private readonly ScatterAddJob _scatter = new();
+    private float[] _partials = [];
+
+    public ParallelKernels(int threads)
+    {
+        _pool = new WorkerPool(threads);
+    }
+
+    public int Threads => _pool.Threads;
+
+    /// <summary>Work (multiply-adds or elements) below which a kernel runs on the calling thread alone.</summary>
+    private const long MinParallelWork = 1 << 15;
+
+    /// <summary>Rows per block of the dense weight-gradient sum: depends on the row count only.</summary>
+    public static int BlockRows(int rows) => Math.Max(128, (rows + 15) / 16);
+
+    public void DenseForward(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset,
+        int rows, int inDim, int outDim, bool simd)
+    {
+        var job = _denseForward;
+        job.Set(x, xOffset, w, wOffset, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
+        _pool.Run(job, (long)rows * inDim * outDim < MinParallelWork ? 1 : Threads);
+    }
+
+    public void DenseBackward(float[] x, int xOffset, float[] w, int wOffset, float[] dy, int dyOffset, float[]? dx, int dxOffset,
+        float[] dW, int dWOffset, float[] dB, int dBOffset, int rows, int inDim, int outDim, bool simd)
+    {
+        int blockRows = BlockRows(rows);
+        int blocks = Math.Max(1, (rows + blockRows - 1) / blockRows);
+        int partialLength = outDim * inDim + outDim;
+        if (_partials.Length < blocks * partialLength)
+        {
+            _partials = new float[blocks * partialLength];
+        }
+
+        var job = _denseBackward;
+        job.Set(x, xOffset, w, wOffset, dy, dyOffset, dx, dxOffset, _partials, rows, inDim, outDim, blockRows, blocks, simd);
+        int parts = (long)rows * inDim * outDim < MinParallelWork ? 1 : Threads;
+        _pool.Run(job, parts);
+        var reduce = _reduce;
+        reduce.Set(_partials, blocks, partialLength, outDim * inDim, dW, dWOffset, dB, dBOffset);
+        _pool.Run(reduce, partialLength * blocks < MinParallelWork ? 1 : Threads);
+    }
+
+    public void Adam(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset,
+        int length, in Backends.AdamSettings settings, bool simd)
+    {
+        var job = _adam;
+        job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd);
+        _pool.Run(job, length < MinParallelWork ? 1 : Threads);
+    }
+
+    public void Fill(float[] array, int offset, int length, float value)
+    {
+        var job = _fill;
+        job.Set(array, offset, length, value);
+        _pool.Run(job, length < 4 * MinParallelWork ? 1 : Threads);
+    }
+
+    public void ScatterAdd(float[] rowGradients, int rowOffset, int[] ids, int idOffset, int count, int dim, float[] table, int tableOffset, int tableLength, bool simd)
+    {
+        var job = _scatter;
+        job.Set(rowGradients, rowOffset, ids, idOffset, count, dim, table, tableOffset, tableLength, simd);
+        _pool.Run(job, (long)count * dim < MinParallelWork ? 1 : Threads);
+    }
+
+    public void Dispose() => _pool.Dispose();
+
+    /// <summary>Splits <paramref name="count"/> items into <paramref name="parts"/> near-equal ranges, rounded to <paramref name="align"/>.</summary>
+    private static (int Start, int End) Range(int count, int part, int parts, int align = 1)
+    {
+        long chunk = ((long)count + parts - 1) / parts;
+        chunk = (chunk + align - 1) / align * align;
+        int start = (int)Math.Min(count, chunk * part);
+        int end = (int)Math.Min(count, chunk * (part + 1));
+        return (start, end);
+    }
+
+    private sealed class DenseForwardJob : IParallelJob
+    {
+        private float[] _x = [], _w = [], _b = [], _y = [];
+        private int _xOffset, _wOffset, _bOffset, _yOffset, _rows, _in, _out;
+        private bool _simd;
+
+        public void Set(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset, int rows, int inDim, int outDim, bool simd)
+        {
+            (_x, _xOffset, _w, _wOffset, _b, _bOffset, _y, _yOffset, _rows, _in, _out, _simd) = (x, xOffset, w, wOffset, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            var (start, end) = Range(_rows, part, parts);
+            int n = end - start;
+            if (n <= 0)
+            {
+                return;
+            }
+
+            var x = _x.AsSpan(_xOffset + start * _in, n * _in);
+            var w = _w.AsSpan(_wOffset, _out * _in);
+            var b = _b.AsSpan(_bOffset, _out);
+            var y = _y.AsSpan(_yOffset + start * _out, n * _out);
+            if (_simd)
+            {
+                DenseKernel.ForwardSimd(x, w, b, y, n, _in, _out);
+            }
+            else
+            {
+                DenseKernel.ForwardReference(x, w, b, y, n, _in, _out);
+            }
+        }
+    }
+
+    private sealed class DenseBackwardJob : IParallelJob
+    {
+        private float[] _x = [], _w = [], _dy = [], _partials = [];
+        private float[]? _dx;
+        private int _xOffset, _wOffset, _dyOffset, _dxOffset, _rows, _in, _out, _blockRows, _blocks;
+        private bool _simd;
+
+        public void Set(float[] x, int xOffset, float[] w, int wOffset, float[] dy, int dyOffset, float[]? dx, int dxOffset, float[] partials,
+            int rows, int inDim, int outDim, int blockRows, int blocks, bool simd)
+        {
+            (_x, _xOffset, _w, _wOffset, _dy, _dyOffset, _dx, _dxOffset, _partials) = (x, xOffset, w, wOffset, dy, dyOffset, dx, dxOffset, partials);
+            (_rows, _in, _out, _blockRows, _blocks, _simd) = (rows, inDim, outDim, blockRows, blocks, simd);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            // Whole blocks per thread, so each block's partial sum is computed the same way whatever the thread count.
+            var (firstBlock, endBlock) = Range(_blocks, part, parts);
+            int partialLength = _out * _in + _out;
+            for (int block = firstBlock; block < endBlock; block++)
+            {
+                int start = block * _blockRows;
+                int n = Math.Min(_blockRows, _rows - start);
+                var partial = _partials.AsSpan(block * partialLength, partialLength);
+                partial.Clear();
+                var x = _x.AsSpan(_xOffset + start * _in, n * _in);
+                var w = _w.AsSpan(_wOffset, _out * _in);
+                var dy = _dy.AsSpan(_dyOffset + start * _out, n * _out);
+                var dx = _dx is null ? default : _dx.AsSpan(_dxOffset + start * _in, n * _in);
+                var dW = partial[..(_out * _in)];
+                var dB = partial[(_out * _in)..];
+                if (_simd)
+                {
+                    DenseKernel.BackwardSimd(x, w, dy, dx, dW, dB, n, _in, _out);
+                }
+                else
+                {
+                    DenseKernel.BackwardReference(x, w, dy, dx, dW, dB, n, _in, _out);
+                }
+            }
+        }
+    }
+
+    private sealed class ReduceBlocksJob : IParallelJob
+    {
+        private float[] _partials = [], _dW = [], _dB = [];
+        private int _blocks, _partialLength, _weightLength, _dWOffset, _dBOffset;
+
+        public void Set(float[] partials, int blocks, int partialLength, int weightLength, float[] dW, int dWOffset, float[] dB, int dBOffset)
+        {
+            (_partials, _blocks, _partialLength, _weightLength, _dW, _dWOffset, _dB, _dBOffset) = (partials, blocks, partialLength, weightLength, dW, dWOffset, dB, dBOffset);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            var (start, end) = Range(_partialLength, part, parts, 16);
+            for (int j = start; j < end; j++)
+            {
+                float sum = 0;
+                for (int block = 0; block < _blocks; block++)
+                {
+                    sum += _partials[block * _partialLength + j];
+                }
+
+                if (j < _weightLength)
+                {
+                    _dW[_dWOffset + j] += sum;
+                }
+                else
+                {
+                    _dB[_dBOffset + j - _weightLength] += sum;
+                }
+            }
+        }
+    }
+
+    private sealed class AdamJob : IParallelJob
+    {
+        private float[] _p = [], _g = [], _m = [], _v = [];
+        private int _pOffset, _gOffset, _mOffset, _vOffset, _length;
+        private Backends.AdamSettings _settings;
+        private bool _simd;
+
+        public void Set(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset, int length, in Backends.AdamSettings settings, bool simd)
+        {
+            (_p, _pOffset, _g, _gOffset, _m, _mOffset, _v, _vOffset, _length, _settings, _simd) = (p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            var (start, end) = Range(_length, part, parts, 64);
+            int n = end - start;
+            if (n <= 0)
+            {
+                return;
+            }
+
+            var p = _p.AsSpan(_pOffset + start, n);
+            var g = _g.AsSpan(_gOffset + start, n);
+            var m = _m.AsSpan(_mOffset + start, n);
+            var v = _v.AsSpan(_vOffset + start, n);
+            if (_simd)
+            {
+                AdamKernel.Simd(p, g, m, v, _settings);
+            }
+            else
+            {
+                AdamKernel.Reference(p, g, m, v, _settings);
+            }
+        }
+    }
+
+    private sealed class FillJob : IParallelJob
+    {
+        private float[] _array = [];
+        private int _offset, _length;
+        private float _value;
+
+        public void Set(float[] array, int offset, int length, float value) => (_array, _offset, _length, _value) = (array, offset, length, value);
+
+        public void Execute(int part, int parts)
+        {
+            var (start, end) = Range(_length, part, parts, 64);
+            _array.AsSpan(_offset + start, end - start).Fill(_value);
+        }
+    }
+
+    private sealed class ScatterAddJob : IParallelJob
+    {
+        private float[] _rows = [], _table = [];
+        private int[] _ids = [];
+        private int _rowOffset, _idOffset, _count, _dim, _tableOffset, _tableLength;
+        private bool _simd;
+
+        public void Set(float[] rows, int rowOffset, int[] ids, int idOffset, int count, int dim, float[] table, int tableOffset, int tableLength, bool simd)
+        {
+            (_rows, _rowOffset, _ids, _idOffset, _count, _dim, _table, _tableOffset, _tableLength, _simd) = (rows, rowOffset, ids, idOffset, count, dim, table, tableOffset, tableLength, simd);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            var table = _table.AsSpan(_tableOffset, _tableLength);
+            var ids = _ids.AsSpan(_idOffset, _count);
+            var rows = _rows.AsSpan(_rowOffset, _count * _dim);
+            if (parts == 1)
+            {
+                if (_simd)
+                {
+                    ScatterAddKernel.Simd(rows, ids, _dim, table);
+                }
+                else
+                {
+                    ScatterAddKernel.Reference(rows, ids, _dim, table);
+                }
+
+                return;
+            }
+
+            // Row ownership: thread t adds the rows of ids with id % parts == t, in batch order, so no two threads
+            // write one table row and each row sums in the serial kernel's order.
+            for (int n = 0; n < ids.Length; n++)
+            {
+                int id = ids[n];
+                if (id % parts == part)
+                {
+                    if (_simd)
+                    {
+                        VectorMath.Add(rows.Slice(n * _dim, _dim), table.Slice(id * _dim, _dim));
+                    }
+                    else
+                    {
+                        var source = rows.Slice(n * _dim, _dim);
+                        var target = table.Slice(id * _dim, _dim);
+                        for (int d = 0; d < _dim; d++)
+                        {
+                            target[d] += source[d];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+namespace Ncf.Data;
+
+/// <summary>
+/// The front door for data: finds the files behind a path, reads them in the right format and, for raw logs,
+/// applies the leave-one-out split (<see cref="LeaveOneOutSplitter"/>).
+/// </summary>
+/// <remarks>
+/// <para>A path may be</para>
+/// <list type="bullet">
+/// <item>a file: <c>u.data</c>, <c>ratings.dat</c>, <c>ratings.csv</c>, <c>X.train.rating</c> (or <c>X.test.negative</c>,
+/// <c>X.test.rating</c>: the NCF prefix <c>X</c>), or any other delimited file (generic reader);</item>
+/// <item>a folder holding one of <c>*.train.rating</c> (the NCF split, preferred when present), <c>ratings.dat</c>,
+/// <c>ratings.csv</c> or <c>u.data</c>, looked for in that order;</item>
+/// <item>an NCF prefix such as <c>data/ml-1m/ml-1m</c>, meaning <c>ml-1m.train.rating</c> + <c>ml-1m.test.negative</c>
+/// [+ <c>ml-1m.test.rating</c>].</item>
+/// </list>
+/// <para><see cref="DataLoadOptions.Format"/> forces the reader; with a folder it also picks which file to look for.</para>
+/// </remarks>
+public static class NcfDataLoader
+{
+    private static readonly (string FileName, DatasetFormat Format)[] KnownFiles =
+    [
+        ("ratings.dat", DatasetFormat.MovieLens1M),
+        ("ratings.csv", DatasetFormat.MovieLensCsv),
+        ("u.data", DatasetFormat.MovieLens100K),
+    ];
+
+    /// <summary>Reads and splits the data set at <paramref name="path"/>.</summary>
+    /// <exception cref="NcfException">The path does not exist, holds no known data file, or an option is invalid.</exception>
+    /// <exception cref="DataFormatException">A file is malformed (the message names the file and line).</exception>
+    public static NcfDataset Load(string path, DataLoadOptions? options = null)
+    {
+        options ??= new DataLoadOptions();
+        options.Validate();
+        var (resolved, format) = Resolve(path, options.Format);
+        string name = DatasetName(path, resolved, format);
+        return format == DatasetFormat.Ncf
+            ? NcfFileReader.Read(resolved, options, name)
+            : LeaveOneOutSplitter.Split(ReadLog(resolved, format, options.HasHeader), options, name);
+    }
+
+    /// <summary>Reads the raw interaction log at <paramref name="path"/> without splitting it (not for NCF files, which are pre-split).</summary>
+    /// <exception cref="NcfException">As <see cref="Load"/>, or the path is NCF data.</exception>
+    public static InteractionLog LoadLog(string path, DataLoadOptions? options = null)
+    {
+        options ??= new DataLoadOptions();
+        options.Validate();
+        var (resolved, format) = Resolve(path, options.Format);
+        if (format == DatasetFormat.Ncf)
+        {
+            throw new NcfException($"{path}: NCF files are already split into training and test; load them with NcfDataLoader.Load.");
+        }
+
+        return ReadLog(resolved, format, options.HasHeader);
+    }
+
+    /// <summary>
+    /// The file (or, for <see cref="DatasetFormat.Ncf"/>, the prefix) and the format that <paramref name="path"/> stands for.
+    /// </summary>
+    /// <exception cref="NcfException">Nothing readable is found at the path.</exception>
+    public static (string Path, DatasetFormat Format) Resolve(string path, DatasetFormat format = DatasetFormat.Auto)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new NcfException("No data path given.");
+        }
+
+        if (Directory.Exists(path))
+        {
+            return ResolveFolder(path, format);
+        }
+
+        if (File.Exists(path))
+        {
+            string? prefix = NcfPrefixOf(path);
+            if (format == DatasetFormat.Ncf || (format == DatasetFormat.Auto && prefix is not null))
+            {
+                return (prefix ?? throw new NcfException($"{path}: an NCF file name ends in .train.rating, .test.negative or .test.rating."), DatasetFormat.Ncf);
+            }
+
+            return (path, format == DatasetFormat.Auto ? FormatOfFileName(path) : format);
+        }
+
+        if (File.Exists(path + ".train.rating") && format is DatasetFormat.Auto or DatasetFormat.Ncf)
+        {
+            return (path, DatasetFormat.Ncf);
+        }
+
+        throw new NcfException($"{path}: no such file, folder or NCF prefix (PREFIX.train.rating).");
+    }
+
+    private static (string Path, DatasetFormat Format) ResolveFolder(string folder, DatasetFormat format)
+    {
+        if (format is DatasetFormat.Auto or DatasetFormat.Ncf)
+        {
+            var trainFiles = Directory.GetFiles(folder, "*.train.rating");
+            if (trainFiles.Length > 1)
+            {
+                Array.Sort(trainFiles, StringComparer.Ordinal);
+                throw new NcfException($"{folder}: several NCF training files ({string.Join(", ", trainFiles.Select(Path.GetFileName))}); give the prefix, e.g. {NcfPrefixOf(trainFiles[0])}.");
+            }
+
+            if (trainFiles.Length == 1)
+            {
+                return (NcfPrefixOf(trainFiles[0])!, DatasetFormat.Ncf);
+            }
+        }
+
+        foreach (var (fileName, fileFormat) in KnownFiles)
+        {
+            string candidate = Path.Combine(folder, fileName);
+            if ((format == DatasetFormat.Auto || format == fileFormat) && File.Exists(candidate))
+            {
+                return (candidate, fileFormat);
+            }
+        }
+
+        throw new NcfException(format == DatasetFormat.Auto
+            ? $"{folder}: no data file found; expected *.train.rating, ratings.dat, ratings.csv or u.data."
+            : $"{folder}: no {DatasetFormats.ToName(format)} file found; give the file itself.");
+    }
+
+    private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader) => format switch
+    {
+        DatasetFormat.MovieLens100K => MovieLensReader.ReadUData(file),
+        DatasetFormat.MovieLens1M => MovieLensReader.ReadRatingsDat(file),
+        DatasetFormat.MovieLensCsv => MovieLensReader.ReadRatingsCsv(file),
+        _ => DelimitedInteractionReader.Read(file, hasHeader),
+    };
+
+    private static DatasetFormat FormatOfFileName(string file) => Path.GetFileName(file).ToLowerInvariant() switch
+    {
+        "u.data" => DatasetFormat.MovieLens100K,
+        "ratings.dat" => DatasetFormat.MovieLens1M,
+        "ratings.csv" => DatasetFormat.MovieLensCsv,
+        _ => DatasetFormat.Generic,
+    };
+
+    private static string? NcfPrefixOf(string file)
+    {
+        foreach (string suffix in (string[])[".train.rating", ".test.negative", ".test.rating"])
+        {
+            if (file.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return file[..^suffix.Length];
+            }
+        }
+
+        return null;
+    }
+
+    // "ml-1m" for data/ml-1m/ml-1m, data/ml-1m/ and data/ml-1m/ratings.dat alike.
+    private static string DatasetName(string path, string resolved, DatasetFormat format)
+    {
+        if (format == DatasetFormat.Ncf)
+        {
+            return Path.GetFileName(resolved);
+        }
+
+        string? folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(resolved));
+        string folderName = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder ?? ""));
+        return format == DatasetFormat.Generic || string.IsNullOrEmpty(folderName) ? Path.GetFileNameWithoutExtension(resolved) : folderName;
+    }
+}

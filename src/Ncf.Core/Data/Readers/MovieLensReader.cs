@@ -1,0 +1,78 @@
+namespace Ncf.Data;
+
+/// <summary>
+/// Readers for the MovieLens rating files. Each line is <c>user SEP item SEP rating SEP timestamp</c> with integer
+/// IDs, a decimal rating and an integer Unix timestamp; columns after the fourth are ignored. A first line with no
+/// number in it (a header such as <c>userId,movieId,rating,timestamp</c>) is skipped, as are blank lines; CRLF
+/// line ends, a UTF-8 byte-order mark and a missing final newline are accepted. The external IDs kept in
+/// <see cref="InteractionLog.UserIds"/>/<see cref="InteractionLog.ItemIds"/> are the file's numbers as invariant
+/// decimal strings ("1", "1193").
+/// </summary>
+/// <remarks>
+/// All methods throw <see cref="NcfException"/> when the file cannot be opened and <see cref="DataFormatException"/>
+/// (file, 1-based line, what was expected) for a malformed line or a file without interactions.
+/// </remarks>
+public static class MovieLensReader
+{
+    /// <summary>Reads MovieLens-100K <c>u.data</c>: tab-separated <c>user item rating timestamp</c>.</summary>
+    public static InteractionLog ReadUData(string path) => Read(path, "\t"u8, "tab");
+
+    /// <summary>Reads MovieLens-1M or -10M <c>ratings.dat</c>: <c>UserID::MovieID::Rating::Timestamp</c>.</summary>
+    public static InteractionLog ReadRatingsDat(string path) => Read(path, "::"u8, "'::'");
+
+    /// <summary>Reads <c>ratings.csv</c> of ml-latest, ml-latest-small, ml-20m and ml-25m: a header, then
+    /// comma-separated <c>userId,movieId,rating,timestamp</c>.</summary>
+    public static InteractionLog ReadRatingsCsv(string path) => Read(path, ","u8, "comma");
+
+    private static InteractionLog Read(string path, ReadOnlySpan<byte> delimiter, string delimiterName)
+    {
+        using var reader = new Utf8LineReader(path);
+        var users = new NumericIdInterner();
+        var items = new NumericIdInterner();
+        var rows = new InteractionLogBuilder(reader.Length / 20);
+        Span<Range> fields = stackalloc Range[4];
+        bool firstContentLine = true;
+        while (reader.TryReadLine(out var line))
+        {
+            int count = FieldSplitter.Split(line, delimiter, fields);
+            if (count < 4)
+            {
+                if (FieldSplitter.IsBlank(line))
+                {
+                    continue;
+                }
+
+                throw Error(reader, $"expected 4 {delimiterName}-separated fields user, item, rating, timestamp; found {count}");
+            }
+
+            var userText = FieldSplitter.Clean(line[fields[0]]);
+            var itemText = FieldSplitter.Clean(line[fields[1]]);
+            var ratingText = FieldSplitter.Clean(line[fields[2]]);
+            var timeText = FieldSplitter.Clean(line[fields[3]]);
+            bool userOk = Utf8Number.TryParseInt64(userText, out long user);
+            bool itemOk = Utf8Number.TryParseInt64(itemText, out long item);
+            bool ratingOk = Utf8Number.TryParseSingle(ratingText, out float rating);
+            bool timeOk = Utf8Number.TryParseInt64(timeText, out long time);
+            if (!(userOk && itemOk && ratingOk && timeOk))
+            {
+                if (firstContentLine && !userOk && !itemOk && !ratingOk && !timeOk)
+                {
+                    firstContentLine = false; // a header line
+                    continue;
+                }
+
+                throw Error(reader, !userOk ? $"user ID '{FieldSplitter.Show(userText)}' is not an integer"
+                    : !itemOk ? $"item ID '{FieldSplitter.Show(itemText)}' is not an integer"
+                    : !ratingOk ? $"rating '{FieldSplitter.Show(ratingText)}' is not a number"
+                    : $"timestamp '{FieldSplitter.Show(timeText)}' is not an integer");
+            }
+
+            firstContentLine = false;
+            rows.Add(users.GetOrAdd(user), items.GetOrAdd(item), rating, time);
+        }
+
+        return rows.Build(path, users.Ids, items.Ids, hasRatings: true, hasTimestamps: true);
+    }
+
+    private static DataFormatException Error(Utf8LineReader reader, string problem) => new(reader.Path, reader.LineNumber, problem);
+}

@@ -1,0 +1,363 @@
+using System.Runtime.InteropServices;
+
+namespace Ncf.Data;
+
+/// <summary>
+/// Reads the NCF paper's pre-split files for a prefix <c>X</c> (e.g. <c>Data/ml-1m</c>) into an <see cref="NcfDataset"/>:
+/// <list type="bullet">
+/// <item><c>X.train.rating</c> (required): tab-separated <c>user item rating timestamp</c>, 0-based dense IDs; the
+/// rating and timestamp are optional, extra columns are ignored. Users and items are <c>0..max</c> of this file.</item>
+/// <item><c>X.test.negative</c>: one test case per line, <c>(user,item)\tneg1\tneg2...</c>. It fixes the test item
+/// and its negatives, used exactly as written (the original ML-1M file lists the test item itself among the
+/// negatives for 156 users; that is kept).</item>
+/// <item><c>X.test.rating</c>: <c>user item rating timestamp</c>, one test case per line. When both test files exist,
+/// their (user, item) pairs must agree line by line; when only this one exists, negatives are drawn as in
+/// <see cref="LeaveOneOutSplitter"/>.</item>
+/// </list>
+/// External IDs are the 0-based numbers as strings. With <see cref="DataLoadOptions.Validation"/>, each user's latest
+/// training row (ties: the later line) is moved out of training into a validation case when the user has at
+/// least two distinct training items. Training rows are otherwise kept exactly as in the file.
+/// </summary>
+/// <remarks>Throws <see cref="NcfException"/> for a missing or unreadable file and <see cref="DataFormatException"/>
+/// (file, 1-based line, problem) for a malformed line, an empty training file, or a test user, item or negative
+/// outside the ID range of the training file.</remarks>
+public static class NcfFileReader
+{
+    /// <summary>Largest ID accepted: the IDs size dense embedding tables, so a stray huge number is an error, not an allocation.</summary>
+    public const int MaxId = 100_000_000;
+
+    /// <summary>Reads the files of <paramref name="prefix"/>.</summary>
+    public static NcfDataset Read(string prefix, DataLoadOptions? options = null, string? name = null)
+    {
+        options ??= new DataLoadOptions();
+        options.Validate();
+        if (options.MinInteractionsPerUser > 1)
+        {
+            throw new NcfException($"{prefix}: NCF files are already split; a minimum-interactions filter cannot be applied to them.");
+        }
+
+        string trainPath = prefix + ".train.rating", negativePath = prefix + ".test.negative", testPath = prefix + ".test.rating";
+        if (!File.Exists(trainPath))
+        {
+            throw new NcfException($"{trainPath}: file not found (NCF data needs PREFIX.train.rating and PREFIX.test.negative or PREFIX.test.rating).");
+        }
+
+        bool hasNegatives = File.Exists(negativePath), hasTestRatings = File.Exists(testPath);
+        if (!hasNegatives && !hasTestRatings)
+        {
+            throw new NcfException($"{negativePath}: file not found, and no {Path.GetFileName(testPath)} either; NCF data needs one of them for the test cases.");
+        }
+
+        var train = ReadRatings(trainPath, userLimit: MaxId + 1, itemLimit: MaxId + 1, trainPath);
+        if (train.Users.Count == 0)
+        {
+            throw new DataFormatException(trainPath, 0, "no interactions found (the file is empty or holds only blank lines)");
+        }
+
+        int userCount = train.MaxUser + 1, itemCount = train.MaxItem + 1;
+        TestCases test;
+        if (hasNegatives)
+        {
+            test = ReadNegatives(negativePath, userCount, itemCount, trainPath);
+            if (hasTestRatings)
+            {
+                CheckAgreement(ReadRatings(testPath, userCount, itemCount, trainPath), testPath, test, negativePath);
+            }
+        }
+        else
+        {
+            var ratings = ReadRatings(testPath, userCount, itemCount, trainPath);
+            test = new TestCases { Users = ratings.Users, Items = ratings.Items };
+        }
+
+        return Assemble(name ?? Path.GetFileName(prefix), userCount, itemCount, train, test, hasNegatives, options);
+    }
+
+    private static NcfDataset Assemble(string name, int userCount, int itemCount, Ratings train, TestCases test, bool fixedNegatives, DataLoadOptions options)
+    {
+        var trainUsers = CollectionsMarshal.AsSpan(train.Users);
+        var trainItems = CollectionsMarshal.AsSpan(train.Items);
+        var testUsers = CollectionsMarshal.AsSpan(test.Users);
+        var testItems = CollectionsMarshal.AsSpan(test.Items);
+
+        // Training rows and test items grouped by user, for validation hold-outs and drawn negatives.
+        var rowOffsets = GroupOffsets(trainUsers, userCount, out var rowsByUser);
+        var testOffsets = GroupOffsets(testUsers, userCount, out var testsByUser);
+        var trainItemArray = train.Items.ToArray();
+        var trainTimeArray = train.Times.ToArray();
+
+        var keep = new bool[trainUsers.Length];
+        Array.Fill(keep, true);
+        var validItemOf = new int[userCount];
+        Array.Fill(validItemOf, -1);
+        if (options.Validation)
+        {
+            var mark = new int[itemCount];
+            for (int u = 0; u < userCount; u++)
+            {
+                var rows = rowsByUser.AsSpan(rowOffsets[u], rowOffsets[u + 1] - rowOffsets[u]);
+                int distinct = 0;
+                foreach (int r in rows)
+                {
+                    distinct += mark[trainItemArray[r]] != u + 1 ? 1 : 0;
+                    mark[trainItemArray[r]] = u + 1;
+                }
+
+                if (distinct >= 2)
+                {
+                    int item = trainItemArray[LeaveOneOutSplitter.Latest(rows, trainItemArray, trainTimeArray, exclude: -1)];
+                    validItemOf[u] = item;
+                    foreach (int r in rows)
+                    {
+                        keep[r] &= trainItemArray[r] != item;
+                    }
+                }
+            }
+        }
+
+        var sampler = new TestNegativeSampler(itemCount, options.Seed);
+        var seen = new List<int>();
+        int k = options.TestNegatives;
+        var negatives = new int[k];
+        var drawnTest = new int[fixedNegatives ? 0 : testUsers.Length * k];
+        var validUsers = new List<int>();
+        var validItems = new List<int>();
+        var validNegatives = new List<int>();
+        bool needDraws = !fixedNegatives || options.Validation;
+        for (int u = 0; u < userCount && needDraws; u++)
+        {
+            var tests = testsByUser.AsSpan(testOffsets[u], testOffsets[u + 1] - testOffsets[u]);
+            bool drawTest = !fixedNegatives && tests.Length > 0;
+            if (!drawTest && validItemOf[u] < 0)
+            {
+                continue;
+            }
+
+            // Everything the user interacted with: training rows (including the validation item) and test items.
+            seen.Clear();
+            foreach (int r in rowsByUser.AsSpan(rowOffsets[u], rowOffsets[u + 1] - rowOffsets[u]))
+            {
+                seen.Add(trainItemArray[r]);
+            }
+
+            foreach (int c in tests)
+            {
+                seen.Add(testItems[c]);
+            }
+
+            sampler.BeginUser(CollectionsMarshal.AsSpan(seen));
+            if (sampler.Unseen < k)
+            {
+                throw new NcfException($"{name}: user '{u}' has interacted with {itemCount - sampler.Unseen} of the {itemCount} items; "
+                    + $"{k} distinct negatives per evaluation case cannot be drawn. Lower the number of test negatives.");
+            }
+
+            if (drawTest)
+            {
+                // A user normally has one test case; repeated cases get the same negatives.
+                sampler.Draw(u, TestNegativeSampler.TestPurpose, negatives);
+                foreach (int c in tests)
+                {
+                    negatives.CopyTo(drawnTest, c * k);
+                }
+            }
+
+            if (validItemOf[u] >= 0)
+            {
+                validUsers.Add(u);
+                validItems.Add(validItemOf[u]);
+                sampler.Draw(u, TestNegativeSampler.ValidationPurpose, negatives);
+                validNegatives.AddRange(negatives);
+            }
+        }
+
+        var testSet = fixedNegatives
+            ? new EvaluationSet(test.Users.ToArray(), test.Items.ToArray(), test.NegativeOffsets.ToArray(), test.Negatives.ToArray())
+            : EvaluationSet.WithFixedNegatives(test.Users.ToArray(), test.Items.ToArray(), drawnTest, k);
+        var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;
+
+        int trainCount = 0;
+        foreach (bool kept in keep)
+        {
+            trainCount += kept ? 1 : 0;
+        }
+
+        var finalUsers = new int[trainCount];
+        var finalItems = new int[trainCount];
+        for (int n = 0, t = 0; n < keep.Length; n++)
+        {
+            if (keep[n])
+            {
+                finalUsers[t] = trainUsers[n];
+                finalItems[t++] = trainItems[n];
+            }
+        }
+
+        return new NcfDataset(name, userCount, itemCount, finalUsers, finalItems, testSet, validation,
+            IdMap.Identity(userCount), IdMap.Identity(itemCount));
+    }
+
+    // CSR offsets of `keys` grouped by value (stable); `order` receives the positions.
+    private static int[] GroupOffsets(ReadOnlySpan<int> keys, int groups, out int[] order)
+    {
+        var offsets = new int[groups + 1];
+        foreach (int key in keys)
+        {
+            offsets[key + 1]++;
+        }
+
+        for (int g = 0; g < groups; g++)
+        {
+            offsets[g + 1] += offsets[g];
+        }
+
+        var fill = offsets.AsSpan(0, groups).ToArray();
+        order = new int[keys.Length];
+        for (int n = 0; n < keys.Length; n++)
+        {
+            order[fill[keys[n]]++] = n;
+        }
+
+        return offsets;
+    }
+
+    // Reads `user item [rating [timestamp]]` lines; IDs must be below the limits (the training file's range).
+    private static Ratings ReadRatings(string path, int userLimit, int itemLimit, string trainPath)
+    {
+        using var reader = new Utf8LineReader(path);
+        var result = new Ratings((int)Math.Min(reader.Length / 16, 1 << 26));
+        Span<Range> fields = stackalloc Range[4];
+        while (reader.TryReadLine(out var line))
+        {
+            int count = FieldSplitter.Split(line, "\t"u8, fields);
+            if (count < 2)
+            {
+                if (FieldSplitter.IsBlank(line))
+                {
+                    continue;
+                }
+
+                throw new DataFormatException(path, reader.LineNumber, $"expected tab-separated fields user, item, rating, timestamp; found {count}");
+            }
+
+            int user = ParseId(reader, line[fields[0]], "user", userLimit, trainPath);
+            int item = ParseId(reader, line[fields[1]], "item", itemLimit, trainPath);
+            long time = 0;
+            if (count >= 4 && !Utf8Number.TryParseInt64(FieldSplitter.Clean(line[fields[3]]), out time))
+            {
+                throw new DataFormatException(path, reader.LineNumber, $"timestamp '{FieldSplitter.Show(line[fields[3]])}' is not an integer");
+            }
+
+            result.Users.Add(user);
+            result.Items.Add(item);
+            result.Times.Add(time);
+            result.MaxUser = Math.Max(result.MaxUser, user);
+            result.MaxItem = Math.Max(result.MaxItem, item);
+        }
+
+        return result;
+    }
+
+    // Reads `(user,item)\tneg1\tneg2...` lines.
+    private static TestCases ReadNegatives(string path, int userCount, int itemCount, string trainPath)
+    {
+        using var reader = new Utf8LineReader(path);
+        var cases = new TestCases();
+        cases.NegativeOffsets.Add(0);
+        while (reader.TryReadLine(out var line))
+        {
+            if (FieldSplitter.IsBlank(line))
+            {
+                continue;
+            }
+
+            int tab = line.IndexOf((byte)'\t');
+            var head = FieldSplitter.Clean(tab < 0 ? line : line[..tab]);
+            int comma = head.IndexOf((byte)',');
+            if (head.Length < 5 || head[0] != (byte)'(' || head[^1] != (byte)')' || comma < 0)
+            {
+                throw new DataFormatException(path, reader.LineNumber,
+                    $"expected '(user,item)' followed by tab-separated negative items; found '{FieldSplitter.Show(head)}'");
+            }
+
+            cases.Users.Add(ParseId(reader, head[1..comma], "user", userCount, trainPath));
+            cases.Items.Add(ParseId(reader, head[(comma + 1)..^1], "item", itemCount, trainPath));
+            var rest = tab < 0 ? [] : line[(tab + 1)..];
+            while (!rest.IsEmpty)
+            {
+                int next = rest.IndexOf((byte)'\t');
+                var field = next < 0 ? rest : rest[..next];
+                rest = next < 0 ? [] : rest[(next + 1)..];
+                if (!FieldSplitter.IsBlank(field))
+                {
+                    cases.Negatives.Add(ParseId(reader, field, "negative item", itemCount, trainPath));
+                }
+            }
+
+            cases.NegativeOffsets.Add(cases.Negatives.Count);
+        }
+
+        if (cases.Users.Count == 0)
+        {
+            throw new DataFormatException(path, 0, "no test cases found (the file is empty or holds only blank lines)");
+        }
+
+        return cases;
+    }
+
+    private static void CheckAgreement(Ratings ratings, string testPath, TestCases cases, string negativePath)
+    {
+        for (int c = 0; c < Math.Max(ratings.Users.Count, cases.Users.Count); c++)
+        {
+            if (c >= ratings.Users.Count || c >= cases.Users.Count
+                || ratings.Users[c] != cases.Users[c] || ratings.Items[c] != cases.Items[c])
+            {
+                string mine = c < ratings.Users.Count ? $"({ratings.Users[c]},{ratings.Items[c]})" : "nothing";
+                string theirs = c < cases.Users.Count ? $"({cases.Users[c]},{cases.Items[c]})" : "nothing";
+                throw new DataFormatException(testPath, 0,
+                    $"test case {c + 1} is {mine} but {Path.GetFileName(negativePath)} has {theirs}; the two test files must list the same (user,item) pairs in the same order");
+            }
+        }
+    }
+
+    private static int ParseId(Utf8LineReader reader, ReadOnlySpan<byte> text, string what, int limit, string trainPath)
+    {
+        text = FieldSplitter.Clean(text);
+        if (!Utf8Number.TryParseIndex(text, out int id))
+        {
+            throw new DataFormatException(reader.Path, reader.LineNumber, $"{what} ID '{FieldSplitter.Show(text)}' is not a non-negative integer (NCF files use 0-based IDs)");
+        }
+
+        if (id >= limit)
+        {
+            string range = limit > MaxId ? $"the largest accepted ID {MaxId}" : $"the range 0..{limit - 1} of {Path.GetFileName(trainPath)}";
+            throw new DataFormatException(reader.Path, reader.LineNumber, $"{what} ID {id} is outside {range}");
+        }
+
+        return id;
+    }
+
+    private sealed class Ratings(int capacity)
+    {
+        public List<int> Users { get; } = new(capacity);
+
+        public List<int> Items { get; } = new(capacity);
+
+        public List<long> Times { get; } = new(capacity);
+
+        public int MaxUser { get; set; } = -1;
+
+        public int MaxItem { get; set; } = -1;
+    }
+
+    private sealed class TestCases
+    {
+        public List<int> Users { get; init; } = [];
+
+        public List<int> Items { get; init; } = [];
+
+        public List<int> NegativeOffsets { get; } = [];
+
+        public List<int> Negatives { get; } = [];
+    }
+}

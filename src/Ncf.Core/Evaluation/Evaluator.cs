@@ -1,0 +1,162 @@
+using Ncf.Data;
+using Ncf.Models;
+
+namespace Ncf.Evaluation;
+
+/// <summary>How a negative that scores exactly the same as the held-out item counts.</summary>
+public enum TieBreaking
+{
+    /// <summary>
+    /// Ties count against the held-out item: rank = number of candidates scoring ≥ it (other than the item itself).
+    /// This is what the authors' code does (the test item is appended last and a stable top-K keeps earlier items
+    /// on ties), and it cannot reward a model that scores everything alike. The default.
+    /// </summary>
+    Pessimistic,
+
+    /// <summary>Ties count for the held-out item: rank = number of candidates scoring strictly higher (the peers' rule).</summary>
+    Optimistic,
+}
+
+/// <summary>Hit ratio and NDCG at K over a set of leave-one-out cases.</summary>
+public readonly record struct RankingMetrics(double HitRate, double Ndcg, int Cases, int K)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"HR@{K} {HitRate:F4}, NDCG@{K} {Ndcg:F4} over {Cases} cases";
+}
+
+/// <summary>
+/// Leave-one-out evaluation. For each case the held-out item's 0-based rank among its candidates gives
+/// <c>HR@K = [rank &lt; K]</c> and <c>NDCG@K = [rank &lt; K]·log 2 / log(rank + 2)</c>, averaged over cases.
+/// Candidates equal to the held-out item itself (the NCF ML-1M negative file has 156 such cases) are ignored.
+/// </summary>
+public static class Evaluator
+{
+    /// <summary>Rank of <paramref name="targetScore"/> among <paramref name="candidateScores"/> (whose items are <paramref name="candidateItems"/>).</summary>
+    public static int Rank(float targetScore, int targetItem, ReadOnlySpan<float> candidateScores, ReadOnlySpan<int> candidateItems, TieBreaking ties)
+    {
+        int rank = 0;
+        for (int n = 0; n < candidateScores.Length; n++)
+        {
+            float s = candidateScores[n];
+            bool above = ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore;
+            if (above && candidateItems[n] != targetItem)
+            {
+                rank++;
+            }
+        }
+
+        return rank;
+    }
+
+    /// <summary>The NDCG contribution of one case: <c>log 2 / log(rank + 2)</c> when rank &lt; K, else 0.</summary>
+    public static double NdcgAt(int rank, int k) => rank < k ? Math.Log(2) / Math.Log(rank + 2) : 0;
+
+    /// <summary>
+    /// The paper's protocol: each held-out item ranked against its sampled negatives
+    /// (<see cref="EvaluationSet.NegativesOf"/>).
+    /// </summary>
+    public static RankingMetrics SampledRanking(IScorer scorer, EvaluationSet cases, int k = 10, TieBreaking ties = TieBreaking.Pessimistic,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        if (cases.Count == 0)
+        {
+            return new RankingMetrics(0, 0, 0, k);
+        }
+
+        // Score many cases per call: one flat list of (user, item) pairs, the target first in each case.
+        const int PairsPerChunk = 1 << 15;
+        var users = new int[PairsPerChunk];
+        var items = new int[PairsPerChunk];
+        var scores = new float[PairsPerChunk];
+        double hits = 0, ndcg = 0;
+        int c = 0;
+        while (c < cases.Count)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int first = c, used = 0;
+            while (c < cases.Count && (used + 1 + cases.NegativesOf(c).Length <= PairsPerChunk || used == 0))
+            {
+                var negatives = cases.NegativesOf(c);
+                if (used + 1 + negatives.Length > users.Length)
+                {
+                    Array.Resize(ref users, used + 1 + negatives.Length);
+                    Array.Resize(ref items, used + 1 + negatives.Length);
+                    Array.Resize(ref scores, used + 1 + negatives.Length);
+                }
+
+                users.AsSpan(used, 1 + negatives.Length).Fill(cases.Users[c]);
+                items[used] = cases.TargetItems[c];
+                negatives.CopyTo(items.AsSpan(used + 1));
+                used += 1 + negatives.Length;
+                c++;
+            }
+
+            scorer.Score(users.AsSpan(0, used), items.AsSpan(0, used), scores);
+            for (int at = 0, n = first; n < c; n++)
+            {
+                int count = cases.NegativesOf(n).Length;
+                int rank = Rank(scores[at], items[at], scores.AsSpan(at + 1, count), items.AsSpan(at + 1, count), ties);
+                hits += rank < k ? 1 : 0;
+                ndcg += NdcgAt(rank, k);
+                at += 1 + count;
+            }
+        }
+
+        return new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);
+    }
+
+    /// <summary>
+    /// Full ranking: each held-out item ranked against every item the user has no training interaction with
+    /// (Krichene and Rendle 2020 show sampled metrics can disagree with these).
+    /// </summary>
+    public static RankingMetrics FullRanking(IScorer scorer, EvaluationSet cases, UserItemIndex known, int k = 10,
+        TieBreaking ties = TieBreaking.Pessimistic, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        int itemCount = scorer.ItemCount;
+        var users = new int[itemCount];
+        var items = new int[itemCount];
+        for (int i = 0; i < itemCount; i++)
+        {
+            items[i] = i;
+        }
+
+        var scores = new float[itemCount];
+        double hits = 0, ndcg = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int user = cases.Users[c], target = cases.TargetItems[c];
+            users.AsSpan().Fill(user);
+            scorer.Score(users, items, scores);
+            float targetScore = scores[target];
+            var seen = known.ItemsOf(user);
+            int rank = 0, next = 0;
+            for (int i = 0; i < itemCount; i++)
+            {
+                // The user's training items are skipped with a merge walk over the sorted list.
+                while (next < seen.Length && seen[next] < i)
+                {
+                    next++;
+                }
+
+                if (i == target || (next < seen.Length && seen[next] == i))
+                {
+                    continue;
+                }
+
+                float s = scores[i];
+                if (ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore)
+                {
+                    rank++;
+                }
+            }
+
+            hits += rank < k ? 1 : 0;
+            ndcg += NdcgAt(rank, k);
+        }
+
+        return cases.Count == 0 ? new RankingMetrics(0, 0, 0, k) : new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);
+    }
+}

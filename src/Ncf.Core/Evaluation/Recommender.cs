@@ -1,0 +1,127 @@
+using Ncf.Data;
+using Ncf.Models;
+
+namespace Ncf.Evaluation;
+
+/// <summary>One recommended item and its score.</summary>
+public readonly record struct Recommendation(int Item, float Score);
+
+/// <summary>Top-K selection over a scorer's items.</summary>
+public static class TopK
+{
+    /// <summary>
+    /// The <paramref name="k"/> best items for <paramref name="user"/>, best first, among
+    /// <paramref name="candidates"/> (all items when empty), leaving out the items in <paramref name="exclude"/>'s
+    /// row for the user. Equal scores are ordered by item index, so results are deterministic.
+    /// </summary>
+    public static Recommendation[] ForUser(IScorer scorer, int user, int k, UserItemIndex? exclude = null, ReadOnlySpan<int> candidates = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if ((uint)user >= (uint)scorer.UserCount)
+        {
+            throw new NcfException($"User index {user} is outside the model's {scorer.UserCount} users.");
+        }
+
+        int[] items;
+        if (candidates.IsEmpty)
+        {
+            items = new int[scorer.ItemCount];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = i;
+            }
+        }
+        else
+        {
+            foreach (int item in candidates)
+            {
+                if ((uint)item >= (uint)scorer.ItemCount)
+                {
+                    throw new NcfException($"Candidate item index {item} is outside the model's {scorer.ItemCount} items.");
+                }
+            }
+
+            items = candidates.ToArray();
+        }
+
+        var users = new int[items.Length];
+        users.AsSpan().Fill(user);
+        var scores = new float[items.Length];
+        scorer.Score(users, items, scores);
+        return Select(items, scores, k, exclude is null ? default : exclude.ItemsOf(user));
+    }
+
+    /// <summary>The best <paramref name="k"/> of (item, score) pairs, skipping items in the sorted <paramref name="excludedSorted"/>.</summary>
+    public static Recommendation[] Select(ReadOnlySpan<int> items, ReadOnlySpan<float> scores, int k, ReadOnlySpan<int> excludedSorted)
+    {
+        // A min-heap of the best k seen so far; its root is the weakest kept entry.
+        var heap = new Recommendation[Math.Min(k, items.Length)];
+        int size = 0;
+        for (int n = 0; n < items.Length; n++)
+        {
+            var candidate = new Recommendation(items[n], scores[n]);
+            if (float.IsNaN(candidate.Score) || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(candidate.Item) >= 0))
+            {
+                continue;
+            }
+
+            if (size < heap.Length)
+            {
+                heap[size] = candidate;
+                SiftUp(heap, size++);
+            }
+            else if (heap.Length > 0 && Better(candidate, heap[0]))
+            {
+                heap[0] = candidate;
+                SiftDown(heap, size);
+            }
+        }
+
+        var result = heap.AsSpan(0, size).ToArray();
+        Array.Sort(result, (a, b) => Better(a, b) ? -1 : Better(b, a) ? 1 : 0);
+        return result;
+    }
+
+    private static bool Better(Recommendation a, Recommendation b) => a.Score > b.Score || (a.Score == b.Score && a.Item < b.Item);
+
+    private static void SiftUp(Recommendation[] heap, int i)
+    {
+        while (i > 0)
+        {
+            int parent = (i - 1) / 2;
+            if (!Better(heap[parent], heap[i]))
+            {
+                break;
+            }
+
+            (heap[parent], heap[i]) = (heap[i], heap[parent]);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(Recommendation[] heap, int size)
+    {
+        int i = 0;
+        while (true)
+        {
+            int left = 2 * i + 1, right = left + 1, weakest = i;
+            if (left < size && Better(heap[weakest], heap[left]))
+            {
+                weakest = left;
+            }
+
+            if (right < size && Better(heap[weakest], heap[right]))
+            {
+                weakest = right;
+            }
+
+            if (weakest == i)
+            {
+                return;
+            }
+
+            (heap[weakest], heap[i]) = (heap[i], heap[weakest]);
+            i = weakest;
+        }
+    }
+}

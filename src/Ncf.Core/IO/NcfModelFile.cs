@@ -1,0 +1,341 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Ncf.Backends;
+using Ncf.Data;
+using Ncf.Models;
+
+namespace Ncf.IO;
+
+/// <summary>
+/// The model file format, version 1, little-endian:
+/// <code>
+/// "NCFMODEL"  8 bytes magic
+/// u32 version (1), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
+/// i32 factors, i32 layers, i32 users, i32 items, i32 parameter count P
+/// f32[P]      parameters in the model's layout order
+/// string      data set name
+/// i32 U + U strings, i32 I + I strings   external user and item IDs (string = i32 byte count + UTF-8)
+/// i32 K, i32[U+1] offsets, i32[K] items  each user's known (training) items, sorted, for exclusion
+/// 32 bytes    SHA-256 of everything above
+/// </code>
+/// Files are written to a temporary name in the same folder, flushed to disk and renamed over the target, so a
+/// crash leaves either the old file or the new one, never a torn one.
+/// </summary>
+public static class NcfModelFile
+{
+    /// <summary>The current format version.</summary>
+    public const int Version = 1;
+
+    private static readonly byte[] Magic = "NCFMODEL"u8.ToArray();
+
+    /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
+    public static void Save(NcfRecommender recommender, string path)
+    {
+        var model = recommender.Model;
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Magic);
+            w.Write((uint)Version);
+            w.Write((uint)model.Kind);
+            w.Write(model.Options.Factors);
+            w.Write(model.Options.Layers);
+            w.Write(model.UserCount);
+            w.Write(model.ItemCount);
+            var values = model.Parameters.ToArray();
+            w.Write(values.Length);
+            var bytes = new byte[values.Length * sizeof(float)];
+            for (int i = 0; i < values.Length; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+            }
+
+            w.Write(bytes);
+            WriteString(w, recommender.DatasetName);
+            WriteIds(w, recommender.UserIds);
+            WriteIds(w, recommender.ItemIds);
+            var known = recommender.KnownItems;
+            w.Write(known.PairCount);
+            foreach (int offset in known.Offsets)
+            {
+                w.Write(offset);
+            }
+
+            foreach (int item in known.Items)
+            {
+                w.Write(item);
+            }
+        }
+
+        var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
+        body.Write(hash);
+        AtomicFile.Write(path, body.GetBuffer().AsSpan(0, (int)body.Length));
+    }
+
+    /// <summary>
+    /// Reads a model file onto <paramref name="backend"/>. A missing, truncated, altered or foreign file throws
+    /// <see cref="NcfException"/> with a message naming the file and the problem.
+    /// </summary>
+    public static NcfRecommender Load(string path, IBackend backend)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new NcfException($"{path}: cannot read the model file ({e.Message})", e);
+        }
+
+        if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            throw new NcfException($"{path}: not an Ncf.Native model file (it does not start with the NCFMODEL magic number).");
+        }
+
+        var reader = new SpanReader(path, bytes);
+        reader.Skip(Magic.Length);
+        uint version = reader.UInt32();
+        if (version != Version)
+        {
+            throw new NcfException($"{path}: model format version {version}; this build reads version {Version}.");
+        }
+
+        if (bytes.Length < Magic.Length + 8 + SHA256.HashSizeInBytes)
+        {
+            throw new NcfException($"{path}: the file is truncated ({bytes.Length} bytes).");
+        }
+
+        int bodyLength = bytes.Length - SHA256.HashSizeInBytes;
+        var expected = SHA256.HashData(bytes.AsSpan(0, bodyLength));
+        if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bodyLength)))
+        {
+            throw new NcfException($"{path}: checksum mismatch: the file is truncated or corrupted.");
+        }
+
+        reader = new SpanReader(path, bytes.AsMemory(0, bodyLength));
+        reader.Skip(Magic.Length + 4);
+        var kind = (ModelKind)reader.UInt32();
+        int factors = reader.Int32(), layers = reader.Int32(), users = reader.Int32(), items = reader.Int32(), count = reader.Int32();
+        var options = new ModelOptions { Kind = kind, Factors = factors, Layers = layers };
+        try
+        {
+            options.Validate();
+        }
+        catch (NcfException e)
+        {
+            throw new NcfException($"{path}: invalid model header: {e.Message}", e);
+        }
+
+        var model = new NcfModel(backend, users, items, options);
+        try
+        {
+            if (count != model.Parameters.Layout.Length)
+            {
+                throw new NcfException($"{path}: holds {count} parameters but a {kind} with these shapes has {model.Parameters.Layout.Length}.");
+            }
+
+            var raw = reader.Bytes((long)count * sizeof(float));
+            var values = new float[count];
+            for (int i = 0; i < count; i++)
+            {
+                values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(i * 4));
+            }
+
+            model.Parameters.Load(values);
+            string name = reader.String();
+            var userIds = ReadIds(ref reader, users, "user");
+            var itemIds = ReadIds(ref reader, items, "item");
+            int pairs = reader.Int32();
+            var offsets = reader.Int32Array(users + 1);
+            var knownItems = reader.Int32Array(pairs);
+            if (!reader.AtEnd)
+            {
+                throw new NcfException($"{path}: unexpected bytes after the known-items table.");
+            }
+
+            var known = KnownFromCsr(path, users, items, offsets, knownItems);
+            return new NcfRecommender(model, userIds, itemIds, known, name);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static UserItemIndex KnownFromCsr(string path, int users, int items, int[] offsets, int[] knownItems)
+    {
+        if (offsets[0] != 0 || offsets[users] != knownItems.Length)
+        {
+            throw new NcfException($"{path}: the known-items table is inconsistent.");
+        }
+
+        var pairUsers = new int[knownItems.Length];
+        for (int u = 0; u < users; u++)
+        {
+            if (offsets[u + 1] < offsets[u])
+            {
+                throw new NcfException($"{path}: the known-items table is inconsistent.");
+            }
+
+            pairUsers.AsSpan(offsets[u], offsets[u + 1] - offsets[u]).Fill(u);
+        }
+
+        foreach (int item in knownItems)
+        {
+            if ((uint)item >= (uint)items)
+            {
+                throw new NcfException($"{path}: a known item id {item} is outside the model's {items} items.");
+            }
+        }
+
+        return new UserItemIndex(users, items, pairUsers, knownItems);
+    }
+
+    private static void WriteIds(BinaryWriter w, IdMap ids)
+    {
+        w.Write(ids.Count);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            WriteString(w, ids[i]);
+        }
+    }
+
+    private static IdMap ReadIds(ref SpanReader reader, int expected, string what)
+    {
+        int count = reader.Int32();
+        if (count != expected)
+        {
+            throw new NcfException($"{reader.Path}: has {count} {what} IDs for {expected} {what}s.");
+        }
+
+        var ids = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = reader.String();
+        }
+
+        try
+        {
+            return new IdMap(ids);
+        }
+        catch (ArgumentException e)
+        {
+            throw new NcfException($"{reader.Path}: {what} IDs are not distinct ({e.Message}).", e);
+        }
+    }
+
+    private static void WriteString(BinaryWriter w, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        w.Write(bytes.Length);
+        w.Write(bytes);
+    }
+
+    /// <summary>A bounds-checked little-endian reader whose errors name the file.</summary>
+    private struct SpanReader(string path, ReadOnlyMemory<byte> data)
+    {
+        private int _position;
+
+        public readonly string Path => path;
+
+        public readonly bool AtEnd => _position == data.Length;
+
+        public void Skip(int count) => Bytes(count);
+
+        public ReadOnlySpan<byte> Bytes(long count)
+        {
+            if (count < 0 || count > data.Length - _position)
+            {
+                throw new NcfException($"{path}: the file is truncated or inconsistent (needs {count} more bytes at offset {_position}, has {data.Length - _position}).");
+            }
+
+            var span = data.Span.Slice(_position, (int)count);
+            _position += (int)count;
+            return span;
+        }
+
+        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4));
+
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Bytes(4));
+
+        public int[] Int32Array(int count)
+        {
+            if (count < 0)
+            {
+                throw new NcfException($"{path}: negative table length {count}.");
+            }
+
+            var raw = Bytes((long)count * 4);
+            var values = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                values[i] = BinaryPrimitives.ReadInt32LittleEndian(raw.Slice(i * 4));
+            }
+
+            return values;
+        }
+
+        public string String()
+        {
+            int length = Int32();
+            try
+            {
+                return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(Bytes(length));
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new NcfException($"{path}: a stored ID is not valid UTF-8.", e);
+            }
+        }
+    }
+}
+
+/// <summary>Writes files so that readers and crashes never see a partial file.</summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it into place.</summary>
+    public static void Write(string path, ReadOnlySpan<byte> content)
+    {
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? ".";
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temporary);
+            throw new NcfException($"{path}: cannot write the file ({e.Message})", e);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

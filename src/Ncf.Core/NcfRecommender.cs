@@ -1,0 +1,86 @@
+using Ncf.Backends;
+using Ncf.Data;
+using Ncf.Evaluation;
+using Ncf.IO;
+using Ncf.Models;
+
+namespace Ncf;
+
+/// <summary>A recommended item in the user's own IDs.</summary>
+public readonly record struct ItemRecommendation(string ItemId, int ItemIndex, float Score);
+
+/// <summary>
+/// A trained model bundled with what serving needs: the external user and item IDs and each user's known items
+/// (excluded from recommendations). This is what a model file holds.
+/// </summary>
+public sealed class NcfRecommender : IDisposable
+{
+    /// <summary>Bundles a model with its ID maps and known items.</summary>
+    public NcfRecommender(NcfModel model, IdMap userIds, IdMap itemIds, UserItemIndex knownItems, string datasetName = "")
+    {
+        if (userIds.Count != model.UserCount || itemIds.Count != model.ItemCount || knownItems.UserCount != model.UserCount)
+        {
+            throw new ArgumentException("ID maps and known items must match the model's users and items.");
+        }
+
+        Model = model;
+        UserIds = userIds;
+        ItemIds = itemIds;
+        KnownItems = knownItems;
+        DatasetName = datasetName;
+    }
+
+    /// <summary>Bundles a model trained on <paramref name="data"/>.</summary>
+    public NcfRecommender(NcfModel model, NcfDataset data)
+        : this(model, data.UserIds, data.ItemIds, data.Train, data.Name)
+    {
+    }
+
+    /// <summary>The model.</summary>
+    public NcfModel Model { get; }
+
+    /// <summary>External user IDs.</summary>
+    public IdMap UserIds { get; }
+
+    /// <summary>External item IDs.</summary>
+    public IdMap ItemIds { get; }
+
+    /// <summary>Each user's training items.</summary>
+    public UserItemIndex KnownItems { get; }
+
+    /// <summary>Name of the data the model was trained on.</summary>
+    public string DatasetName { get; }
+
+    /// <summary>Loads a model file (see <see cref="NcfModelFile"/>) onto <paramref name="backend"/>.</summary>
+    public static NcfRecommender Load(string path, IBackend backend) => NcfModelFile.Load(path, backend);
+
+    /// <summary>Saves to <paramref name="path"/> atomically.</summary>
+    public void Save(string path) => NcfModelFile.Save(this, path);
+
+    /// <summary>
+    /// The top <paramref name="k"/> items for the user with external ID <paramref name="userId"/>, best first, over
+    /// all items or the given candidate item IDs, excluding items the user already has (unless
+    /// <paramref name="includeKnown"/>).
+    /// </summary>
+    public IReadOnlyList<ItemRecommendation> Recommend(string userId, int k = 10, IEnumerable<string>? candidateItemIds = null, bool includeKnown = false)
+    {
+        if (!UserIds.TryGetIndex(userId, out int user))
+        {
+            throw new NcfException($"Unknown user '{userId}': the model knows {UserIds.Count} users.");
+        }
+
+        int[] candidates = [];
+        if (candidateItemIds is not null)
+        {
+            candidates = candidateItemIds.Select(id => ItemIds.TryGetIndex(id, out int index)
+                ? index
+                : throw new NcfException($"Unknown item '{id}' in the candidate list.")).ToArray();
+        }
+
+        var top = TopK.ForUser(Model, user, k, includeKnown ? null : KnownItems, candidates);
+        return top.Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
+}

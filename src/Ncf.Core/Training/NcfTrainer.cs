@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using Ncf.Backends;
+using Ncf.Data;
+using Ncf.Evaluation;
+using Ncf.Layers;
+using Ncf.Models;
+
+namespace Ncf.Training;
+
+/// <summary>
+/// Trains an <see cref="NcfModel"/> on an <see cref="NcfDataset"/>: per-epoch negative sampling, shuffled
+/// mini-batches, the fused sigmoid + BCE loss, and an optimizer step per batch. Use <see cref="Fit"/> for the whole
+/// run, or <see cref="TrainEpoch"/> / <see cref="TrainBatch"/> for an explicit loop.
+/// </summary>
+/// <remarks>After the first batch, a training step allocates nothing: ids, labels and activations live in
+/// buffers sized once for the batch.</remarks>
+public sealed class NcfTrainer : IDisposable
+{
+    private readonly NegativeSampler _sampler;
+    private readonly SigmoidBceLoss _loss;
+    private readonly DeviceBuffer<float> _labels, _lossAccumulator;
+    private readonly DeviceBuffer<int> _uniqueUsers, _uniqueItems;
+    private readonly int[] _hostUsers, _hostItems, _hostUniqueUsers, _hostUniqueItems, _userStamp, _itemStamp;
+    private readonly float[] _hostLabels;
+    private readonly float[] _hostLoss = new float[2];
+    private int _stamp;
+
+    /// <summary>Prepares training of <paramref name="model"/> on <paramref name="data"/>.</summary>
+    public NcfTrainer(NcfModel model, NcfDataset data, TrainingOptions? options = null, Optimizer? optimizer = null)
+    {
+        Options = options ?? new TrainingOptions();
+        Options.Validate();
+        if (model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
+        {
+            throw new NcfException($"The model has {model.UserCount} users and {model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");
+        }
+
+        Model = model;
+        Data = data;
+        Optimizer = optimizer ?? CreateOptimizer(model, Options);
+        _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed);
+        var backend = model.Backend;
+        int batch = Options.BatchSize;
+        model.Reserve(batch);
+        _loss = new SigmoidBceLoss(backend);
+        _labels = backend.AllocateFloat(batch);
+        _lossAccumulator = backend.AllocateFloat(2);
+        _uniqueUsers = backend.AllocateInt(batch);
+        _uniqueItems = backend.AllocateInt(batch);
+        _hostUsers = new int[batch];
+        _hostItems = new int[batch];
+        _hostLabels = new float[batch];
+        _hostUniqueUsers = new int[batch];
+        _hostUniqueItems = new int[batch];
+        _userStamp = new int[data.UserCount];
+        _itemStamp = new int[data.ItemCount];
+        model.ZeroGradients();
+    }
+
+    /// <summary>The model being trained.</summary>
+    public NcfModel Model { get; }
+
+    /// <summary>The data.</summary>
+    public NcfDataset Data { get; }
+
+    /// <summary>The settings.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; }
+
+    /// <summary>Epochs completed.</summary>
+    public int EpochsDone { get; private set; }
+
+    /// <summary>The optimizer the options ask for.</summary>
+    public static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options) => options.Optimizer switch
+    {
+        OptimizerKind.Sgd => new Sgd(model.Parameters, options.LearningRate, options.L2),
+        OptimizerKind.LazyAdam => new Adam(model.Parameters, new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2, Lazy = true }),
+        _ => new Adam(model.Parameters, new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2 }),
+    };
+
+    /// <summary>
+    /// Trains for <see cref="TrainingOptions.Epochs"/> epochs, evaluating after each; reports each epoch through
+    /// <paramref name="progress"/>. Cancellation stops between batches and returns the epochs completed so far.
+    /// </summary>
+    public TrainingResult Fit(IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default,
+        IProgress<BatchProgress>? batchProgress = null)
+    {
+        var reports = new List<EpochReport>();
+        try
+        {
+            for (int e = 0; e < Options.Epochs; e++)
+            {
+                var report = TrainEpoch(cancellationToken, batchProgress);
+                if (Options.EvaluateEachEpoch)
+                {
+                    report = Evaluate(report, cancellationToken);
+                }
+
+                reports.Add(report);
+                progress?.Report(report);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new TrainingResult(reports, true);
+        }
+
+        return new TrainingResult(reports, false);
+    }
+
+    /// <summary>Evaluates the model now and returns <paramref name="report"/> with the metrics filled in.</summary>
+    public EpochReport Evaluate(EpochReport report, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        RankingMetrics? test = Data.Test is null ? null : Evaluator.SampledRanking(Model, Data.Test, Options.TopK, Options.Ties, cancellationToken);
+        RankingMetrics? validation = Data.Validation is null ? null : Evaluator.SampledRanking(Model, Data.Validation, Options.TopK, Options.Ties, cancellationToken);
+        return report with { Test = test, Validation = validation, EvalSeconds = clock.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>One epoch: sample negatives, shuffle, and train every mini-batch. Returns its loss and timing.</summary>
+    public EpochReport TrainEpoch(CancellationToken cancellationToken = default, IProgress<BatchProgress>? batchProgress = null)
+    {
+        var prepClock = Stopwatch.StartNew();
+        var samples = _sampler.Epoch(EpochsDone).Span;
+        double prepSeconds = prepClock.Elapsed.TotalSeconds;
+        Model.Backend.Fill(_lossAccumulator.All, 0f);
+        var clock = Stopwatch.StartNew();
+        const long ReportEvery = 1 << 20;
+        long nextReport = ReportEvery;
+        int batch = Options.BatchSize;
+        for (int start = 0; start < samples.Length; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int n = Math.Min(batch, samples.Length - start);
+            var chunk = samples.Slice(start, n);
+            for (int k = 0; k < n; k++)
+            {
+                _hostUsers[k] = chunk[k].User;
+                _hostItems[k] = chunk[k].Item;
+                _hostLabels[k] = chunk[k].Label;
+            }
+
+            Step(n);
+            if (batchProgress is not null && start + n >= nextReport)
+            {
+                nextReport += ReportEvery;
+                _lossAccumulator.Read(0, _hostLoss);
+                batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, samples.Length, _hostLoss[0] / (start + n)));
+            }
+        }
+
+        Model.Backend.Synchronize();
+        double seconds = clock.Elapsed.TotalSeconds;
+        _lossAccumulator.Read(0, _hostLoss);
+        EpochsDone++;
+        return new EpochReport
+        {
+            Epoch = EpochsDone,
+            Loss = samples.Length == 0 ? 0 : _hostLoss[0] / samples.Length,
+            Samples = samples.Length,
+            TrainSeconds = seconds,
+            PrepSeconds = prepSeconds,
+        };
+    }
+
+    /// <summary>
+    /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
+    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples.
+    /// </summary>
+    public double TrainBatch(ReadOnlySpan<int> users, ReadOnlySpan<int> items, ReadOnlySpan<float> labels)
+    {
+        int n = users.Length;
+        if (items.Length != n || labels.Length != n || n > Options.BatchSize || n == 0)
+        {
+            throw new ArgumentException($"A batch needs 1..{Options.BatchSize} users, items and labels of equal length.");
+        }
+
+        users.CopyTo(_hostUsers);
+        items.CopyTo(_hostItems);
+        labels.CopyTo(_hostLabels);
+        Model.Backend.Fill(_lossAccumulator.All, 0f);
+        Step(n);
+        _lossAccumulator.Read(0, _hostLoss);
+        return _hostLoss[0] / n;
+    }
+
+    private void Step(int n)
+    {
+        var (users, items) = Model.InputIds(n);
+        users.Write(_hostUsers.AsSpan(0, n));
+        items.Write(_hostItems.AsSpan(0, n));
+        var labels = _labels.Slice(0, n);
+        labels.Write(_hostLabels.AsSpan(0, n));
+        var rows = Optimizer.IsRowSparse ? DistinctRows(n) : default;
+
+        var logits = Model.Forward(n);
+        var dLogits = Model.LogitGradients(n);
+        _loss.ForwardBackward(logits, labels, dLogits, _lossAccumulator.All);
+        Model.Backward(dLogits, n);
+        Optimizer.Step(rows);
+        Optimizer.ZeroGradients(rows);
+    }
+
+    /// <summary>The distinct users and items of the staged batch, uploaded for the row-sparse optimizer.</summary>
+    private BatchRows DistinctRows(int n)
+    {
+        if (++_stamp == int.MaxValue)
+        {
+            Array.Clear(_userStamp);
+            Array.Clear(_itemStamp);
+            _stamp = 1;
+        }
+
+        int userCount = 0, itemCount = 0;
+        for (int k = 0; k < n; k++)
+        {
+            int u = _hostUsers[k], i = _hostItems[k];
+            if (_userStamp[u] != _stamp)
+            {
+                _userStamp[u] = _stamp;
+                _hostUniqueUsers[userCount++] = u;
+            }
+
+            if (_itemStamp[i] != _stamp)
+            {
+                _itemStamp[i] = _stamp;
+                _hostUniqueItems[itemCount++] = i;
+            }
+        }
+
+        _uniqueUsers.Write(0, _hostUniqueUsers.AsSpan(0, userCount));
+        _uniqueItems.Write(0, _hostUniqueItems.AsSpan(0, itemCount));
+        return new BatchRows(_uniqueUsers.Slice(0, userCount), _uniqueItems.Slice(0, itemCount));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        _labels.Dispose();
+        _lossAccumulator.Dispose();
+        _uniqueUsers.Dispose();
+        _uniqueItems.Dispose();
+    }
+}

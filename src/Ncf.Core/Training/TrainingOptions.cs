@@ -1,0 +1,119 @@
+using Ncf.Evaluation;
+
+namespace Ncf.Training;
+
+/// <summary>How to train. Defaults are the paper's: 20 epochs, batch 256, Adam with lr 0.001, 4 negatives.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Passes over the training positives. Default 20.</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>Examples per mini-batch. Default 256.</summary>
+    public int BatchSize { get; init; } = 256;
+
+    /// <summary>Step size. Default 0.001.</summary>
+    public float LearningRate { get; init; } = 0.001f;
+
+    /// <summary>Negatives sampled per positive, redrawn every epoch. Default 4.</summary>
+    public int Negatives { get; init; } = 4;
+
+    /// <summary>Fixes every random draw: initialisation, negatives, shuffling. Default 42.</summary>
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>The optimizer. Default <see cref="OptimizerKind.Adam"/> (exact, dense).</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>L2 penalty on every parameter. Default 0.</summary>
+    public float L2 { get; init; }
+
+    /// <summary>K of HR@K and NDCG@K. Default 10.</summary>
+    public int TopK { get; init; } = 10;
+
+    /// <summary>Tie rule of the evaluation. Default <see cref="TieBreaking.Pessimistic"/>.</summary>
+    public TieBreaking Ties { get; init; } = TieBreaking.Pessimistic;
+
+    /// <summary>Evaluate on the test (and validation) cases after every epoch. Default true.</summary>
+    public bool EvaluateEachEpoch { get; init; } = true;
+
+    /// <summary>Checks the values; throws <see cref="NcfException"/> with a readable message.</summary>
+    public void Validate()
+    {
+        if (Epochs < 0)
+        {
+            throw new NcfException($"Epochs must be 0 or more; got {Epochs}.");
+        }
+
+        if (BatchSize is < 1 or > 1 << 24)
+        {
+            throw new NcfException($"Batch size must be between 1 and 16,777,216; got {BatchSize}.");
+        }
+
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate))
+        {
+            throw new NcfException($"Learning rate must be a positive number; got {LearningRate}.");
+        }
+
+        if (Negatives is < 0 or > 1000)
+        {
+            throw new NcfException($"Negatives per positive must be between 0 and 1000; got {Negatives}.");
+        }
+
+        if (!(L2 >= 0))
+        {
+            throw new NcfException($"L2 must be 0 or more; got {L2}.");
+        }
+
+        if (TopK < 1)
+        {
+            throw new NcfException($"K must be at least 1; got {TopK}.");
+        }
+    }
+}
+
+/// <summary>What one epoch did.</summary>
+public sealed record EpochReport
+{
+    /// <summary>1-based epoch number.</summary>
+    public int Epoch { get; init; }
+
+    /// <summary>Mean training loss over the epoch's examples.</summary>
+    public double Loss { get; init; }
+
+    /// <summary>Test metrics after the epoch (null when not evaluated).</summary>
+    public RankingMetrics? Test { get; init; }
+
+    /// <summary>Validation metrics after the epoch (null without a validation set).</summary>
+    public RankingMetrics? Validation { get; init; }
+
+    /// <summary>Examples trained on.</summary>
+    public long Samples { get; init; }
+
+    /// <summary>Seconds in the mini-batch loop (forward, loss, backward, update).</summary>
+    public double TrainSeconds { get; init; }
+
+    /// <summary>Seconds building the epoch's examples (negative sampling and shuffling).</summary>
+    public double PrepSeconds { get; init; }
+
+    /// <summary>Seconds evaluating.</summary>
+    public double EvalSeconds { get; init; }
+
+    /// <summary><see cref="Samples"/> / <see cref="TrainSeconds"/>.</summary>
+    public double SamplesPerSecond => TrainSeconds > 0 ? Samples / TrainSeconds : 0;
+}
+
+/// <summary>Progress inside an epoch, for long epochs.</summary>
+public readonly record struct BatchProgress(int Epoch, long SamplesDone, long SamplesTotal, double RunningLoss);
+
+/// <summary>The outcome of <see cref="NcfTrainer.Fit"/>.</summary>
+public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, bool Cancelled)
+{
+    /// <summary>
+    /// The epoch chosen by validation HR when there is a validation set, else by test HR (the paper's practice,
+    /// which Rendle et al. criticise: report <see cref="Final"/> beside it).
+    /// </summary>
+    public EpochReport? Best => Epochs.Where(e => (e.Validation ?? e.Test) is not null)
+        .OrderByDescending(e => (e.Validation ?? e.Test)!.Value.HitRate).ThenBy(e => e.Epoch).FirstOrDefault();
+
+    /// <summary>The last epoch.</summary>
+    public EpochReport? Final => Epochs.Count > 0 ? Epochs[^1] : null;
+}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Ncf.Cli;
+
+namespace Ncf.Cli.Tests;
+
+/// <summary>The `ncf` command contract: JSON lines, exit codes, one-line errors, model files usable by `recommend`.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("ncf-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Ncf.Cli.Cli.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Train_json_prints_one_object_per_epoch_then_a_summary_and_saves_a_usable_model()
+    {
+        string model = Path.Combine(_folder, "neumf.ncf");
+        var (code, output, error) = Run("train", "--epochs", "2", "--json", "--out", model, "--threads", "1");
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(3, lines.Length);
+        for (int e = 0; e < 2; e++)
+        {
+            Assert.Equal(e + 1, lines[e].GetProperty("epoch").GetInt32());
+            foreach (string key in new[] { "loss", "hr10", "ndcg10", "train_seconds", "samples_per_second" })
+            {
+                Assert.True(lines[e].GetProperty(key).GetDouble() >= 0, key);
+            }
+        }
+
+        var summary = lines[2];
+        Assert.True(summary.GetProperty("summary").GetBoolean());
+        foreach (string key in new[] { "best_hr10", "best_ndcg10", "final_hr10", "final_ndcg10", "popularity_hr10" })
+        {
+            Assert.InRange(summary.GetProperty(key).GetDouble(), 0, 1);
+        }
+
+        Assert.InRange(summary.GetProperty("best_epoch").GetInt32(), 1, 2);
+        Assert.Equal(lines[1].GetProperty("hr10").GetDouble(), summary.GetProperty("final_hr10").GetDouble());
+
+        var (rcode, rout, rerr) = Run("recommend", "--model", model, "--user", "17", "--k", "5", "--json");
+        Assert.True(rcode == 0, rerr);
+        var items = JsonDocument.Parse(rout).RootElement.GetProperty("items");
+        Assert.Equal(5, items.GetArrayLength());
+        var scores = items.EnumerateArray().Select(i => i.GetProperty("score").GetDouble()).ToArray();
+        Assert.Equal(scores.OrderByDescending(s => s), scores);
+
+        var (tcode, tout, _) = Run("recommend", "--model", model, "--user", "17");
+        Assert.Equal(0, tcode);
+        Assert.Contains("top 10 for user 17", tout);
+    }
+
+    [Fact]
+    public void Text_output_has_a_line_per_epoch_with_speed_and_the_popularity_baseline()
+    {
+        var (code, output, error) = Run("train", "--epochs", "1", "--model", "gmf");
+        Assert.True(code == 0, error);
+        Assert.Contains("epoch   1/1", output);
+        Assert.Contains("samples/s", output);
+        Assert.Contains("popularity baseline: HR@10", output);
+    }
+
+    [Theory]
+    [InlineData("train", "--epochs", "abc")]
+    [InlineData("train", "--model", "transformer")]
+    [InlineData("train", "--bogus", "1")]
+    [InlineData("train", "--lr", "-1")]
+    [InlineData("recommend", "--model", "/nonexistent/file.ncf", "--user", "1")]
+    [InlineData("frobnicate")]
+    public void Bad_input_gives_one_line_and_exit_code_2_without_a_stack_trace(params string[] args)
+    {
+        var (code, output, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith("ncf: error: ", error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void Recommend_rejects_a_corrupted_model_file_and_an_unknown_user()
+    {
+        string model = Path.Combine(_folder, "gmf.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "gmf", "--out", model).Code);
+        var (code, _, error) = Run("recommend", "--model", model, "--user", "no-such-user");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown user 'no-such-user'", error);
+
+        var bytes = File.ReadAllBytes(model);
+        bytes[^40] ^= 1;
+        File.WriteAllBytes(model, bytes);
+        (code, _, error) = Run("recommend", "--model", model, "--user", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("checksum", error);
+    }
+}

@@ -1,0 +1,126 @@
+using Ncf.Data;
+
+namespace Ncf.Core.Tests.Data;
+
+public sealed class DelimitedInteractionReaderTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(",")]
+    [InlineData("\t")]
+    [InlineData(";")]
+    [InlineData("::")]
+    public void DetectsDelimiter_AndKeepsStringIds(string sep)
+    {
+        string file = _temp.Write("log.txt", $"alice{sep}book-1{sep}5{sep}100\nbob{sep}book-2{sep}3{sep}200\nalice{sep}book-2{sep}4{sep}300\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(3, log.Count);
+        Assert.Equal(["alice", "bob"], log.UserIds.Ids);
+        Assert.Equal(["book-1", "book-2"], log.ItemIds.Ids);
+        Assert.Equal([0, 1, 0], log.Users);
+        Assert.Equal([0, 1, 1], log.Items);
+        Assert.Equal([100L, 200L, 300L], log.Timestamps);
+    }
+
+    [Fact]
+    public void TwoColumns_HaveNoRatingOrTimestamp()
+    {
+        string file = _temp.Write("pairs.csv", "u1,i1\nu2,i1\r\nu1,i2");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(3, log.Count);
+        Assert.False(log.HasTimestamps);
+        Assert.False(log.HasRatings);
+        Assert.Equal([1f, 1f, 1f], log.Ratings);
+    }
+
+    [Fact]
+    public void Header_MapsColumnsByNameInAnyOrder()
+    {
+        string file = _temp.Write("log.csv", "timestamp,Item_ID,extra,User Id\n10,\"i9\",x,\"u7\"\n20,i8,y,u7\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["u7"], log.UserIds.Ids);
+        Assert.Equal(["i9", "i8"], log.ItemIds.Ids);
+        Assert.Equal([10L, 20L], log.Timestamps);
+        Assert.False(log.HasRatings);
+    }
+
+    [Fact]
+    public void HeaderCanBeForced_AndIsoTimestampsAreParsed()
+    {
+        string file = _temp.Write("log.tsv", "who\twhat\thow\twhen\nu\ti\t1\t2020-01-02T03:04:05Z\n");
+        var withHeader = DelimitedInteractionReader.Read(file, hasHeader: true);
+        Assert.Equal(1, withHeader.Count);
+        Assert.Equal(new DateTimeOffset(2020, 1, 2, 3, 4, 5, TimeSpan.Zero).ToUnixTimeSeconds(), withHeader.Timestamps[0]);
+
+        // Forced off, the header line is data, and its rating "how" is not a number.
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file, hasHeader: false));
+        Assert.Equal(1, error.Line);
+        Assert.Contains("rating 'how'", error.Message);
+    }
+
+    [Fact]
+    public void NumericLookingIdsAreKeptVerbatim()
+    {
+        string file = _temp.Write("log.csv", "01,7\n1,7\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["01", "1"], log.UserIds.Ids);
+    }
+
+    [Fact]
+    public void ShortLine_NamesFileLineAndColumns()
+    {
+        string file = _temp.Write("events.csv", "user,item,rating\na,b,1\n\nc\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("events.csv:4:", error.Message);
+        Assert.Contains("expected 3 comma-separated fields user, item, rating; found 1", error.Message);
+    }
+
+    [Fact]
+    public void NoDelimiter_IsAClearError()
+    {
+        string file = _temp.Write("one.txt", "justoneword\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(1, error.Line);
+        Assert.Contains("no delimiter", error.Message);
+    }
+
+    [Fact]
+    public void Utf16File_IsRejectedWithAHint()
+    {
+        string file = _temp.WriteBytes("log.csv", [0xFF, 0xFE, (byte)'a', 0, (byte)',', 0, (byte)'b', 0]);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("UTF-16", error.Message);
+    }
+
+    [Fact]
+    public void NonAsciiIds_RoundTrip()
+    {
+        string file = _temp.Write("log.csv", "zoë,café\nzoë,naïve\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["zoë"], log.UserIds.Ids);
+        Assert.Equal(["café", "naïve"], log.ItemIds.Ids);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("user,item\n\n")]
+    public void EmptyFile_IsAClearError(string text)
+    {
+        string file = _temp.Write("empty.csv", text);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("empty.csv", error.Message);
+        Assert.Contains("no interactions found", error.Message);
+    }
+}

@@ -1,0 +1,115 @@
+using Ncf.Data;
+
+namespace Ncf.Core.Tests.Data;
+
+public sealed class NcfDataLoaderTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private const string RatingsDat = "10::100::5::1\n10::200::4::2\n20::100::3::5\n20::300::3::4\n";
+
+    [Fact]
+    public void Folder_FindsRatingsDat_AndKeepsOriginalIds()
+    {
+        _temp.Write("ml-toy/ratings.dat", RatingsDat);
+        _temp.Write("ml-toy/movies.dat", "not read");
+        var data = NcfDataLoader.Load(Path.Combine(_temp.Path, "ml-toy"), new DataLoadOptions { TestNegatives = 1 });
+
+        Assert.Equal("ml-toy", data.Name);
+        Assert.Equal(["10", "20"], data.UserIds.Ids);
+        Assert.Equal(["100", "200", "300"], data.ItemIds.Ids);
+        Assert.Equal("200", data.ItemIds[data.Test!.TargetItems[0]]);
+        Assert.Equal("100", data.ItemIds[data.Test.TargetItems[1]]);
+        Assert.Equal(2, data.TrainCount);
+    }
+
+    [Fact]
+    public void Folder_PrefersNcfSplit_AndPrefixWorks()
+    {
+        _temp.Write("d/ratings.dat", RatingsDat);
+        _temp.Write("d/toy.train.rating", "0\t0\t1\t1\n1\t1\t1\t1\n1\t2\t1\t1\n");
+        _temp.Write("d/toy.test.negative", "(0,1)\t2\n(1,0)\t2\n");
+        _temp.Write("d/toy.test.rating", "0\t1\t1\t2\n1\t1\t1\t1\n");
+        _temp.Write("d/extra.train.rating.bak", "");
+
+        string folder = Path.Combine(_temp.Path, "d");
+        Assert.Equal((Path.Combine(folder, "toy"), DatasetFormat.Ncf), NcfDataLoader.Resolve(folder));
+        Assert.Equal((Path.Combine(folder, "toy"), DatasetFormat.Ncf), NcfDataLoader.Resolve(Path.Combine(folder, "toy.test.negative")));
+        Assert.Equal((Path.Combine(folder, "ratings.dat"), DatasetFormat.MovieLens1M), NcfDataLoader.Resolve(folder, DatasetFormat.MovieLens1M));
+
+        // test.rating disagrees with test.negative on line 2.
+        var error = Assert.Throws<DataFormatException>(() => NcfDataLoader.Load(Path.Combine(folder, "toy")));
+        Assert.Contains("test case 2", error.Message);
+    }
+
+    [Fact]
+    public void FormatCanBeForced()
+    {
+        string file = _temp.Write("whatever.txt", "1\t2\t3\t4\n1\t3\t3\t5\n");
+        Assert.Equal(DatasetFormat.Generic, NcfDataLoader.Resolve(file).Format);
+
+        var data = NcfDataLoader.Load(file, new DataLoadOptions { Format = DatasetFormat.MovieLens100K, TestNegatives = 0 });
+        Assert.Equal("3", data.ItemIds[data.Test!.TargetItems[0]]);
+    }
+
+    [Fact]
+    public void GenericCsv_LoadsThroughTheFrontDoor()
+    {
+        string file = _temp.Write("clicks.csv", "user,item\nann,p1\nann,p2\nbob,p1\nbob,p3\n");
+        var data = NcfDataLoader.Load(file, new DataLoadOptions { TestNegatives = 1 });
+
+        Assert.Equal("clicks", data.Name);
+        Assert.Equal(["p2", "p3"], data.Test!.TargetItems.Select(i => data.ItemIds[i]));
+    }
+
+    [Fact]
+    public void MissingPath_NamesIt()
+    {
+        string path = Path.Combine(_temp.Path, "absent");
+        var error = Assert.Throws<NcfException>(() => NcfDataLoader.Load(path));
+
+        Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void EmptyFolder_SaysWhatWasExpected()
+    {
+        var error = Assert.Throws<NcfException>(() => NcfDataLoader.Load(_temp.Path));
+
+        Assert.Contains("ratings.dat", error.Message);
+    }
+
+    [Theory]
+    [InlineData("auto", DatasetFormat.Auto)]
+    [InlineData("ml-100k", DatasetFormat.MovieLens100K)]
+    [InlineData("ML-1M", DatasetFormat.MovieLens1M)]
+    [InlineData("ml-10m", DatasetFormat.MovieLens1M)]
+    [InlineData("movielens-csv", DatasetFormat.MovieLensCsv)]
+    [InlineData("ncf", DatasetFormat.Ncf)]
+    [InlineData("csv", DatasetFormat.Generic)]
+    public void FormatNames_Parse(string name, DatasetFormat expected)
+    {
+        Assert.Equal(expected, DatasetFormats.Parse(name));
+    }
+
+    [Fact]
+    public void FormatNames_RoundTripAndRejectUnknown()
+    {
+        foreach (var format in Enum.GetValues<DatasetFormat>())
+        {
+            Assert.Equal(format, DatasetFormats.Parse(DatasetFormats.ToName(format)));
+        }
+
+        var error = Assert.Throws<NcfException>(() => DatasetFormats.Parse("parquet"));
+        Assert.Contains("ml-100k", error.Message);
+    }
+
+    [Fact]
+    public void InvalidOptions_AreRejected()
+    {
+        string file = _temp.Write("u.data", "1\t2\t3\t4\n");
+        Assert.Throws<NcfException>(() => NcfDataLoader.Load(file, new DataLoadOptions { TestNegatives = -1 }));
+    }
+}

@@ -1,0 +1,146 @@
+using Ncf.Data;
+
+namespace Ncf.Core.Tests.Data;
+
+public sealed class NcfFileReaderTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    // 3 users, items 0..5. User 0's latest training row is item 2 (timestamp 30), user 1's is item 4 (tie: later line).
+    private const string Train = "0\t1\t5\t10\n0\t2\t4\t30\n0\t3\t4\t20\n1\t3\t3\t7\n1\t4\t3\t7\n2\t5\t1\t1\n2\t0\t1\t2\n";
+    private const string Negative = "(0,4)\t0\t5\n(1,0)\t1\t2\n(2,3)\t1\t2\n";
+    private const string TestRating = "0\t4\t5\t40\n1\t0\t3\t8\n2\t3\t4\t3\n";
+
+    private string Prefix(string train = Train, string? negative = Negative, string? testRating = TestRating)
+    {
+        _temp.Write("toy.train.rating", train);
+        if (negative is not null)
+        {
+            _temp.Write("toy.test.negative", negative);
+        }
+
+        if (testRating is not null)
+        {
+            _temp.Write("toy.test.rating", testRating);
+        }
+
+        return Path.Combine(_temp.Path, "toy");
+    }
+
+    [Fact]
+    public void ReadsTrainingRowsAndFixedNegatives()
+    {
+        var data = NcfFileReader.Read(Prefix());
+
+        Assert.Equal(3, data.UserCount);
+        Assert.Equal(6, data.ItemCount);
+        Assert.Equal(7, data.TrainCount);
+        Assert.Equal([0, 0, 0, 1, 1, 2, 2], data.TrainUsers);
+        Assert.Equal([1, 2, 3, 3, 4, 5, 0], data.TrainItems);
+        Assert.NotNull(data.Test);
+        Assert.Equal([0, 1, 2], data.Test.Users);
+        Assert.Equal([4, 0, 3], data.Test.TargetItems);
+        Assert.Equal([0, 5], data.Test.NegativesOf(0).ToArray());
+        Assert.Equal("5", data.ItemIds[5]);
+        Assert.Equal("toy", data.Name);
+    }
+
+    [Fact]
+    public void Validation_HoldsOutLatestTrainingRow_TieGoesToLaterLine()
+    {
+        var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { Validation = true, TestNegatives = 2 });
+
+        Assert.NotNull(data.Validation);
+        Assert.Equal([0, 1, 2], data.Validation.Users);
+        Assert.Equal([2, 4, 0], data.Validation.TargetItems);
+        Assert.Equal(4, data.TrainCount);
+        Assert.DoesNotContain(2, data.Train.ItemsOf(0).ToArray());
+        for (int c = 0; c < data.Validation.Count; c++)
+        {
+            int user = data.Validation.Users[c];
+            foreach (int negative in data.Validation.NegativesOf(c))
+            {
+                Assert.DoesNotContain(negative, data.Train.ItemsOf(user).ToArray());
+                Assert.NotEqual(data.Validation.TargetItems[c], negative);
+                Assert.NotEqual(data.Test!.TargetItems[c], negative);
+            }
+        }
+    }
+
+    [Fact]
+    public void WithoutNegativeFile_DrawsNegativesFromTestRating()
+    {
+        var data = NcfFileReader.Read(Prefix(negative: null), new DataLoadOptions { TestNegatives = 2, Seed = 5 });
+        var again = NcfFileReader.Read(Prefix(negative: null), new DataLoadOptions { TestNegatives = 2, Seed = 5 });
+
+        Assert.Equal(3, data.Test!.Count);
+        Assert.Equal(again.Test!.Negatives, data.Test.Negatives);
+        for (int c = 0; c < 3; c++)
+        {
+            var negatives = data.Test.NegativesOf(c).ToArray();
+            Assert.Equal(2, negatives.Distinct().Count());
+            Assert.DoesNotContain(data.Test.TargetItems[c], negatives);
+            Assert.All(negatives, n => Assert.False(data.Train.Contains(data.Test.Users[c], n)));
+        }
+    }
+
+    [Theory]
+    [InlineData("(0,4)\t0\t6\n", "negative item ID 6 is outside the range 0..5")]
+    [InlineData("(3,4)\t0\t1\n", "user ID 3 is outside the range 0..2")]
+    [InlineData("(0,9)\t0\t1\n", "item ID 9 is outside the range 0..5")]
+    [InlineData("0,4\t0\t1\n", "expected '(user,item)'")]
+    public void BadNegativeFile_IsAClearError(string negative, string expected)
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: negative, testRating: null)));
+
+        Assert.Contains("toy.test.negative:1:", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void DisagreeingTestFiles_AreAnError()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(testRating: "0\t4\t5\t40\n1\t1\t3\t8\n2\t3\t4\t3\n")));
+
+        Assert.Contains("test case 2 is (1,1)", error.Message);
+    }
+
+    [Fact]
+    public void MalformedTrainingLine_NamesTheLine()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "0\t1\t5\t10\n0\n")));
+
+        Assert.Contains("toy.train.rating:2:", error.Message);
+        Assert.Contains("found 1", error.Message);
+    }
+
+    [Fact]
+    public void MissingTestFiles_AreAnNcfError()
+    {
+        var error = Assert.Throws<NcfException>(() => NcfFileReader.Read(Prefix(negative: null, testRating: null)));
+
+        Assert.Contains("toy.test.negative", error.Message);
+    }
+
+    [Fact]
+    public void EmptyTrainingFile_IsAClearError()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "\n")));
+
+        Assert.Contains("toy.train.rating", error.Message);
+        Assert.Contains("no interactions found", error.Message);
+    }
+
+    [Fact]
+    public void HugeOrNegativeIds_AreRejected()
+    {
+        var huge = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "0\t1\n2000000000\t1\n")));
+        Assert.Contains("toy.train.rating:2:", huge.Message);
+        Assert.Contains("largest accepted ID", huge.Message);
+
+        var negative = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "-1\t1\n")));
+        Assert.Contains("user ID '-1' is not a non-negative integer", negative.Message);
+    }
+}

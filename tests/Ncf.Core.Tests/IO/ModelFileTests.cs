@@ -1,0 +1,103 @@
+using Ncf.Backends.Cpu;
+using Ncf.Data;
+using Ncf.Models;
+
+namespace Ncf.Core.Tests.IO;
+
+public sealed class ModelFileTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("ncf-model-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static NcfRecommender MakeRecommender(CpuBackend backend, ModelKind kind = ModelKind.NeuMF)
+    {
+        var data = new NcfDataset("tiny", 3, 4, [0, 0, 1, 2], [1, 2, 3, 0], null,
+            userIds: new IdMap(["alice", "bob", "carol"]), itemIds: new IdMap(["i-a", "i-b", "i-c", "i-d"]));
+        var model = new NcfModel(backend, 3, 4, new ModelOptions { Kind = kind, Factors = 4, Layers = 2 });
+        model.Initialize(11);
+        return new NcfRecommender(model, data);
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Gmf)]
+    [InlineData(ModelKind.Mlp)]
+    [InlineData(ModelKind.NeuMF)]
+    public void Save_then_load_scores_identically_and_keeps_ids_and_known_items(ModelKind kind)
+    {
+        using var backend = new CpuBackend();
+        using var original = MakeRecommender(backend, kind);
+        string path = Path.Combine(_folder, "m.ncf");
+        original.Save(path);
+        using var loaded = NcfRecommender.Load(path, backend);
+
+        int[] users = [0, 1, 2, 2, 0];
+        int[] items = [0, 1, 2, 3, 3];
+        var a = new float[5];
+        var b = new float[5];
+        original.Model.Score(users, items, a);
+        loaded.Model.Score(users, items, b);
+        Assert.Equal(a, b);
+        Assert.Equal(kind, loaded.Model.Kind);
+        Assert.Equal(original.UserIds.Ids, loaded.UserIds.Ids);
+        Assert.Equal(original.ItemIds.Ids, loaded.ItemIds.Ids);
+        Assert.Equal(original.KnownItems.Items, loaded.KnownItems.Items);
+        Assert.Equal(original.Recommend("alice", 4), loaded.Recommend("alice", 4));
+        Assert.DoesNotContain(loaded.Recommend("alice", 4), r => r.ItemId is "i-b" or "i-c");
+        Assert.Single(Directory.GetFiles(_folder)); // no temporary file left behind
+    }
+
+    [Fact]
+    public void Truncated_altered_and_foreign_files_are_refused_with_the_path_in_the_message()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend);
+        string path = Path.Combine(_folder, "m.ncf");
+        recommender.Save(path);
+        var good = File.ReadAllBytes(path);
+
+        void Expect(byte[] content, string fragment)
+        {
+            string bad = Path.Combine(_folder, "bad.ncf");
+            File.WriteAllBytes(bad, content);
+            var error = Assert.Throws<NcfException>(() => NcfRecommender.Load(bad, backend));
+            Assert.Contains(bad, error.Message);
+            Assert.Contains(fragment, error.Message);
+        }
+
+        Expect(good[..(good.Length / 2)], "checksum");
+        Expect(good[..10], "truncated");
+        var altered = (byte[])good.Clone();
+        altered[100] ^= 0x40;
+        Expect(altered, "checksum");
+        Expect("user,item\n1,2\n"u8.ToArray(), "not an Ncf.Native model file");
+        var future = (byte[])good.Clone();
+        future[8] = 9;
+        Expect(future, "version 9");
+        Assert.Throws<NcfException>(() => NcfRecommender.Load(Path.Combine(_folder, "missing.ncf"), backend));
+    }
+
+    [Fact]
+    public void Saving_over_an_existing_file_replaces_it_whole()
+    {
+        using var backend = new CpuBackend();
+        using var first = MakeRecommender(backend, ModelKind.Gmf);
+        using var second = MakeRecommender(backend, ModelKind.NeuMF);
+        string path = Path.Combine(_folder, "m.ncf");
+        first.Save(path);
+        second.Save(path);
+        using var loaded = NcfRecommender.Load(path, backend);
+        Assert.Equal(ModelKind.NeuMF, loaded.Model.Kind);
+        Assert.Single(Directory.GetFiles(_folder));
+    }
+
+    [Fact]
+    public void Unknown_users_and_items_are_clear_errors()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend);
+        Assert.Contains("Unknown user 'zed'", Assert.Throws<NcfException>(() => recommender.Recommend("zed")).Message);
+        Assert.Contains("Unknown item 'nope'", Assert.Throws<NcfException>(() => recommender.Recommend("bob", 2, ["nope"])).Message);
+        Assert.Equal(["i-d", "i-a"], recommender.Recommend("bob", 2, ["i-a", "i-d"], includeKnown: true).Select(r => r.ItemId).Order().Reverse());
+    }
+}

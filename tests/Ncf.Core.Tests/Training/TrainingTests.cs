@@ -1,0 +1,140 @@
+using Ncf.Backends.Cpu;
+using Ncf.Data;
+using Ncf.Evaluation;
+using Ncf.Models;
+using Ncf.Training;
+
+namespace Ncf.Core.Tests.Training;
+
+public class TrainingTests
+{
+    // A small version of the embedded default so the test runs in seconds; same generator, same planted structure.
+    private static readonly NcfDataset Small = SyntheticData.Generate(new SyntheticDataOptions { Users = 400, Items = 300, MeanPerUser = 30 });
+
+    private static TrainingResult Train(ModelKind kind, ulong seed, int epochs, OptimizerKind optimizer = OptimizerKind.Adam, int threads = 1)
+    {
+        using var backend = new CpuBackend(threads: threads);
+        using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions { Kind = kind });
+        model.Initialize(seed);
+        using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Epochs = epochs, Seed = seed, Optimizer = optimizer });
+        return trainer.Fit();
+    }
+
+    [Fact]
+    public void NeuMF_learns_the_planted_structure_well_above_popularity_and_random()
+    {
+        var popularity = Evaluator.SampledRanking(new PopularityScorer(Small.UserCount, Small.ItemPopularity()), Small.Test!, 10);
+        var result = Train(ModelKind.NeuMF, 42, 6);
+        var final = result.Final!.Test!.Value;
+
+        // Random ranking among 100 candidates gives HR@10 = 0.10; popularity sees only the planted item bias.
+        Assert.True(popularity.HitRate > 0.12, $"popularity {popularity.HitRate}");
+        Assert.True(final.HitRate > popularity.HitRate + 0.15, $"NeuMF HR@10 {final.HitRate:F4} vs popularity {popularity.HitRate:F4}");
+        Assert.True(result.Epochs[^1].Loss < result.Epochs[0].Loss, "loss did not fall");
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Gmf, OptimizerKind.Adam)]
+    [InlineData(ModelKind.NeuMF, OptimizerKind.LazyAdam)]
+    public void Same_seed_gives_bit_identical_losses_and_another_seed_does_not(ModelKind kind, OptimizerKind optimizer)
+    {
+        var a = Train(kind, 7, 2, optimizer);
+        var b = Train(kind, 7, 2, optimizer);
+        var c = Train(kind, 8, 2, optimizer);
+        Assert.Equal(a.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)), b.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)));
+        Assert.Equal(a.Epochs.Select(e => e.Test!.Value.HitRate), b.Epochs.Select(e => e.Test!.Value.HitRate));
+        Assert.NotEqual(a.Epochs[0].Loss, c.Epochs[0].Loss);
+    }
+
+    [Fact]
+    public void One_and_two_threads_give_bit_identical_training()
+    {
+        // The CPU backend splits work statically and sums weight gradients per fixed block of rows, so the thread
+        // count changes speed only, never a result.
+        var one = Train(ModelKind.NeuMF, 5, 2, threads: 1);
+        var two = Train(ModelKind.NeuMF, 5, 2, threads: 2);
+        Assert.Equal(one.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)), two.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)));
+        Assert.Equal(one.Epochs.Select(e => e.Test!.Value.Ndcg), two.Epochs.Select(e => e.Test!.Value.Ndcg));
+    }
+
+    [Fact]
+    public void Negatives_are_unseen_items_redrawn_each_epoch_and_every_positive_appears_once()
+    {
+        var sampler = new NegativeSampler(Small, 4, 3);
+        var first = sampler.Epoch(0).ToArray();
+        var second = sampler.Epoch(1).ToArray();
+        Assert.Equal(Small.TrainCount * 5, first.Length);
+        Assert.Equal(Small.TrainCount, first.Count(s => s.Label == 1));
+        Assert.All(first.Where(s => s.Label == 0), s => Assert.False(Small.Train.Contains(s.User, s.Item)));
+        Assert.NotEqual(first.Select(s => s.Item), second.Select(s => s.Item));
+
+        // Positives are the training pairs, as a multiset.
+        var positives = first.Where(s => s.Label == 1).Select(s => ((long)s.User << 32) | (uint)s.Item).Order();
+        var expected = Small.TrainUsers.Zip(Small.TrainItems, (u, i) => ((long)u << 32) | (uint)i).Order();
+        Assert.Equal(expected, positives);
+    }
+
+    [Fact]
+    public void A_user_who_has_seen_every_item_is_a_clear_error()
+    {
+        var data = new NcfDataset("full", 2, 2, [0, 0, 1], [0, 1, 0], null);
+        var error = Assert.Throws<NcfException>(() => new NegativeSampler(data, 1, 1));
+        Assert.Contains("'0'", error.Message);
+    }
+
+    [Fact]
+    public void Cancellation_stops_between_batches_and_reports_completed_epochs()
+    {
+        using var backend = new CpuBackend();
+        using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions { Kind = ModelKind.Gmf });
+        using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Epochs = 50 });
+        using var cancel = new CancellationTokenSource();
+        var seen = new List<int>();
+        var result = trainer.Fit(new InlineProgress<EpochReport>(r =>
+        {
+            seen.Add(r.Epoch);
+            if (r.Epoch == 2)
+            {
+                cancel.Cancel();
+            }
+        }), cancel.Token);
+        Assert.True(result.Cancelled);
+        Assert.Equal([1, 2], seen);
+        Assert.Equal(2, result.Epochs.Count);
+    }
+
+    [Fact]
+    public void Explicit_loop_step_equals_the_trainers_batch_step()
+    {
+        // The explicit loop (forward, loss, backward, optimizer step) by hand versus TrainBatch.
+        int[] users = [0, 1, 2, 3];
+        int[] items = [4, 5, 6, 7];
+        float[] labels = [1, 0, 1, 0];
+        using var backend = new CpuBackend();
+        using var manual = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+        using var viaTrainer = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+        manual.Initialize(3);
+        viaTrainer.Initialize(3);
+
+        var logits = manual.Forward(users, items);
+        var labelBuffer = backend.AllocateFloat(4);
+        labelBuffer.Write(0, labels);
+        var dLogits = manual.LogitGradients(4);
+        var loss = new Ncf.Layers.SigmoidBceLoss(backend);
+        var accumulator = backend.AllocateFloat(2);
+        loss.ForwardBackward(logits, labelBuffer.All, dLogits, accumulator.All);
+        manual.Backward(dLogits, 4);
+        using var adam = new Adam(manual.Parameters);
+        adam.Step(default);
+
+        using var trainer = new NcfTrainer(viaTrainer, Small, new TrainingOptions());
+        double batchLoss = trainer.TrainBatch(users, items, labels);
+        Assert.Equal(accumulator.ToArray()[0] / 4, batchLoss, 6);
+        Assert.Equal(manual.Parameters.ToArray(), viaTrainer.Parameters.ToArray());
+    }
+
+    private sealed class InlineProgress<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}
