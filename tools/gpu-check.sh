@@ -11,6 +11,7 @@
 # (tests/Ncf.Gpu.Tests) on CUDA and OpenCL as well.
 #
 # Usage: tools/gpu-check.sh [--pack] [--budget SECONDS (default 480)] [--out DIR (default $OUT or ./gpucheck-out)]
+# Env: GPU_CHECK_PREBUILT=1 runs the packed binaries even where a .NET SDK is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -103,7 +104,9 @@ fi
 DOTNET=$(command -v dotnet || true)
 HAVE_SDK=no
 if [ -n "$DOTNET" ] && "$DOTNET" --list-sdks 2>/dev/null | grep -q '^10\.'; then HAVE_SDK=yes; fi
-if [ -z "$DOTNET" ] && [ -f "$PACK_DIR/dotnet-runtime.tar.xz" ]; then
+# GPU_CHECK_PREBUILT=1: use .gpucheck/ even where an SDK exists (e.g. an SDK without the NuGet packages offline).
+[ "${GPU_CHECK_PREBUILT:-0}" = 1 ] && [ -f "$PACK_DIR/bench/ncf-gpu-bench.dll" ] && HAVE_SDK=no
+if { [ -z "$DOTNET" ] || [ "${GPU_CHECK_PREBUILT:-0}" = 1 ]; } && [ -f "$PACK_DIR/dotnet-runtime.tar.xz" ]; then
     mkdir -p /tmp/gpucheck-dotnet && tar -C /tmp/gpucheck-dotnet -xJf "$PACK_DIR/dotnet-runtime.tar.xz"
     export DOTNET_ROOT=/tmp/gpucheck-dotnet
     DOTNET=$DOTNET_ROOT/dotnet

@@ -99,9 +99,10 @@ if [ ! -f "$SRC_DIR/CMakeLists.txt" ]; then
     mv "$unpacked" "$SRC_DIR"
 fi
 
-# 3. Configure and build. No -DLLC_HOST_CPU=native: with it every program build fails. No link-time
-#    optimisation (ENABLE_IPO): with GCC 12 the final link of libpocl.so fails ("relocation R_X86_64_PC32 against
-#    __libc_single_threaded ... recompile with -fPIC"). When LLVM 15 does not
+# 3. Configure and build. No -DLLC_HOST_CPU=native: with it every program build fails. Position-independent
+#    code everywhere and no link-time optimisation: with GCC 12 the final link of libpocl.so otherwise fails
+#    ("relocation R_X86_64_PC32 against __libc_single_threaded ... recompile with -fPIC"); the static parts of
+#    libpocl are built without -fPIC when loadable drivers are off. When LLVM 15 does not
 #    know the host CPU (e.g. AMD EPYC Zen 4 under a hypervisor: `llc-15 --version` says "Host CPU: (unknown)"),
 #    PoCL refuses to configure without a CPU name; x86-64-v3 (AVX2 + FMA) runs on any recent x86-64 machine,
 #    and PoCL compiles kernels for it whenever LLVM reports the host CPU as "generic".
@@ -113,6 +114,7 @@ elif llc-15 --version | grep -q 'Host CPU: (unknown)'; then
     HOST_CPU_FLAGS=(-DLLC_HOST_CPU=x86-64-v3)
 fi
 log "configuring (LLVM 15${HOST_CPU_FLAGS:+, ${HOST_CPU_FLAGS[*]}}) into $BUILD_DIR"
+cd "$WORK" # PoCL's configure checks leave compile_test_* files in the current directory
 cmake -S "$SRC_DIR" -B "$BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" \
@@ -123,6 +125,7 @@ cmake -S "$SRC_DIR" -B "$BUILD_DIR" -G Ninja \
     -DENABLE_LOADABLE_DRIVERS=OFF \
     -DENABLE_TESTS=OFF \
     -DENABLE_IPO=OFF \
+    -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DENABLE_EXAMPLES=OFF "${HOST_CPU_FLAGS[@]}" >"$WORK/configure.log" 2>&1 ||
     { tail -n 40 "$WORK/configure.log" >&2; exit 1; }
 log "building with $JOBS jobs (about 5 minutes on 2 cores)"
