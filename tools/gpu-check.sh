@@ -143,7 +143,16 @@ if [ -n "$PEER" ]; then
     data="$peers_dir/../data/ml-1m/ml-1m"
     [ -f "$data.train.rating" ] || data="$peers_dir/synth/u.data"
     if [ -f "$data.train.rating" ] || [ -f "$data" ]; then
-        PYTHONUNBUFFERED=1 step "pytorch peer cuda (1 epoch)" 150 python3 "$PEER" --data "$data" --epochs 1 --device cuda || true
+        # The peers' README: Debian's /usr/bin/python3 has torch; the python3 first on PATH may not.
+        PY=""
+        for candidate in /usr/bin/python3 python3; do
+            if "$candidate" -c 'import torch, numpy' 2>/dev/null; then PY=$candidate; break; fi
+        done
+        if [ -n "$PY" ]; then
+            PYTHONUNBUFFERED=1 step "pytorch peer cuda (1 epoch)" 150 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
+        else
+            TABLE+=("| pytorch peer | skipped: no python3 with torch and numpy | 0 |")
+        fi
     else
         TABLE+=("| pytorch peer | skipped: no data beside it | 0 |")
     fi

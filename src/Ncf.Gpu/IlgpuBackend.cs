@@ -76,15 +76,15 @@ public sealed class IlgpuBackend : IBackend
     public object LaunchLock { get; } = new();
 
     /// <summary>
-    /// How <see cref="ScatterAdd(View{float}, View{int}, int, View{float})"/> works; <see cref="ScatterAddMethod.Auto"/> (the default) picks atomics on CUDA
-    /// and the deterministic sorted method elsewhere.
+    /// How <see cref="ScatterAdd(View{float}, View{int}, int, View{float})"/> works; <see cref="ScatterAddMethod.Auto"/>
+    /// (the default) picks atomics on CUDA and on the CPU accelerator, and the deterministic sorted method on OpenCL.
     /// </summary>
     public ScatterAddMethod ScatterAddMethod { get; set; }
 
     /// <summary>The method <see cref="ScatterAdd(View{float}, View{int}, int, View{float})"/> uses now, with <see cref="ScatterAddMethod.Auto"/> resolved.</summary>
     public ScatterAddMethod EffectiveScatterAddMethod => ScatterAddMethod != ScatterAddMethod.Auto
         ? ScatterAddMethod
-        : Kind == GpuDeviceKind.Cuda ? ScatterAddMethod.Atomic : ScatterAddMethod.Sorted;
+        : Kind == GpuDeviceKind.OpenCL ? ScatterAddMethod.Sorted : ScatterAddMethod.Atomic;
 
     /// <summary>The short name of a kind: "cuda", "opencl", "ilgpu-cpu" (and "auto").</summary>
     public static string KindName(GpuDeviceKind kind) => kind switch
@@ -312,7 +312,7 @@ public sealed class IlgpuBackend : IBackend
 
         if (method == ScatterAddMethod.Auto)
         {
-            method = Kind == GpuDeviceKind.Cuda ? ScatterAddMethod.Atomic : ScatterAddMethod.Sorted;
+            method = Kind == GpuDeviceKind.OpenCL ? ScatterAddMethod.Sorted : ScatterAddMethod.Atomic;
         }
 
         Locked(() =>

@@ -4,8 +4,10 @@ namespace Ncf.Gpu;
 public enum ScatterAddMethod
 {
     /// <summary>
-    /// Chooses per accelerator: <see cref="Atomic"/> on CUDA (native float atomics),
-    /// <see cref="Sorted"/> elsewhere (OpenCL has no float atomic add; see docs/opencl.md for the measurements).
+    /// Chooses per accelerator: <see cref="Atomic"/> on CUDA (native float atomics) and on the CPU accelerator (a test
+    /// simulator, where atomics were 3x faster); <see cref="Sorted"/> on OpenCL, which has no float atomic add (ILGPU's
+    /// compare-and-swap loop serialises on GPUs under contention) — deterministic, and on PoCL within 1.1-2.6x of
+    /// atomics (docs/opencl.md has the measurements).
     /// </summary>
     Auto,
 
