@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# GPU check for a lent NVIDIA machine (H100/H200; 15 minutes of device time in all): checks every kernel of the
+# ILGPU backend on CUDA and on NVIDIA's OpenCL against the scalar references, times the kernels, and runs the PyTorch
+# peer on CUDA when it is present; ends with one short table. Safe under a hard timeout: every step gets its own
+# `timeout` carved from a total budget, and the table is printed on exit, also when the budget runs out.
+#
+# The lent machine is bare and offline (no .NET SDK, no NuGet), so binaries travel prebuilt:
+#   here:    tools/gpu-check.sh --pack        # Release build of the benchmark/checker + a .NET runtime -> .gpucheck/
+#   there:   tools/gpu-check.sh               # with the run tool's carry: [".gpucheck"]
+# Where a .NET SDK and the NuGet packages are present, it instead builds Release itself and runs the xunit suite
+# (tests/Ncf.Gpu.Tests) on CUDA and OpenCL as well.
+#
+# Usage: tools/gpu-check.sh [--pack] [--budget SECONDS (default 480)] [--out DIR (default $OUT or ./gpucheck-out)]
+# Env: GPU_CHECK_PREBUILT=1 runs the packed binaries even where a .NET SDK is installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PACK_DIR="$ROOT/.gpucheck"
+BUDGET=480
+MODE=run
+OUT_DIR=${OUT:-$ROOT/gpucheck-out}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --pack) MODE=pack ;;
+        --budget) BUDGET=$2; shift ;;
+        --out) OUT_DIR=$2; shift ;;
+        *) echo "usage: tools/gpu-check.sh [--pack] [--budget SECONDS] [--out DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$MODE" = pack ]; then
+    # Everything the device run needs, built here (x86-64, Debian 12) and kept under .gpucheck/ (git-ignored).
+    set -e
+    rm -rf "$PACK_DIR" && mkdir -p "$PACK_DIR"
+    dotnet publish benchmarks/Ncf.Gpu.Bench -c Release -o "$PACK_DIR/bench" --nologo -v q
+    dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+    runtime=$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -n 1)
+    tar -C "$dotnet_root" -cJf "$PACK_DIR/dotnet-runtime.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime")"
+    du -sh "$PACK_DIR"
+    echo "packed; run there with carry [\".gpucheck\"]: tools/gpu-check.sh"
+    exit 0
+fi
+
+mkdir -p "$OUT_DIR"
+LOG="$OUT_DIR/gpu-check.log"
+: > "$LOG"
+START=$SECONDS
+FAILURES=0
+declare -a TABLE=()
+
+remaining() { echo $((BUDGET - (SECONDS - START))); }
+
+print_table() {
+    {
+        echo
+        echo "| step | result | seconds |"
+        echo "|---|---|---:|"
+        for row in "${TABLE[@]}"; do echo "$row"; done
+        echo "(log: $LOG; budget ${BUDGET}s, used $((SECONDS - START))s; $FAILURES step(s) failed)"
+    } | tee -a "$LOG"
+}
+trap print_table EXIT
+
+# step NAME LIMIT COMMAND...: runs COMMAND under `timeout`, at most LIMIT seconds and never past the budget.
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local left
+    left=$(remaining)
+    if [ "$left" -le 5 ]; then
+        TABLE+=("| $name | skipped: budget spent | 0 |")
+        return 1
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    echo "=== $name (limit ${limit}s)" | tee -a "$LOG"
+    local t0=$SECONDS rc
+    timeout --kill-after=5 "$limit" "$@" 2>&1 | tee -a "$LOG"
+    rc=${PIPESTATUS[0]}
+    local result=ok
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then result="TIMEOUT"; elif [ "$rc" -ne 0 ]; then result="FAILED (exit $rc)"; fi
+    TABLE+=("| $name | $result | $((SECONDS - t0)) |")
+    [ "$rc" -ne 0 ] && FAILURES=$((FAILURES + 1))
+    return "$rc"
+}
+
+step "nvidia-smi" 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+
+# NVIDIA's OpenCL in a container: ILGPU loads the unversioned libOpenCL.so, and the ICD file may be missing.
+CL_SHIM=$(mktemp -d)
+if ! ldconfig -p | grep -q 'libOpenCL.so '; then
+    libcl=$(ldconfig -p | awk '/libOpenCL.so.1 /{print $NF; exit}')
+    [ -n "$libcl" ] && ln -s "$libcl" "$CL_SHIM/libOpenCL.so" && export LD_LIBRARY_PATH="$CL_SHIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+if [ ! -d /etc/OpenCL/vendors ] || [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null)" ]; then
+    nvcl=$(ldconfig -p | awk '/libnvidia-opencl.so.1 /{print $NF; exit}')
+    if [ -n "$nvcl" ]; then
+        mkdir -p "$CL_SHIM/vendors" && echo "$nvcl" > "$CL_SHIM/vendors/nvidia.icd"
+        export OCL_ICD_VENDORS="$CL_SHIM/vendors"
+    fi
+fi
+
+# The .NET to run with: the SDK when present, else the runtime packed by --pack.
+DOTNET=$(command -v dotnet || true)
+HAVE_SDK=no
+if [ -n "$DOTNET" ] && "$DOTNET" --list-sdks 2>/dev/null | grep -q '^10\.'; then HAVE_SDK=yes; fi
+# GPU_CHECK_PREBUILT=1: use .gpucheck/ even where an SDK exists (e.g. an SDK without the NuGet packages offline).
+[ "${GPU_CHECK_PREBUILT:-0}" = 1 ] && [ -f "$PACK_DIR/bench/ncf-gpu-bench.dll" ] && HAVE_SDK=no
+if { [ -z "$DOTNET" ] || [ "${GPU_CHECK_PREBUILT:-0}" = 1 ]; } && [ -f "$PACK_DIR/dotnet-runtime.tar.xz" ]; then
+    mkdir -p /tmp/gpucheck-dotnet && tar -C /tmp/gpucheck-dotnet -xJf "$PACK_DIR/dotnet-runtime.tar.xz"
+    export DOTNET_ROOT=/tmp/gpucheck-dotnet
+    DOTNET=$DOTNET_ROOT/dotnet
+fi
+if [ -z "$DOTNET" ]; then
+    TABLE+=("| .NET | FAILED: no dotnet and no .gpucheck/ (run tools/gpu-check.sh --pack here first) | 0 |")
+    exit 1
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+BENCH="$PACK_DIR/bench/ncf-gpu-bench.dll"
+if [ "$HAVE_SDK" = yes ] && step "build Release" 240 "$DOTNET" build Ncf.Native.sln -c Release --nologo -v q; then
+    BENCH="$ROOT/benchmarks/Ncf.Gpu.Bench/bin/Release/net10.0/ncf-gpu-bench.dll"
+    step "xunit on CUDA" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~CudaBackendTests"
+    step "xunit on OpenCL" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~OpenCLBackendTests"
+fi
+
+if [ -f "$BENCH" ]; then
+    step "check on CUDA" 60 "$DOTNET" "$BENCH" --check --device cuda
+    step "check on OpenCL" 60 "$DOTNET" "$BENCH" --check --device opencl
+    step "bench on CUDA" 90 "$DOTNET" "$BENCH" --device cuda --seconds 0.3
+    step "bench on OpenCL" 90 "$DOTNET" "$BENCH" --device opencl --seconds 0.3
+else
+    TABLE+=("| kernels | FAILED: $BENCH missing | 0 |")
+fi
+
+# The PyTorch peer on CUDA, for comparison (its README describes the data and flags).
+PEER=""
+for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py; do
+    [ -f "$candidate" ] && PEER=$candidate && break
+done
+if [ -n "$PEER" ]; then
+    peers_dir=$(dirname "$PEER")
+    data="$peers_dir/../data/ml-1m/ml-1m"
+    [ -f "$data.train.rating" ] || data="$peers_dir/synth/u.data"
+    if [ -f "$data.train.rating" ] || [ -f "$data" ]; then
+        # The peers' README: Debian's /usr/bin/python3 has torch; the python3 first on PATH may not.
+        PY=""
+        for candidate in /usr/bin/python3 python3; do
+            if "$candidate" -c 'import torch, numpy' 2>/dev/null; then PY=$candidate; break; fi
+        done
+        if [ -n "$PY" ]; then
+            PYTHONUNBUFFERED=1 step "pytorch peer cuda (1 epoch)" 150 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
+        else
+            TABLE+=("| pytorch peer | skipped: no python3 with torch and numpy | 0 |")
+        fi
+    else
+        TABLE+=("| pytorch peer | skipped: no data beside it | 0 |")
+    fi
+else
+    TABLE+=("| pytorch peer | skipped: ../shared/peers/pytorch_ncf.py not here | 0 |")
+fi
+
+exit $((FAILURES > 0 ? 1 : 0))
