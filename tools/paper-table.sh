@@ -18,6 +18,7 @@ factors=("$@")
 [ ${#factors[@]} -gt 0 ] || factors=(8 16 32 64)
 run() { # name, then ncf train arguments
   local name=$1; shift
+  if [ -f "$OUT/$name.jsonl" ] && [ "${RERUN:-0}" != 1 ]; then echo "$name: done already (RERUN=1 to redo)"; return; fi
   local cmd="ncf train --data $DATA --epochs $EPOCHS --seed $SEED --threads $THREADS --json $*"
   echo "$cmd" > "$OUT/$name.cmd"
   local start=$(date +%s)

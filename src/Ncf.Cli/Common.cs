@@ -57,10 +57,33 @@ internal static class Common
         Layers = args.Int("layers", 3, 1, 10),
     };
 
+    /// <summary>
+    /// The backend for --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow),
+    /// or auto (CUDA, else OpenCL, else cpu). A requested device that is missing is an error, not a silent fallback.
+    /// </summary>
     public static IBackend CreateBackend(Arguments args)
     {
         int threads = args.Int("threads", 0, 0, 1024);
-        return new CpuBackend(threads: threads);
+        string device = args.String("device") ?? "cpu";
+        switch (device.Trim().ToLowerInvariant())
+        {
+            case "cpu":
+                return new CpuBackend(threads: threads);
+            case "auto":
+                foreach (var kind in new[] { Ncf.Gpu.GpuDeviceKind.Cuda, Ncf.Gpu.GpuDeviceKind.OpenCL })
+                {
+                    if (Ncf.Gpu.IlgpuBackend.IsAvailable(kind))
+                    {
+                        return Ncf.Gpu.IlgpuBackend.Create(kind);
+                    }
+                }
+
+                return new CpuBackend(threads: threads);
+            case "cuda" or "opencl" or "ilgpu-cpu":
+                return Ncf.Gpu.IlgpuBackend.Create(Ncf.Gpu.IlgpuBackend.ParseKind(device));
+            default:
+                throw new NcfException($"--device expects cpu, cuda, opencl, ilgpu-cpu or auto; got '{device}'.");
+        }
     }
 
     public static string Number(double value, string format = "N0") => value.ToString(format, CultureInfo.InvariantCulture);

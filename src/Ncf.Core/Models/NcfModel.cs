@@ -32,6 +32,7 @@ public sealed class NcfModel : IScorer, IDisposable
     private readonly Relu _relu;
     private Workspace? _workspace;
     private int[] _hostIdScratch = [];
+    private View<int> _lastUsers, _lastItems;
 
     /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load parameters.</summary>
     public NcfModel(IBackend backend, int userCount, int itemCount, ModelOptions options)
@@ -193,9 +194,26 @@ public sealed class NcfModel : IScorer, IDisposable
     public View<float> Forward(int rows)
     {
         Reserve(rows);
+        return Forward(_workspace!.Users.Take(rows), _workspace.Items.Take(rows), rows);
+    }
+
+    /// <summary>
+    /// Forward pass over ids already on the backend (e.g. a device-resident batch); returns logits <c>[rows]</c>.
+    /// The ids must stay unchanged until <see cref="Backward"/>.
+    /// </summary>
+    public View<float> Forward(View<int> users, View<int> items, int rows)
+    {
+        if (users.Length < rows || items.Length < rows)
+        {
+            throw new ArgumentException($"users and items need {rows} ids.");
+        }
+
+        Reserve(rows);
         var w = _workspace!;
-        var users = w.Users.Take(rows);
-        var items = w.Items.Take(rows);
+        users = users.Take(rows);
+        items = items.Take(rows);
+        _lastUsers = users;
+        _lastItems = items;
         int f = Options.Factors;
         if (HasGmf)
         {
@@ -245,8 +263,8 @@ public sealed class NcfModel : IScorer, IDisposable
     {
         var w = _workspace ?? throw new InvalidOperationException("Backward needs a Forward first.");
         int f = Options.Factors;
-        var users = w.Users.Take(rows);
-        var items = w.Items.Take(rows);
+        var users = _lastUsers.Take(rows);
+        var items = _lastItems.Take(rows);
         _output.Backward(w.Head, dLogits, w.DHead.Take(rows * HeadWidth), rows);
         if (Options.Kind == ModelKind.NeuMF)
         {

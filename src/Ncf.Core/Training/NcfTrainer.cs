@@ -16,7 +16,8 @@ namespace Ncf.Training;
 /// buffers sized once for the batch.</remarks>
 public sealed class NcfTrainer : IDisposable
 {
-    private readonly NegativeSampler _sampler;
+    private readonly NegativeSampler? _sampler;
+    private readonly IEpochSampler? _deviceSampler;
     private readonly SigmoidBceLoss _loss;
     private readonly DeviceBuffer<float> _labels, _lossAccumulator;
     private readonly DeviceBuffer<int> _uniqueUsers, _uniqueItems;
@@ -38,8 +39,21 @@ public sealed class NcfTrainer : IDisposable
         Model = model;
         Data = data;
         Optimizer = optimizer ?? CreateOptimizer(model, Options);
-        _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed, Options.SamplerThreads);
         var backend = model.Backend;
+        if (backend is IEpochSamplerFactory factory)
+        {
+            if (Optimizer.IsRowSparse)
+            {
+                throw new NcfException($"Lazy Adam needs each batch's ids on the host; on the {backend.Name} backend use exact Adam or SGD.");
+            }
+
+            _deviceSampler = factory.CreateEpochSampler(data, Options.Negatives, Options.Seed);
+        }
+        else
+        {
+            _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed, Options.SamplerThreads);
+        }
+
         int batch = Options.BatchSize;
         model.Reserve(batch);
         _loss = new SigmoidBceLoss(backend);
@@ -123,31 +137,53 @@ public sealed class NcfTrainer : IDisposable
     public EpochReport TrainEpoch(CancellationToken cancellationToken = default, IProgress<BatchProgress>? batchProgress = null)
     {
         var prepClock = Stopwatch.StartNew();
-        var samples = _sampler.Epoch(EpochsDone).Span;
+        ReadOnlySpan<TrainingSample> samples = default;
+        long total;
+        if (_deviceSampler is not null)
+        {
+            _deviceSampler.BuildEpoch(EpochsDone);
+            Model.Backend.Synchronize();
+            total = _deviceSampler.SamplesPerEpoch;
+        }
+        else
+        {
+            samples = _sampler!.Epoch(EpochsDone).Span;
+            total = samples.Length;
+        }
+
         double prepSeconds = prepClock.Elapsed.TotalSeconds;
         Model.Backend.Fill(_lossAccumulator.All, 0f);
         var clock = Stopwatch.StartNew();
         const long ReportEvery = 1 << 20;
         long nextReport = ReportEvery;
         int batch = Options.BatchSize;
-        for (int start = 0; start < samples.Length; start += batch)
+        for (long start = 0; start < total; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int n = Math.Min(batch, samples.Length - start);
-            var chunk = samples.Slice(start, n);
-            for (int k = 0; k < n; k++)
+            int n = (int)Math.Min(batch, total - start);
+            if (_deviceSampler is not null)
             {
-                _hostUsers[k] = chunk[k].User;
-                _hostItems[k] = chunk[k].Item;
-                _hostLabels[k] = chunk[k].Label;
+                var (users, items, labels) = _deviceSampler.Batch((int)start, n);
+                Step(users, items, labels, n, default);
+            }
+            else
+            {
+                var chunk = samples.Slice((int)start, n);
+                for (int k = 0; k < n; k++)
+                {
+                    _hostUsers[k] = chunk[k].User;
+                    _hostItems[k] = chunk[k].Item;
+                    _hostLabels[k] = chunk[k].Label;
+                }
+
+                StepFromHost(n);
             }
 
-            Step(n);
             if (batchProgress is not null && start + n >= nextReport)
             {
                 nextReport += ReportEvery;
                 _lossAccumulator.Read(0, _hostLoss);
-                batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, samples.Length, _hostLoss[0] / (start + n)));
+                batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, total, _hostLoss[0] / (start + n)));
             }
         }
 
@@ -158,8 +194,8 @@ public sealed class NcfTrainer : IDisposable
         return new EpochReport
         {
             Epoch = EpochsDone,
-            Loss = samples.Length == 0 ? 0 : _hostLoss[0] / samples.Length,
-            Samples = samples.Length,
+            Loss = total == 0 ? 0 : _hostLoss[0] / total,
+            Samples = total,
             TrainSeconds = seconds,
             PrepSeconds = prepSeconds,
         };
@@ -181,21 +217,25 @@ public sealed class NcfTrainer : IDisposable
         items.CopyTo(_hostItems);
         labels.CopyTo(_hostLabels);
         Model.Backend.Fill(_lossAccumulator.All, 0f);
-        Step(n);
+        StepFromHost(n);
         _lossAccumulator.Read(0, _hostLoss);
         return _hostLoss[0] / n;
     }
 
-    private void Step(int n)
+    /// <summary>A step on the examples staged in the host arrays: upload, then <see cref="Step"/>.</summary>
+    private void StepFromHost(int n)
     {
         var (users, items) = Model.InputIds(n);
         users.Write(_hostUsers.AsSpan(0, n));
         items.Write(_hostItems.AsSpan(0, n));
         var labels = _labels.Slice(0, n);
         labels.Write(_hostLabels.AsSpan(0, n));
-        var rows = Optimizer.IsRowSparse ? DistinctRows(n) : default;
+        Step(users, items, labels, n, Optimizer.IsRowSparse ? DistinctRows(n) : default);
+    }
 
-        var logits = Model.Forward(n);
+    private void Step(View<int> users, View<int> items, View<float> labels, int n, BatchRows rows)
+    {
+        var logits = Model.Forward(users, items, n);
         var dLogits = Model.LogitGradients(n);
         _loss.ForwardBackward(logits, labels, dLogits, _lossAccumulator.All);
         Model.Backward(dLogits, n);
@@ -238,6 +278,7 @@ public sealed class NcfTrainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _deviceSampler?.Dispose();
         Optimizer.Dispose();
         _labels.Dispose();
         _lossAccumulator.Dispose();
