@@ -13,18 +13,9 @@ internal static class BenchCommand
     {
         _ = stderr;
         var args = new Arguments(argv, Common.Flags);
-        ulong seed = args.ULong("seed", 42);
         var shape = Common.ModelShape(args);
-        var training = new TrainingOptions
-        {
-            Epochs = args.Int("epochs", 1, 1, 1000),
-            BatchSize = args.Int("batch", 256, 1, 1 << 24),
-            Negatives = args.Int("neg", 4, 0, 1000),
-            Optimizer = args.Choice("optimizer", OptimizerKind.Adam, ("adam", OptimizerKind.Adam), ("lazy-adam", OptimizerKind.LazyAdam), ("sgd", OptimizerKind.Sgd)),
-            Seed = seed,
-            SamplerThreads = args.Int("threads", 0, 0, 1024),
-            EvaluateEachEpoch = false,
-        };
+        var training = Common.Training(args, defaultEpochs: 1, evaluateEachEpoch: false);
+        ulong seed = training.Seed;
         bool json = args.Flag("json");
         string scoreUsers = args.String("score-users") ?? "1000";
         if (args.Flag("ceilings"))

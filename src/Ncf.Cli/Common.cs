@@ -50,6 +50,28 @@ internal static class Common
         return SyntheticData.Generate(new SyntheticDataOptions { Users = users, Items = items, MeanPerUser = mean });
     }
 
+    /// <summary>The training options shared by `train` and `bench` (--epochs --batch --lr --neg --seed --threads --l2 --optimizer --ties).</summary>
+    public static Ncf.Training.TrainingOptions Training(Arguments args, int defaultEpochs, bool evaluateEachEpoch)
+    {
+        var options = new Ncf.Training.TrainingOptions
+        {
+            Epochs = args.Int("epochs", defaultEpochs, 0, 100_000),
+            BatchSize = args.Int("batch", 256, 1, 1 << 24),
+            LearningRate = args.Float("lr", 0.001f),
+            Negatives = args.Int("neg", 4, 0, 1000),
+            Seed = args.ULong("seed", 42),
+            SamplerThreads = args.Int("threads", 0, 0, 1024),
+            L2 = args.Float("l2", 0f),
+            Optimizer = args.Choice("optimizer", Ncf.Training.OptimizerKind.Adam, ("adam", Ncf.Training.OptimizerKind.Adam),
+                ("lazy-adam", Ncf.Training.OptimizerKind.LazyAdam), ("sgd", Ncf.Training.OptimizerKind.Sgd)),
+            Ties = args.Choice("ties", Ncf.Evaluation.TieBreaking.Pessimistic, ("pessimistic", Ncf.Evaluation.TieBreaking.Pessimistic),
+                ("optimistic", Ncf.Evaluation.TieBreaking.Optimistic)),
+            EvaluateEachEpoch = evaluateEachEpoch,
+        };
+        options.Validate();
+        return options;
+    }
+
     public static ModelOptions ModelShape(Arguments args, ModelKind? fallbackKind = null) => new()
     {
         Kind = args.Choice("model", fallbackKind ?? ModelKind.NeuMF, ("gmf", ModelKind.Gmf), ("mlp", ModelKind.Mlp), ("neumf", ModelKind.NeuMF)),

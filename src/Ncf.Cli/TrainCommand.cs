@@ -13,21 +13,9 @@ internal static class TrainCommand
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var args = new Arguments(argv, Common.Flags);
-        ulong seed = args.ULong("seed", 42);
         var shape = Common.ModelShape(args);
-        var training = new TrainingOptions
-        {
-            Epochs = args.Int("epochs", 20, 0, 100_000),
-            BatchSize = args.Int("batch", 256, 1, 1 << 24),
-            LearningRate = args.Float("lr", 0.001f),
-            Negatives = args.Int("neg", 4, 0, 1000),
-            Seed = seed,
-            SamplerThreads = args.Int("threads", 0, 0, 1024),
-            L2 = args.Float("l2", 0f),
-            Optimizer = args.Choice("optimizer", OptimizerKind.Adam, ("adam", OptimizerKind.Adam), ("lazy-adam", OptimizerKind.LazyAdam), ("sgd", OptimizerKind.Sgd)),
-            Ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic)),
-        };
-        training.Validate();
+        var training = Common.Training(args, defaultEpochs: 20, evaluateEachEpoch: true);
+        ulong seed = training.Seed;
         bool pretrain = args.Flag("pretrain");
         string? gmfFile = args.String("gmf");
         string? mlpFile = args.String("mlp");
