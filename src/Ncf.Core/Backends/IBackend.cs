@@ -112,3 +112,14 @@ public interface IBackend : IDisposable
     /// <summary>Plain SGD: <c>p -= lr · (g + l2·p)</c>.</summary>
     void SgdStep(View<float> parameters, View<float> gradients, float learningRate, float l2);
 }
+
+/// <summary>
+/// Optional fused kernels a backend may offer; callers fall back to the <see cref="IBackend"/> sequence when a backend
+/// lacks them, with identical results.
+/// </summary>
+public interface IFusedOptimizerKernels
+{
+    /// <summary><see cref="IBackend.AdamStep"/> followed by setting <paramref name="gradients"/> to zero, in one pass.</summary>
+    void AdamStepClearingGradients(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
+        in AdamSettings settings);
+}

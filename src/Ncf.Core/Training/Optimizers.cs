@@ -58,6 +58,10 @@ public abstract class Optimizer : IDisposable
     /// </summary>
     public virtual bool IsRowSparse => false;
 
+    /// <summary>Set by a <see cref="Step"/> that already cleared every gradient (a fused kernel), so the next
+    /// <see cref="ZeroGradients"/> has nothing to do.</summary>
+    protected bool GradientsCleared { get; set; }
+
     /// <summary>Applies one update. <paramref name="rows"/> are the batch's distinct ids (used by row-sparse optimizers).</summary>
     public abstract void Step(in BatchRows rows);
 
@@ -68,6 +72,12 @@ public abstract class Optimizer : IDisposable
     public void ZeroGradients(in BatchRows rows)
     {
         var backend = Parameters.Backend;
+        if (GradientsCleared)
+        {
+            GradientsCleared = false;
+            return;
+        }
+
         if (!IsRowSparse)
         {
             backend.Fill(Parameters.Gradients.All, 0f);
@@ -150,7 +160,16 @@ public sealed class Adam : Optimizer
         var backend = Parameters.Backend;
         if (!Options.Lazy)
         {
-            backend.AdamStep(Parameters.Values.All, Parameters.Gradients.All, _firstMoment.All, _secondMoment.All, settings);
+            if (backend is IFusedOptimizerKernels fused)
+            {
+                fused.AdamStepClearingGradients(Parameters.Values.All, Parameters.Gradients.All, _firstMoment.All, _secondMoment.All, settings);
+                GradientsCleared = true;
+            }
+            else
+            {
+                backend.AdamStep(Parameters.Values.All, Parameters.Gradients.All, _firstMoment.All, _secondMoment.All, settings);
+            }
+
             return;
         }
 

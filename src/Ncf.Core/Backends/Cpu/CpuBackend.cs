@@ -16,7 +16,7 @@ public enum CpuKernelTier
 /// The CPU backend: buffers are managed arrays, kernels are the SIMD (or, on request, scalar reference)
 /// kernels of <see cref="Ncf.Kernels"/>. Results depend only on the inputs, never on timing.
 /// </summary>
-public sealed class CpuBackend : IBackend
+public sealed class CpuBackend : IBackend, IFusedOptimizerKernels
 {
     /// <summary>A backend running the given kernel tier on up to <paramref name="threads"/> threads (0: all cores).</summary>
     public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd, int threads = 0)
@@ -290,23 +290,26 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public void AdamStepClearingGradients(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
+        in AdamSettings settings)
+    {
+        if (_parallel is null)
+        {
+            AdamStep(parameters, gradients, firstMoment, secondMoment, settings);
+            Fill(gradients, 0f);
+            return;
+        }
+
+        AdamParallel(parameters, gradients, firstMoment, secondMoment, settings, clearGradients: true);
+    }
+
+    /// <inheritdoc />
     public void AdamStep(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
         in AdamSettings settings)
     {
         if (_parallel is not null)
         {
-            var p = Span(parameters);
-            AdamKernel.Simd(p[..0], Span(gradients)[..0], Span(firstMoment)[..0], Span(secondMoment)[..0], settings); // validates settings
-            if (gradients.Length != p.Length || firstMoment.Length != p.Length || secondMoment.Length != p.Length)
-            {
-                throw new ArgumentException("Adam needs parameters, gradients and both moments of equal length.");
-            }
-
-            var (pa, po) = Raw(parameters);
-            var (ga, go) = Raw(gradients);
-            var (ma, mo) = Raw(firstMoment);
-            var (va, vo) = Raw(secondMoment);
-            _parallel.Adam(pa, po, ga, go, ma, mo, va, vo, p.Length, settings, simd: true);
+            AdamParallel(parameters, gradients, firstMoment, secondMoment, settings, clearGradients: false);
         }
         else
         {
@@ -339,6 +342,23 @@ public sealed class CpuBackend : IBackend
         {
             SgdKernel.Reference(Span(parameters), Span(gradients), learningRate, l2);
         }
+    }
+
+    private void AdamParallel(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
+        in AdamSettings settings, bool clearGradients)
+    {
+        var p = Span(parameters);
+        AdamKernel.Simd(p[..0], Span(gradients)[..0], Span(firstMoment)[..0], Span(secondMoment)[..0], settings); // validates settings
+        if (gradients.Length != p.Length || firstMoment.Length != p.Length || secondMoment.Length != p.Length)
+        {
+            throw new ArgumentException("Adam needs parameters, gradients and both moments of equal length.");
+        }
+
+        var (pa, po) = Raw(parameters);
+        var (ga, go) = Raw(gradients);
+        var (ma, mo) = Raw(firstMoment);
+        var (va, vo) = Raw(secondMoment);
+        _parallel!.Adam(pa, po, ga, go, ma, mo, va, vo, p.Length, settings, simd: true, clearGradients);
     }
 
     private static void Check(View<float> view, int required, string name)

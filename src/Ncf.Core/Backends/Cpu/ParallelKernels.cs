@@ -64,10 +64,10 @@ internal sealed class ParallelKernels : IDisposable
     }
 
     public void Adam(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset,
-        int length, in Backends.AdamSettings settings, bool simd)
+        int length, in Backends.AdamSettings settings, bool simd, bool clearGradients = false)
     {
         var job = _adam;
-        job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd);
+        job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd, clearGradients);
         _pool.Run(job, length < MinParallelWork ? 1 : Threads);
     }
 
@@ -213,11 +213,13 @@ internal sealed class ParallelKernels : IDisposable
         private float[] _p = [], _g = [], _m = [], _v = [];
         private int _pOffset, _gOffset, _mOffset, _vOffset, _length;
         private Backends.AdamSettings _settings;
-        private bool _simd;
+        private bool _simd, _clear;
 
-        public void Set(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset, int length, in Backends.AdamSettings settings, bool simd)
+        public void Set(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset, int length, in Backends.AdamSettings settings,
+            bool simd, bool clearGradients)
         {
-            (_p, _pOffset, _g, _gOffset, _m, _mOffset, _v, _vOffset, _length, _settings, _simd) = (p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd);
+            (_p, _pOffset, _g, _gOffset, _m, _mOffset, _v, _vOffset, _length, _settings, _simd, _clear) =
+                (p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd, clearGradients);
         }
 
         public void Execute(int part, int parts)
@@ -233,13 +235,21 @@ internal sealed class ParallelKernels : IDisposable
             var g = _g.AsSpan(_gOffset + start, n);
             var m = _m.AsSpan(_mOffset + start, n);
             var v = _v.AsSpan(_vOffset + start, n);
-            if (_simd)
+            if (_simd && _clear)
+            {
+                AdamKernel.SimdClearingGradients(p, g, m, v, _settings);
+            }
+            else if (_simd)
             {
                 AdamKernel.Simd(p, g, m, v, _settings);
             }
             else
             {
                 AdamKernel.Reference(p, g, m, v, _settings);
+                if (_clear)
+                {
+                    g.Clear();
+                }
             }
         }
     }
