@@ -159,6 +159,27 @@ public static class DenseKernel
         SmallGemm.Multiply(x, inDim, 1, wT, y, bias, rows, outDim, inDim, GemmInit.RowVector);
     }
 
+    /// <summary>Writes <c>wT[k, o] = weight[o, k]</c>: weight <c>[outDim, inDim]</c>, wT <c>[inDim, outDim]</c>.</summary>
+    internal static void Transpose(ReadOnlySpan<float> weight, Span<float> wT, int inDim, int outDim)
+    {
+        for (int o = 0; o < outDim; o++)
+        {
+            var wRow = weight.Slice(o * inDim, inDim);
+            for (int k = 0; k < inDim; k++)
+            {
+                wT[k * outDim + o] = wRow[k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// The blocked forward on a weight already transposed by <see cref="Transpose"/> (so that threads sharing one
+    /// layer transpose it once); identical results to <see cref="ForwardBlocked"/>. Requires outDim ≥ the vector width.
+    /// </summary>
+    internal static void ForwardTransposed(ReadOnlySpan<float> x, ReadOnlySpan<float> wT, ReadOnlySpan<float> bias, Span<float> y,
+        int rows, int inDim, int outDim) =>
+        SmallGemm.Multiply(x, inDim, 1, wT, y, bias, rows, outDim, inDim, GemmInit.RowVector);
+
     /// <summary>
     /// Backward v2, register-blocked: <c>dx = dy·W</c> (overwritten) and <c>dW += dyᵀ·x</c> (accumulated) each as one
     /// tiled product with the outputs in registers across the whole reduction, instead of v1's

@@ -132,6 +132,7 @@ public class DenseKernelTests
     [Theory]
     [InlineData(CpuKernelTier.Simd, 257, 64, 32)]
     [InlineData(CpuKernelTier.Simd, 257, 16, 1)]
+    [InlineData(CpuKernelTier.Simd, 300, 128, 64)]
     [InlineData(CpuKernelTier.Reference, 257, 64, 32)]
     public void CpuBackend_Dense_EqualsReference(CpuKernelTier tier, int rows, int inDim, int outDim)
     {

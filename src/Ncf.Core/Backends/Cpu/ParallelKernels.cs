@@ -21,6 +21,7 @@ internal sealed class ParallelKernels : IDisposable
     private readonly FillJob _fill = new();
     private readonly ScatterAddJob _scatter = new();
     private float[] _partials = [];
+    private float[] _transposed = [];
 
     public ParallelKernels(int threads)
     {
@@ -38,8 +39,21 @@ internal sealed class ParallelKernels : IDisposable
     public void DenseForward(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset,
         int rows, int inDim, int outDim, bool simd)
     {
+        // The blocked kernel multiplies by Wᵀ: transpose once here rather than once per thread.
+        float[]? wT = null;
+        if (simd && outDim >= System.Numerics.Vector<float>.Count)
+        {
+            if (_transposed.Length < inDim * outDim)
+            {
+                _transposed = new float[inDim * outDim];
+            }
+
+            wT = _transposed;
+            DenseKernel.Transpose(w.AsSpan(wOffset, inDim * outDim), wT, inDim, outDim);
+        }
+
         var job = _denseForward;
-        job.Set(x, xOffset, w, wOffset, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
+        job.Set(x, xOffset, w, wOffset, wT, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
         _pool.Run(job, (long)rows * inDim * outDim < MinParallelWork ? 1 : Threads);
     }
 
@@ -100,12 +114,13 @@ internal sealed class ParallelKernels : IDisposable
     private sealed class DenseForwardJob : IParallelJob
     {
         private float[] _x = [], _w = [], _b = [], _y = [];
+        private float[]? _wT;
         private int _xOffset, _wOffset, _bOffset, _yOffset, _rows, _in, _out;
         private bool _simd;
 
-        public void Set(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset, int rows, int inDim, int outDim, bool simd)
+        public void Set(float[] x, int xOffset, float[] w, int wOffset, float[]? wT, float[] b, int bOffset, float[] y, int yOffset, int rows, int inDim, int outDim, bool simd)
         {
-            (_x, _xOffset, _w, _wOffset, _b, _bOffset, _y, _yOffset, _rows, _in, _out, _simd) = (x, xOffset, w, wOffset, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
+            (_x, _xOffset, _w, _wOffset, _wT, _b, _bOffset, _y, _yOffset, _rows, _in, _out, _simd) = (x, xOffset, w, wOffset, wT, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
         }
 
         public void Execute(int part, int parts)
@@ -121,7 +136,11 @@ internal sealed class ParallelKernels : IDisposable
             var w = _w.AsSpan(_wOffset, _out * _in);
             var b = _b.AsSpan(_bOffset, _out);
             var y = _y.AsSpan(_yOffset + start * _out, n * _out);
-            if (_simd)
+            if (_wT is not null)
+            {
+                DenseKernel.ForwardTransposed(x, _wT.AsSpan(0, _in * _out), b, y, n, _in, _out);
+            }
+            else if (_simd)
             {
                 DenseKernel.ForwardBlocked(x, w, b, y, n, _in, _out);
             }
