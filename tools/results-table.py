@@ -23,6 +23,21 @@ def load(name):
     cmd = open(os.path.join(RUNS, name + ".cmd")).read().strip()
     return summary, final_phase, cmd
 
+if os.path.basename(os.path.normpath(RUNS)) == "small":
+    print("| data | model | f | best epoch (validation) | test HR@10 there | NDCG@10 there | final HR@10 | final NDCG@10 | popularity HR@10 | wall s | seed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    commands = []
+    for name in sorted(n[:-6] for n in os.listdir(RUNS) if n.endswith(".jsonl")):
+        s, _, cmd = load(name)
+        data, model, f = name.rsplit("-", 2)
+        print(f"| {data} | {model} | {f} | {s['best_epoch']} | {s['best_hr10']:.4f} | {s['best_ndcg10']:.4f} | {s['final_hr10']:.4f} | "
+              f"{s['final_ndcg10']:.4f} | {s['popularity_hr10']:.4f} | {s['total_seconds']:.0f} | {s['seed']} |")
+        commands.append(f"{name}: `{cmd}`")
+    print()
+    for c in commands:
+        print(f"- {c}")
+    sys.exit(0)
+
 print("| model | f | best epoch | best HR@10 | best NDCG@10 | final HR@10 | final NDCG@10 | paper HR@10 / NDCG@10 | wall s | seed |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 commands = []

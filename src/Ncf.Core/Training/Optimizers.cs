@@ -84,8 +84,11 @@ public abstract class Optimizer : IDisposable
             return;
         }
 
-        foreach (var slice in Parameters.Layout.Slices)
+        // Indexed, not foreach: enumerating the IReadOnlyList would allocate an enumerator every step.
+        var slices = Parameters.Layout.Slices;
+        for (int s = 0; s < slices.Count; s++)
         {
+            var slice = slices[s];
             if (slice.RowIds == IdSpace.None)
             {
                 backend.Fill(Parameters.Gradient(slice), 0f);
@@ -173,8 +176,11 @@ public sealed class Adam : Optimizer
             return;
         }
 
-        foreach (var slice in Parameters.Layout.Slices)
+        // Indexed, not foreach: enumerating the IReadOnlyList would allocate an enumerator every step.
+        var slices = Parameters.Layout.Slices;
+        for (int s = 0; s < slices.Count; s++)
         {
+            var slice = slices[s];
             var m = _firstMoment.Slice(slice.Offset, slice.Length);
             var v = _secondMoment.Slice(slice.Offset, slice.Length);
             if (slice.RowIds == IdSpace.None)
