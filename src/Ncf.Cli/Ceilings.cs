@@ -21,8 +21,7 @@ internal static class Ceilings
         {
             int threads = Environment.ProcessorCount;
             var clock = Stopwatch.StartNew();
-            double flops = 0;
-            Parallel.For(0, threads, _ => Interlocked.Exchange(ref flops, flops + FmaFlops256(40_000_000)));
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => GC.KeepAlive(Fma256Loop(40_000_000)));
             return threads * FmaFlops256(40_000_000) / clock.Elapsed.TotalSeconds / 1e9;
         });
         var (triad, copy) = Bandwidth();

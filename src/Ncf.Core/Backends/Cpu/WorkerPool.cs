@@ -16,7 +16,9 @@ internal interface IParallelJob
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
-    private const int SpinIterations = 4_000;
+    /// <summary>How long an idle helper spins before it sleeps: longer than a training step, so helpers stay awake
+    /// across a training loop (a sleeping helper takes tens of microseconds to wake, longer than most kernels).</summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 200; // 5 ms
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
 
@@ -116,18 +118,18 @@ internal sealed class WorkerPool : IDisposable
         long seen = 0;
         while (!_stopping)
         {
-            int spins = 0;
+            long idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
             long generation;
             while ((generation = Volatile.Read(ref _state) >> 32) == seen && !_stopping)
             {
-                if (++spins > SpinIterations)
+                if (System.Diagnostics.Stopwatch.GetTimestamp() - idleSince > SpinTicks)
                 {
                     _wake.Wait();
-                    spins = 0;
+                    idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
                 }
                 else
                 {
-                    Thread.SpinWait(16);
+                    Thread.SpinWait(8);
                 }
             }
 
