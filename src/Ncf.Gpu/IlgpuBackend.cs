@@ -525,6 +525,18 @@ public sealed class IlgpuBackend : IBackend, IEpochSamplerFactory
     /// <returns>A <see cref="DeviceEpochSampler"/> on this accelerator.</returns>
     public IEpochSampler CreateEpochSampler(NcfDataset data, int negatives, ulong seed) => new DeviceEpochSampler(this, data, negatives, seed);
 
+    /// <summary>
+    /// Sampled leave-one-out HR@k and NDCG@k of <paramref name="model"/> (on this backend) over <paramref name="cases"/>,
+    /// scored and ranked on the device (<see cref="DeviceEvaluator"/>; pessimistic ties, as the default
+    /// <see cref="Ncf.Evaluation.Evaluator.SampledRanking"/>). Uploads the cases on every call: keep a
+    /// <see cref="DeviceEvaluator"/> to evaluate repeatedly.
+    /// </summary>
+    public Ncf.Evaluation.RankingMetrics EvaluateSampled(Ncf.Models.NcfModel model, EvaluationSet cases, int k = 10)
+    {
+        using var evaluator = new DeviceEvaluator(this, cases);
+        return evaluator.Evaluate(model, k);
+    }
+
     /// <summary>Sorts 64-bit keys ascending on the device (length a power of two, at least 512); caller holds <see cref="LaunchLock"/>.</summary>
     internal void SortKeysLocked(ArrayView<long> keys) => _embeddings.SortKeys(keys);
 
