@@ -1,3 +1,5 @@
+using Xunit.Abstractions;
+
 namespace Ncf.Gpu.Tests;
 
 /// <summary>The backend tests on ILGPU's CPU accelerator (always available; a slow simulator, so shapes stay small).</summary>
@@ -26,20 +28,20 @@ public sealed class CudaDeviceSamplerTests(CudaFixture fixture) : DeviceSamplerT
 
 /// <summary>One training step vs the CPU backend, on ILGPU's CPU accelerator.</summary>
 [Accelerator(GpuDeviceKind.IlgpuCpu)]
-public sealed class IlgpuCpuTrainingStepTests(IlgpuCpuFixture fixture) : TrainingStepTests<IlgpuCpuFixture>(fixture);
+public sealed class IlgpuCpuTrainingStepTests(IlgpuCpuFixture fixture, ITestOutputHelper output) : TrainingStepTests<IlgpuCpuFixture>(fixture, output);
 
 /// <summary>One training step vs the CPU backend, on OpenCL.</summary>
 [Accelerator(GpuDeviceKind.OpenCL)]
-public sealed class OpenCLTrainingStepTests(OpenCLFixture fixture) : TrainingStepTests<OpenCLFixture>(fixture);
+public sealed class OpenCLTrainingStepTests(OpenCLFixture fixture, ITestOutputHelper output) : TrainingStepTests<OpenCLFixture>(fixture, output);
 
 /// <summary>One training step vs the CPU backend, on CUDA.</summary>
 [Accelerator(GpuDeviceKind.Cuda)]
-public sealed class CudaTrainingStepTests(CudaFixture fixture) : TrainingStepTests<CudaFixture>(fixture);
+public sealed class CudaTrainingStepTests(CudaFixture fixture, ITestOutputHelper output) : TrainingStepTests<CudaFixture>(fixture, output);
 
 /// <summary>A short training run vs the CPU backend, on OpenCL (no simulator subclass: see <see cref="TrainingRunTests{TFixture}"/>).</summary>
 [Accelerator(GpuDeviceKind.OpenCL)]
-public sealed class OpenCLTrainingRunTests(OpenCLFixture fixture) : TrainingRunTests<OpenCLFixture>(fixture);
+public sealed class OpenCLTrainingRunTests(OpenCLFixture fixture, ITestOutputHelper output) : TrainingRunTests<OpenCLFixture>(fixture, output);
 
 /// <summary>A short training run vs the CPU backend, on CUDA.</summary>
 [Accelerator(GpuDeviceKind.Cuda)]
-public sealed class CudaTrainingRunTests(CudaFixture fixture) : TrainingRunTests<CudaFixture>(fixture);
+public sealed class CudaTrainingRunTests(CudaFixture fixture, ITestOutputHelper output) : TrainingRunTests<CudaFixture>(fixture, output);
