@@ -44,6 +44,17 @@ if [ "$MODE" = pack ]; then
     dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
     runtime=$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -n 1)
     tar -C "$dotnet_root" -cJf "$PACK_DIR/dotnet-runtime.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime")"
+    # The PyTorch peer and ML-1M's NCF files (~4 MB compressed), for a machine that gets no ../shared.
+    for shared in ../shared shared; do
+        if [ -f "$shared/peers/pytorch_ncf.py" ]; then
+            files=(peers/pytorch_ncf.py peers/README.md)
+            for f in data/ml-1m/ml-1m.train.rating data/ml-1m/ml-1m.test.rating data/ml-1m/ml-1m.test.negative; do
+                [ -f "$shared/$f" ] && files+=("$f")
+            done
+            tar -C "$shared" -cJf "$PACK_DIR/shared.tar.xz" "${files[@]}"
+            break
+        fi
+    done
     du -sh "$PACK_DIR"
     echo "packed; run there with carry [\".gpucheck\"]: tools/gpu-check.sh"
     exit 0
@@ -142,6 +153,14 @@ if [ -z "$DOTNET" ]; then
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
+# ML-1M and the peer: ../shared when this checkout has it, else what --pack put in .gpucheck/shared.tar.xz.
+if [ ! -f ../shared/peers/pytorch_ncf.py ] && [ ! -f shared/peers/pytorch_ncf.py ] && [ -f "$PACK_DIR/shared.tar.xz" ]; then
+    mkdir -p /tmp/gpucheck-shared && tar -C /tmp/gpucheck-shared -xJf "$PACK_DIR/shared.tar.xz"
+fi
+for prefix in ../shared/data/ml-1m/ml-1m shared/data/ml-1m/ml-1m /tmp/gpucheck-shared/data/ml-1m/ml-1m; do
+    if [ -f "$prefix.train.rating" ]; then export NCF_ML1M_PREFIX=$(readlink -f "$prefix.train.rating" | sed 's/\.train\.rating$//'); break; fi
+done
+
 BENCH="$PACK_DIR/bench/ncf-gpu-bench.dll"
 BUILT="$ROOT/benchmarks/Ncf.Gpu.Bench/bin/Release/net10.0/ncf-gpu-bench.dll"
 if [ "$TINY" = 1 ]; then
@@ -173,7 +192,7 @@ fi
 
 # The PyTorch peer on CUDA, for comparison (its README describes the data and flags).
 PEER=""
-for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py; do
+for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py /tmp/gpucheck-shared/peers/pytorch_ncf.py; do
     [ -f "$candidate" ] && PEER=$candidate && break
 done
 if [ -n "$PEER" ]; then

@@ -18,8 +18,10 @@ using Ncf.Training;
 /// </summary>
 internal sealed class TrainBench(IlgpuBackend backend, BenchOptions options)
 {
-    /// <summary>ML-1M in the NCF files (6,040 users, 3,706 items, 994,169 training positives).</summary>
-    private const string Ml1mPrefix = "../shared/data/ml-1m/ml-1m";
+    /// <summary>ML-1M in the NCF files (6,040 users, 3,706 items, 994,169 training positives); NCF_ML1M_PREFIX overrides.</summary>
+    private static readonly string Ml1mPrefix = Environment.GetEnvironmentVariable("NCF_ML1M_PREFIX") is { Length: > 0 } prefix
+        ? prefix
+        : "../shared/data/ml-1m/ml-1m";
 
     private readonly List<string> _rows = [];
 
