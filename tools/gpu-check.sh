@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # GPU check for a lent NVIDIA machine (H100/H200; 15 minutes of device time in all): checks every kernel of the
-# ILGPU backend on CUDA and on NVIDIA's OpenCL against the scalar references, times the kernels, and runs the PyTorch
-# peer on CUDA when it is present; ends with one short table. Safe under a hard timeout: every step gets its own
+# ILGPU backend on CUDA and on NVIDIA's OpenCL against the scalar references, measures training and scoring samples/s
+# of whole models (ncf-gpu-bench --train: NeuMF-8 on ML-1M, the MLPerf-shape model on ML-20M-size synthetic data at
+# batch 2^16 and 2^20), times the kernels, and runs the PyTorch peer on CUDA when it is present; ends with a step table
+# and one throughput table (ours and the peer's). Safe under a hard timeout: every step gets its own
 # `timeout` carved from a total budget, and the table is printed on exit, also when the budget runs out.
 #
 # The lent machine is bare and offline (no .NET SDK, no NuGet), so binaries travel prebuilt:
@@ -10,21 +12,26 @@
 # Where a .NET SDK and the NuGet packages are present, it instead builds Release itself and runs the xunit suite
 # (tests/Ncf.Gpu.Tests) on CUDA and OpenCL as well.
 #
-# Usage: tools/gpu-check.sh [--pack] [--budget SECONDS (default 480)] [--out DIR (default $OUT or ./gpucheck-out)]
+# Usage: tools/gpu-check.sh [--pack] [--tiny] [--budget SECONDS (default 540)] [--out DIR (default $OUT or ./gpucheck-out)]
+# --tiny (or NCF_BENCH_TINY=1): tiny data and batches, no build and no xunit (uses an existing Release build), CUDA
+# steps skipped without nvidia-smi, the peer on the CPU when there is no GPU: an end-to-end check of this script on a
+# CPU-only machine with OpenCL (PoCL), about 3 minutes.
 # Env: GPU_CHECK_PREBUILT=1 runs the packed binaries even where a .NET SDK is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PACK_DIR="$ROOT/.gpucheck"
-BUDGET=480
+BUDGET=540
 MODE=run
+TINY=${NCF_BENCH_TINY:-0}
 OUT_DIR=${OUT:-$ROOT/gpucheck-out}
 while [ $# -gt 0 ]; do
     case "$1" in
         --pack) MODE=pack ;;
+        --tiny) TINY=1 ;;
         --budget) BUDGET=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
-        *) echo "usage: tools/gpu-check.sh [--pack] [--budget SECONDS] [--out DIR]" >&2; exit 2 ;;
+        *) echo "usage: tools/gpu-check.sh [--pack] [--tiny] [--budget SECONDS] [--out DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -37,6 +44,17 @@ if [ "$MODE" = pack ]; then
     dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
     runtime=$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -n 1)
     tar -C "$dotnet_root" -cJf "$PACK_DIR/dotnet-runtime.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime")"
+    # The PyTorch peer and ML-1M's NCF files (~4 MB compressed), for a machine that gets no ../shared.
+    for shared in ../shared shared; do
+        if [ -f "$shared/peers/pytorch_ncf.py" ]; then
+            files=(peers/pytorch_ncf.py peers/README.md)
+            for f in data/ml-1m/ml-1m.train.rating data/ml-1m/ml-1m.test.rating data/ml-1m/ml-1m.test.negative; do
+                [ -f "$shared/$f" ] && files+=("$f")
+            done
+            tar -C "$shared" -cJf "$PACK_DIR/shared.tar.xz" "${files[@]}"
+            break
+        fi
+    done
     du -sh "$PACK_DIR"
     echo "packed; run there with carry [\".gpucheck\"]: tools/gpu-check.sh"
     exit 0
@@ -52,12 +70,23 @@ declare -a TABLE=()
 remaining() { echo $((BUDGET - (SECONDS - START))); }
 
 print_table() {
+    local snapshot="$LOG.rows"
+    cp "$LOG" "$snapshot" 2>/dev/null || : > "$snapshot"
     {
         echo
         echo "| step | result | seconds |"
         echo "|---|---|---:|"
         for row in "${TABLE[@]}"; do echo "$row"; done
         echo "(log: $LOG; budget ${BUDGET}s, used $((SECONDS - START))s; $FAILURES step(s) failed)"
+        echo
+        echo "Throughput (samples/s; ours: ncf-gpu-bench --train, timed steps after 2 warm-up steps; peer: one epoch, train loop only)"
+        echo "| device | model | data | batch | train samples/s | score samples/s | steps timed | epoch prep s |"
+        echo "|---|---|---|---:|---:|---:|---:|---:|"
+        # Our rows, whether the bench finished (its table) or was cut off (its progress lines).
+        grep -E '^ *\| (cuda|opencl|ilgpu-cpu) \| ' "$snapshot" | sed -E 's/^ +//' | awk '!seen[$0]++'
+        # The peer's summary lines (JSON): device, shape, batch, mean train samples/s.
+        grep -h '"summary": true' "$snapshot" 2>/dev/null | sed -E \
+            's/.*"device": "([^"]*)".*"data": "([^"]*)".*"factors": ([0-9]+), "layers": ([0-9]+), "batch": ([0-9]+).*"mean_samples_per_second": ([0-9.]+).*/| pytorch \1 | f\3 L\4 | \2 | \5 | \6 | - | 1 epoch | - |/'
     } | tee -a "$LOG"
 }
 trap print_table EXIT
@@ -84,7 +113,14 @@ step() {
     return "$rc"
 }
 
-step "nvidia-smi" 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+HAVE_CUDA=no
+if command -v nvidia-smi > /dev/null; then
+    step "nvidia-smi" 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv && HAVE_CUDA=yes
+else
+    TABLE+=("| CUDA steps | skipped: no nvidia-smi | 0 |")
+fi
+TRAIN_ARGS=(--train --train-seconds 4)
+if [ "$TINY" = 1 ]; then TRAIN_ARGS=(--train --tiny --train-seconds 1); fi
 
 # NVIDIA's OpenCL in a container: ILGPU loads the unversioned libOpenCL.so, and the ICD file may be missing.
 CL_SHIM=$(mktemp -d)
@@ -117,25 +153,46 @@ if [ -z "$DOTNET" ]; then
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
+# ML-1M and the peer: ../shared when this checkout has it, else what --pack put in .gpucheck/shared.tar.xz.
+if [ ! -f ../shared/peers/pytorch_ncf.py ] && [ ! -f shared/peers/pytorch_ncf.py ] && [ -f "$PACK_DIR/shared.tar.xz" ]; then
+    mkdir -p /tmp/gpucheck-shared && tar -C /tmp/gpucheck-shared -xJf "$PACK_DIR/shared.tar.xz"
+fi
+for prefix in ../shared/data/ml-1m/ml-1m shared/data/ml-1m/ml-1m /tmp/gpucheck-shared/data/ml-1m/ml-1m; do
+    if [ -f "$prefix.train.rating" ]; then export NCF_ML1M_PREFIX=$(readlink -f "$prefix.train.rating" | sed 's/\.train\.rating$//'); break; fi
+done
+
 BENCH="$PACK_DIR/bench/ncf-gpu-bench.dll"
-if [ "$HAVE_SDK" = yes ] && step "build Release" 240 "$DOTNET" build Ncf.Native.sln -c Release --nologo -v q; then
-    BENCH="$ROOT/benchmarks/Ncf.Gpu.Bench/bin/Release/net10.0/ncf-gpu-bench.dll"
-    step "xunit on CUDA" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~CudaBackendTests"
-    step "xunit on OpenCL" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~OpenCLBackendTests"
+BUILT="$ROOT/benchmarks/Ncf.Gpu.Bench/bin/Release/net10.0/ncf-gpu-bench.dll"
+if [ "$TINY" = 1 ]; then
+    [ -f "$BUILT" ] && BENCH=$BUILT
+elif [ "$HAVE_SDK" = yes ] && step "build Release" 240 "$DOTNET" build Ncf.Native.sln -c Release --nologo -v q; then
+    BENCH=$BUILT
+    [ "$HAVE_CUDA" = yes ] && step "xunit on CUDA" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~Cuda"
+    step "xunit on OpenCL" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~OpenCL"
 fi
 
+# Device runs, most wanted first (the budget may end early): CUDA check and throughput, then OpenCL, then kernels.
 if [ -f "$BENCH" ]; then
-    step "check on CUDA" 60 "$DOTNET" "$BENCH" --check --device cuda
+    if [ "$HAVE_CUDA" = yes ]; then
+        step "check on CUDA" 60 "$DOTNET" "$BENCH" --check --device cuda
+        step "train bench on CUDA" 150 "$DOTNET" "$BENCH" --device cuda "${TRAIN_ARGS[@]}"
+    fi
     step "check on OpenCL" 60 "$DOTNET" "$BENCH" --check --device opencl
-    step "bench on CUDA" 90 "$DOTNET" "$BENCH" --device cuda --seconds 0.3
-    step "bench on OpenCL" 90 "$DOTNET" "$BENCH" --device opencl --seconds 0.3
+    if [ "$HAVE_CUDA" = yes ]; then
+        # NVIDIA's OpenCL: only the small cases matter here; a shorter measurement.
+        step "train bench on OpenCL" 90 "$DOTNET" "$BENCH" --device opencl --train --train-seconds 2
+        step "bench on CUDA" 60 "$DOTNET" "$BENCH" --device cuda --seconds 0.2
+        step "bench on OpenCL" 60 "$DOTNET" "$BENCH" --device opencl --seconds 0.2
+    else
+        step "train bench on OpenCL" 120 "$DOTNET" "$BENCH" --device opencl "${TRAIN_ARGS[@]}"
+    fi
 else
     TABLE+=("| kernels | FAILED: $BENCH missing | 0 |")
 fi
 
 # The PyTorch peer on CUDA, for comparison (its README describes the data and flags).
 PEER=""
-for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py; do
+for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py /tmp/gpucheck-shared/peers/pytorch_ncf.py; do
     [ -f "$candidate" ] && PEER=$candidate && break
 done
 if [ -n "$PEER" ]; then
@@ -149,7 +206,14 @@ if [ -n "$PEER" ]; then
             if "$candidate" -c 'import torch, numpy' 2>/dev/null; then PY=$candidate; break; fi
         done
         if [ -n "$PY" ]; then
-            PYTHONUNBUFFERED=1 step "pytorch peer cuda (1 epoch)" 150 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
+            # NeuMF-8 at the paper's batch 256 and at 2^16, and the MLPerf shape (f64 L3) at 2^16, one epoch each.
+            if [ "$HAVE_CUDA" = yes ]; then
+                PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cuda || true
+                PYTHONUNBUFFERED=1 step "pytorch peer cuda MLPerf-shape b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --factors 64 --layers 3 --device cuda || true
+                PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b256" 120 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
+            else
+                PYTHONUNBUFFERED=1 step "pytorch peer cpu NeuMF-8 b65536" 120 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cpu || true
+            fi
         else
             TABLE+=("| pytorch peer | skipped: no python3 with torch and numpy | 0 |")
         fi

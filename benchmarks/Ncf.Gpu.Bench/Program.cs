@@ -5,12 +5,14 @@ using Ncf.Backends;
 using Ncf.Gpu;
 
 // Kernel throughput of the ILGPU backend on one device. Usage:
-//   ncf-gpu-bench [--device auto|cuda|opencl|ilgpu-cpu] [--quick] [--seconds S] [--check]
+//   ncf-gpu-bench [--device auto|cuda|opencl|ilgpu-cpu] [--quick] [--seconds S] [--check] [--train [--tiny] [--train-seconds S]]
 // --only FAMILY times one kernel family.
 // --check compares each kernel once with the scalar reference instead of timing (exit code 1 on a mismatch).
 // --quick shrinks every shape (for ILGPU's CPU accelerator, a slow simulator). Each case runs warm-up calls, then
 // repeats until about --seconds have passed (default 0.5), synchronising before the clock stops.
-// Training samples/s will be added once the models exist (issue #5, second part).
+// --train times whole models instead (TrainBench.cs): training and scoring samples/s of NeuMF-8 on ML-1M and of the
+// MLPerf-shape model on ML-20M-size synthetic data; --train-seconds S per measurement (default 5); --tiny (or
+// NCF_BENCH_TINY=1) shrinks data and batches so that OpenCL on a CPU (PoCL) finishes in about a minute.
 
 var options = BenchOptions.Parse(args);
 try
@@ -23,6 +25,21 @@ try
         int failures = new KernelCheck(backend).Run();
         Console.WriteLine(failures == 0 ? $"check {backend.Name}: all kernels match the reference" : $"check {backend.Name}: {failures} FAILED");
         return failures == 0 ? 0 : 1;
+    }
+
+    if (options.Train)
+    {
+        var training = new TrainBench(backend, options);
+        try
+        {
+            training.RunAll();
+        }
+        finally
+        {
+            training.Print();
+        }
+
+        return 0;
     }
 
     var bench = new KernelBench(backend, options);
@@ -38,12 +55,22 @@ catch (NcfException e)
 
 internal sealed record BenchOptions(GpuDeviceKind Kind, bool Quick, double Seconds, bool Check, string? Only)
 {
+    /// <summary>Whole-model training and scoring throughput instead of kernel timings.</summary>
+    public bool Train { get; init; }
+
+    /// <summary>Seconds per training or scoring measurement of <see cref="Train"/>.</summary>
+    public double TrainSeconds { get; init; } = 5;
+
+    /// <summary>Tiny data and batches for <see cref="Train"/> (PoCL, CI).</summary>
+    public bool Tiny { get; init; } = Environment.GetEnvironmentVariable("NCF_BENCH_TINY") == "1";
+
     public static BenchOptions Parse(string[] args)
     {
         var kind = GpuDeviceKind.Auto;
         bool quick = false, check = false;
         string? only = null;
-        double seconds = 0.5;
+        double seconds = 0.5, trainSeconds = 5;
+        bool train = false, tiny = Environment.GetEnvironmentVariable("NCF_BENCH_TINY") == "1";
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -53,6 +80,15 @@ internal sealed record BenchOptions(GpuDeviceKind Kind, bool Quick, double Secon
                     break;
                 case "--quick":
                     quick = true;
+                    break;
+                case "--train":
+                    train = true;
+                    break;
+                case "--tiny":
+                    tiny = true;
+                    break;
+                case "--train-seconds" when i + 1 < args.Length:
+                    trainSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
                 case "--check":
                     check = true;
@@ -64,11 +100,11 @@ internal sealed record BenchOptions(GpuDeviceKind Kind, bool Quick, double Secon
                     seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new NcfException($"Unknown argument '{args[i]}'. Usage: ncf-gpu-bench [--device auto|cuda|opencl|ilgpu-cpu] [--quick] [--seconds S] [--check] [--only scatter|gather|dense|multiply|adam|loss]");
+                    throw new NcfException($"Unknown argument '{args[i]}'. Usage: ncf-gpu-bench [--device auto|cuda|opencl|ilgpu-cpu] [--quick] [--seconds S] [--check] [--only scatter|gather|dense|multiply|adam|loss] [--train [--tiny] [--train-seconds S]]");
             }
         }
 
-        return new BenchOptions(kind, quick, seconds, check, only);
+        return new BenchOptions(kind, quick, seconds, check, only) { Train = train, TrainSeconds = trainSeconds, Tiny = tiny };
     }
 }
 

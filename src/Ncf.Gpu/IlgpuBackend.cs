@@ -4,7 +4,9 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Ncf.Backends;
+using Ncf.Data;
 using Ncf.Gpu.Kernels;
+using Ncf.Training;
 
 namespace Ncf.Gpu;
 
@@ -17,11 +19,10 @@ namespace Ncf.Gpu;
 /// Semantics are those of <see cref="Ncf.Backends.Cpu.CpuBackend"/>: activation gradients are overwritten,
 /// parameter gradients accumulate. Differences: sums run in float (the reference sums in double), and ids and
 /// rows that live on the device are not validated on the host (that would cost a round trip per batch): kernels
-/// skip out-of-range ids. Device-resident work that the trainer will need later (an epoch sampler with a
-/// counter-based RNG) can be added as further kernel families over <see cref="Accelerator"/>, launched
-/// through <see cref="Locked"/> with views from <see cref="GetView{T}(View{T})"/>.
+/// skip out-of-range ids. Training epochs are built on the device (<see cref="IEpochSamplerFactory"/>, see
+/// <see cref="DeviceEpochSampler"/>), so <see cref="NcfTrainer"/> copies no examples per batch.
 /// </remarks>
-public sealed class IlgpuBackend : IBackend
+public sealed class IlgpuBackend : IBackend, IEpochSamplerFactory
 {
     /// <summary>
     /// The CPU accelerator's simulated device: one multiprocessor of 16 warps of 16 threads, i.e. 256 threads per
@@ -519,6 +520,25 @@ public sealed class IlgpuBackend : IBackend
             Locked(() => _scoring.TargetRanks(s, rows, columns, t, r));
         }
     }
+
+    /// <inheritdoc />
+    /// <returns>A <see cref="DeviceEpochSampler"/> on this accelerator.</returns>
+    public IEpochSampler CreateEpochSampler(NcfDataset data, int negatives, ulong seed) => new DeviceEpochSampler(this, data, negatives, seed);
+
+    /// <summary>
+    /// Sampled leave-one-out HR@k and NDCG@k of <paramref name="model"/> (on this backend) over <paramref name="cases"/>,
+    /// scored and ranked on the device (<see cref="DeviceEvaluator"/>; pessimistic ties, as the default
+    /// <see cref="Ncf.Evaluation.Evaluator.SampledRanking"/>). Uploads the cases on every call: keep a
+    /// <see cref="DeviceEvaluator"/> to evaluate repeatedly.
+    /// </summary>
+    public Ncf.Evaluation.RankingMetrics EvaluateSampled(Ncf.Models.NcfModel model, EvaluationSet cases, int k = 10)
+    {
+        using var evaluator = new DeviceEvaluator(this, cases);
+        return evaluator.Evaluate(model, k);
+    }
+
+    /// <summary>Sorts 64-bit keys ascending on the device (length a power of two, at least 512); caller holds <see cref="LaunchLock"/>.</summary>
+    internal void SortKeysLocked(ArrayView<long> keys) => _embeddings.SortKeys(keys);
 
     /// <summary>Releases scratch memory, then the accelerator, then the context. Buffers should be disposed first.</summary>
     public void Dispose()

@@ -59,7 +59,8 @@ internal sealed class ScoringKernels(Accelerator accelerator)
     }
 
     // scores is [rows, columns], targetColumns and ranks are [rows]: rank = number of other columns scoring >= the
-    // target (ties count against the target, as in the NCF authors' evaluation); -1 for an out-of-range target.
+    // target (ties count against the target, as in the NCF authors' evaluation; NaN scores never count); -1 for an
+    // out-of-range target.
     private static void TargetRanksKernel(Index1D r, ArrayView<float> scores, int columns, ArrayView<int> targetColumns, ArrayView<int> ranks)
     {
         int target = targetColumns[r];
@@ -74,7 +75,9 @@ internal sealed class ScoringKernels(Accelerator accelerator)
         int rank = 0;
         for (int c = 0; c < columns; c++)
         {
-            if (c != target && scores[rowStart + c] >= targetScore)
+            // NaN never counts; explicit, since OpenCL (PoCL) evaluated `NaN >= x` as true here.
+            float score = scores[rowStart + c];
+            if (c != target && !float.IsNaN(score) && score >= targetScore)
             {
                 rank++;
             }
