@@ -22,7 +22,7 @@ namespace Ncf.Gpu;
 /// skip out-of-range ids. Training epochs are built on the device (<see cref="IEpochSamplerFactory"/>, see
 /// <see cref="DeviceEpochSampler"/>), so <see cref="NcfTrainer"/> copies no examples per batch.
 /// </remarks>
-public sealed class IlgpuBackend : IBackend, IEpochSamplerFactory
+public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvaluator, IEpochSamplerFactory
 {
     /// <summary>
     /// The CPU accelerator's simulated device: one multiprocessor of 16 warps of 16 threads, i.e. 256 threads per
@@ -535,6 +535,28 @@ public sealed class IlgpuBackend : IBackend, IEpochSamplerFactory
     {
         using var evaluator = new DeviceEvaluator(this, cases);
         return evaluator.Evaluate(model, k);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Evaluates on the device for pessimistic ties and a fixed number of negatives per case; otherwise null,
+    /// and the caller falls back to the host evaluator.</remarks>
+    public Ncf.Evaluation.RankingMetrics? TryEvaluateSampled(Ncf.Models.NcfModel model, EvaluationSet cases, int k, Ncf.Evaluation.TieBreaking ties)
+    {
+        if (ties != Ncf.Evaluation.TieBreaking.Pessimistic || cases.Count == 0 || !ReferenceEquals(model.Backend, this))
+        {
+            return null;
+        }
+
+        int perCase = cases.NegativeOffsets[1] - cases.NegativeOffsets[0];
+        for (int c = 1; c < cases.Count; c++)
+        {
+            if (cases.NegativeOffsets[c + 1] - cases.NegativeOffsets[c] != perCase)
+            {
+                return null;
+            }
+        }
+
+        return EvaluateSampled(model, cases, k);
     }
 
     /// <summary>Sorts 64-bit keys ascending on the device (length a power of two, at least 512); caller holds <see cref="LaunchLock"/>.</summary>

@@ -160,3 +160,13 @@ public static class Evaluator
         return cases.Count == 0 ? new RankingMetrics(0, 0, 0, k) : new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);
     }
 }
+
+/// <summary>
+/// A backend that can run the sampled-ranking evaluation itself (scoring and ranking on the device, only the
+/// metrics coming back). <see cref="Training.NcfTrainer"/> uses it when the model's backend offers it.
+/// </summary>
+public interface ISampledRankingEvaluator
+{
+    /// <summary>The metrics of <see cref="Evaluator.SampledRanking"/>, or null when this backend cannot evaluate these cases with this tie rule.</summary>
+    RankingMetrics? TryEvaluateSampled(NcfModel model, EvaluationSet cases, int k, TieBreaking ties);
+}

@@ -128,10 +128,15 @@ public sealed class NcfTrainer : IDisposable
     public EpochReport Evaluate(EpochReport report, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        RankingMetrics? test = Data.Test is null ? null : Evaluator.SampledRanking(Model, Data.Test, Options.TopK, Options.Ties, cancellationToken);
-        RankingMetrics? validation = Data.Validation is null ? null : Evaluator.SampledRanking(Model, Data.Validation, Options.TopK, Options.Ties, cancellationToken);
+        RankingMetrics? test = Data.Test is null ? null : Sampled(Data.Test, cancellationToken);
+        RankingMetrics? validation = Data.Validation is null ? null : Sampled(Data.Validation, cancellationToken);
         return report with { Test = test, Validation = validation, EvalSeconds = clock.Elapsed.TotalSeconds };
     }
+
+    /// <summary>On the device when the backend can (only the metrics come back), else through the host evaluator.</summary>
+    private RankingMetrics Sampled(EvaluationSet cases, CancellationToken cancellationToken) =>
+        (Model.Backend as ISampledRankingEvaluator)?.TryEvaluateSampled(Model, cases, Options.TopK, Options.Ties)
+        ?? Evaluator.SampledRanking(Model, cases, Options.TopK, Options.Ties, cancellationToken);
 
     /// <summary>One epoch: sample negatives, shuffle, and train every mini-batch. Returns its loss and timing.</summary>
     public EpochReport TrainEpoch(CancellationToken cancellationToken = default, IProgress<BatchProgress>? batchProgress = null)
