@@ -31,7 +31,7 @@ internal sealed class ParallelKernels : IDisposable
     public int Threads => _pool.Threads;
 
     /// <summary>Work (multiply-adds or elements) below which a kernel runs on the calling thread alone.</summary>
-    private const long MinParallelWork = 1 << 15;
+    private const long MinParallelWork = 1 << 18;
 
     /// <summary>Rows per block of the dense weight-gradient sum: depends on the row count only.</summary>
     public static int BlockRows(int rows) => Math.Max(128, (rows + 15) / 16);
