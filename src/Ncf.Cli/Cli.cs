@@ -70,7 +70,7 @@ internal static class Cli
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
                   [--threads N] [--optimizer adam|lazy-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
-                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001]
+                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--test-neg 99] [--min-interactions N]
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
             uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD.

@@ -34,7 +34,7 @@ internal static class Common
             return Synthetic(path);
         }
 
-        return DataFiles.Load(path, format, validation, seed, args.Int("min-interactions", 0, 0, 1_000_000));
+        return DataFiles.Load(path, format, validation, seed, args.Int("min-interactions", 0, 0, 1_000_000), args.Int("test-neg", 99, 1, 100_000));
     }
 
     /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
