@@ -284,7 +284,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     public void Gather(View<float> table, int dim, View<int> ids, View<float> output)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
-        Require.AtLeast(ids.Length * dim, output.Length, nameof(output));
+        Ncf.Kernels.Check.AtLeast(ids.Length * dim, output.Length, nameof(output));
         var t = GetView(table);
         var i = GetView(ids);
         var o = GetView(output);
@@ -302,7 +302,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     public void ScatterAdd(View<float> rowGradients, View<int> ids, int dim, View<float> tableGradient, ScatterAddMethod method)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
-        Require.AtLeast(ids.Length * dim, rowGradients.Length, nameof(rowGradients));
+        Ncf.Kernels.Check.AtLeast(ids.Length * dim, rowGradients.Length, nameof(rowGradients));
         var g = GetView(rowGradients);
         var i = GetView(ids);
         var t = GetView(tableGradient);
@@ -350,10 +350,10 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
         int rows, int inDim, int outDim)
     {
         ValidateDense(x, weight, dBias, dy, rows, inDim, outDim);
-        Require.SameLength(outDim * inDim, dWeight.Length, nameof(dWeight));
+        Ncf.Kernels.Check.SameLength(outDim * inDim, dWeight.Length, nameof(dWeight));
         if (!dx.IsEmpty)
         {
-            Require.AtLeast(rows * inDim, dx.Length, nameof(dx));
+            Ncf.Kernels.Check.AtLeast(rows * inDim, dx.Length, nameof(dx));
         }
 
         var xv = GetView(x);
@@ -386,10 +386,10 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     /// <inheritdoc />
     public void MultiplyBackward(View<float> a, View<float> b, View<float> dy, View<float> da, View<float> db)
     {
-        Require.SameLength(a.Length, b.Length, nameof(b));
-        Require.SameLength(a.Length, dy.Length, nameof(dy));
-        Require.SameLength(a.Length, da.Length, nameof(da));
-        Require.SameLength(a.Length, db.Length, nameof(db));
+        Ncf.Kernels.Check.SameLength(a.Length, b.Length, nameof(b));
+        Ncf.Kernels.Check.SameLength(a.Length, dy.Length, nameof(dy));
+        Ncf.Kernels.Check.SameLength(a.Length, da.Length, nameof(da));
+        Ncf.Kernels.Check.SameLength(a.Length, db.Length, nameof(db));
         var av = GetView(a);
         var bv = GetView(b);
         var dyv = GetView(dy);
@@ -415,8 +415,8 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
             return;
         }
 
-        Require.AtLeast((rows - 1) * sourceStride + columns, source.Length, nameof(source));
-        Require.AtLeast((rows - 1) * destinationStride + columns, destination.Length, nameof(destination));
+        Ncf.Kernels.Check.AtLeast((rows - 1) * sourceStride + columns, source.Length, nameof(source));
+        Ncf.Kernels.Check.AtLeast((rows - 1) * destinationStride + columns, destination.Length, nameof(destination));
         Locked(() => _memory.CopyColumns(s, sourceStride, d, destinationStride, rows, columns));
     }
 
@@ -467,7 +467,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     /// <inheritdoc />
     public void SgdStep(View<float> parameters, View<float> gradients, float learningRate, float l2)
     {
-        Require.SameLength(parameters.Length, gradients.Length, nameof(gradients));
+        Ncf.Kernels.Check.SameLength(parameters.Length, gradients.Length, nameof(gradients));
         var p = GetView(parameters);
         var g = GetView(gradients);
         if (parameters.Length > 0)
@@ -487,9 +487,9 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
-        Require.AtLeast(rows * columns, scores.Length, nameof(scores));
-        Require.AtLeast(rows * k, topColumns.Length, nameof(topColumns));
-        Require.AtLeast(rows * k, topScores.Length, nameof(topScores));
+        Ncf.Kernels.Check.AtLeast(rows * columns, scores.Length, nameof(scores));
+        Ncf.Kernels.Check.AtLeast(rows * k, topColumns.Length, nameof(topColumns));
+        Ncf.Kernels.Check.AtLeast(rows * k, topScores.Length, nameof(topScores));
         var s = GetView(scores);
         var c = GetView(topColumns);
         var t = GetView(topScores);
@@ -509,9 +509,9 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
-        Require.AtLeast(rows * columns, scores.Length, nameof(scores));
-        Require.AtLeast(rows, targetColumns.Length, nameof(targetColumns));
-        Require.AtLeast(rows, ranks.Length, nameof(ranks));
+        Ncf.Kernels.Check.AtLeast(rows * columns, scores.Length, nameof(scores));
+        Ncf.Kernels.Check.AtLeast(rows, targetColumns.Length, nameof(targetColumns));
+        Ncf.Kernels.Check.AtLeast(rows, ranks.Length, nameof(ranks));
         var s = GetView(scores);
         var t = GetView(targetColumns);
         var r = GetView(ranks);
@@ -583,7 +583,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
 
     private void Unary(View<float> x, View<float> y, Action<ArrayView<float>, ArrayView<float>> kernel)
     {
-        Require.SameLength(x.Length, y.Length, nameof(y));
+        Ncf.Kernels.Check.SameLength(x.Length, y.Length, nameof(y));
         var xv = GetView(x);
         var yv = GetView(y);
         if (x.Length > 0)
@@ -594,8 +594,8 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
 
     private void Binary(View<float> a, View<float> b, View<float> y, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel)
     {
-        Require.SameLength(a.Length, b.Length, nameof(b));
-        Require.SameLength(a.Length, y.Length, nameof(y));
+        Ncf.Kernels.Check.SameLength(a.Length, b.Length, nameof(b));
+        Ncf.Kernels.Check.SameLength(a.Length, y.Length, nameof(y));
         var av = GetView(a);
         var bv = GetView(b);
         var yv = GetView(y);
@@ -610,8 +610,8 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
 
     private void Loss(View<float> x, View<float> targets, View<float> dx, float scale, View<float> accumulator, LossKernel kernel)
     {
-        Require.SameLength(x.Length, targets.Length, nameof(targets));
-        Require.SameLength(x.Length, dx.Length, "gradient");
+        Ncf.Kernels.Check.SameLength(x.Length, targets.Length, nameof(targets));
+        Ncf.Kernels.Check.SameLength(x.Length, dx.Length, "gradient");
         if (accumulator.Length < 2)
         {
             throw new ArgumentException("The loss accumulator needs 2 floats (sum, compensation).", nameof(accumulator));
@@ -657,38 +657,19 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inDim);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outDim);
-        Require.AtLeast(rows * inDim, x.Length, nameof(x));
-        Require.SameLength(outDim * inDim, weight.Length, nameof(weight));
-        Require.SameLength(outDim, bias.Length, nameof(bias));
-        Require.AtLeast(rows * outDim, y.Length, nameof(y));
+        Ncf.Kernels.Check.AtLeast(rows * inDim, x.Length, nameof(x));
+        Ncf.Kernels.Check.SameLength(outDim * inDim, weight.Length, nameof(weight));
+        Ncf.Kernels.Check.SameLength(outDim, bias.Length, nameof(bias));
+        Ncf.Kernels.Check.AtLeast(rows * outDim, y.Length, nameof(y));
     }
 
     private static void ValidateAdam(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
         in AdamSettings settings)
     {
-        Require.SameLength(parameters.Length, gradients.Length, nameof(gradients));
-        Require.SameLength(parameters.Length, firstMoment.Length, nameof(firstMoment));
-        Require.SameLength(parameters.Length, secondMoment.Length, nameof(secondMoment));
+        Ncf.Kernels.Check.SameLength(parameters.Length, gradients.Length, nameof(gradients));
+        Ncf.Kernels.Check.SameLength(parameters.Length, firstMoment.Length, nameof(firstMoment));
+        Ncf.Kernels.Check.SameLength(parameters.Length, secondMoment.Length, nameof(secondMoment));
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Step, 1, nameof(settings));
     }
 }
 
-/// <summary>Argument checks with the messages of Ncf.Core's kernels.</summary>
-internal static class Require
-{
-    public static void SameLength(int expected, int actual, string name)
-    {
-        if (expected != actual)
-        {
-            throw new ArgumentException($"{name} has {actual} elements; expected {expected}.", name);
-        }
-    }
-
-    public static void AtLeast(int required, int actual, string name)
-    {
-        if (actual < required)
-        {
-            throw new ArgumentException($"{name} has {actual} elements; at least {required} are needed.", name);
-        }
-    }
-}
