@@ -30,8 +30,24 @@ internal sealed class ParallelKernels : IDisposable
 
     public int Threads => _pool.Threads;
 
-    /// <summary>Work (multiply-adds or elements) below which a kernel runs on the calling thread alone.</summary>
-    private const long MinParallelWork = 1 << 18;
+    /// <summary>
+    /// Multiply-adds below which a dense layer runs on the calling thread alone. Splitting a layer's rows between
+    /// cores moves its activations between their caches twice (in, then out to the next, serial kernel); at NeuMF-8's
+    /// batch of 256 (0.5 M multiply-adds in the widest layer) that costs more than the second core saves, while
+    /// scoring batches and wide towers (f ≥ 32) are well past it.
+    /// </summary>
+    private const long MinParallelMacs = 1 << 20;
+
+    /// <summary>Elements below which an element-wise kernel (fill, scatter-add) runs on the calling thread alone.</summary>
+    private const long MinParallelWork = 1 << 15;
+
+    /// <summary>
+    /// Parameters below which Adam runs on the calling thread alone. Splitting it by halves leaves each core's half of
+    /// the embedding tables in that core's cache, and the next step's gathers and scatter-adds (on the calling
+    /// thread) fetch the other half's rows back: at NeuMF-8 on ML-1M (0.4 M parameters) that traffic costs more than
+    /// the second core saves; at f = 64 (3.1 M) it does not.
+    /// </summary>
+    private const long MinParallelAdam = 1 << 21;
 
     /// <summary>Rows per block of the dense weight-gradient sum: depends on the row count only.</summary>
     public static int BlockRows(int rows) => Math.Max(128, (rows + 15) / 16);
@@ -54,7 +70,7 @@ internal sealed class ParallelKernels : IDisposable
 
         var job = _denseForward;
         job.Set(x, xOffset, w, wOffset, wT, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
-        _pool.Run(job, (long)rows * inDim * outDim < MinParallelWork ? 1 : Threads);
+        _pool.Run(job, (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads);
     }
 
     public void DenseBackward(float[] x, int xOffset, float[] w, int wOffset, float[] dy, int dyOffset, float[]? dx, int dxOffset,
@@ -70,11 +86,11 @@ internal sealed class ParallelKernels : IDisposable
 
         var job = _denseBackward;
         job.Set(x, xOffset, w, wOffset, dy, dyOffset, dx, dxOffset, _partials, rows, inDim, outDim, blockRows, blocks, simd);
-        int parts = (long)rows * inDim * outDim < MinParallelWork ? 1 : Threads;
+        int parts = (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads;
         _pool.Run(job, parts);
         var reduce = _reduce;
         reduce.Set(_partials, blocks, partialLength, outDim * inDim, dW, dWOffset, dB, dBOffset);
-        _pool.Run(reduce, partialLength * blocks < MinParallelWork ? 1 : Threads);
+        _pool.Run(reduce, partialLength * blocks < MinParallelMacs ? 1 : Threads);
     }
 
     public void Adam(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset,
@@ -82,7 +98,7 @@ internal sealed class ParallelKernels : IDisposable
     {
         var job = _adam;
         job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd, clearGradients);
-        _pool.Run(job, length < MinParallelWork ? 1 : Threads);
+        _pool.Run(job, length < MinParallelAdam ? 1 : Threads);
     }
 
     public void Fill(float[] array, int offset, int length, float value)
