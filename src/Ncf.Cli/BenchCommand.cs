@@ -51,11 +51,19 @@ internal static class BenchCommand
         int users = scoreUsers == "all" ? data.UserCount
             : int.TryParse(scoreUsers, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? Math.Min(n, data.UserCount)
             : throw new NcfException($"--score-users expects a positive number or 'all'; got '{scoreUsers}'.");
-        var scores = new float[data.ItemCount];
+        const int UsersPerCall = 64;
+        var scores = new float[UsersPerCall * data.ItemCount];
+        var batch = new int[UsersPerCall];
         var clock = Stopwatch.StartNew();
-        for (int u = 0; u < users; u++)
+        for (int first = 0; first < users; first += UsersPerCall)
         {
-            model.ScoreAllItems(u, scores);
+            int count = Math.Min(UsersPerCall, users - first);
+            for (int u = 0; u < count; u++)
+            {
+                batch[u] = first + u;
+            }
+
+            model.ScoreAllItems(batch.AsSpan(0, count), scores);
         }
 
         double scoreRate = (double)users * data.ItemCount / clock.Elapsed.TotalSeconds;

@@ -48,6 +48,34 @@ public static class Evaluator
         return rank;
     }
 
+    /// <summary>HR and NDCG contributions of one full-ranking case: the target against every item not in <paramref name="seen"/>.</summary>
+    private static (double Hit, double Gain) RankAmongAll(ReadOnlySpan<float> scores, int target, ReadOnlySpan<int> seen, int k, TieBreaking ties)
+    {
+        float targetScore = scores[target];
+        int rank = 0, next = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            // The user's training items are skipped with a merge walk over the sorted list.
+            while (next < seen.Length && seen[next] < i)
+            {
+                next++;
+            }
+
+            if (i == target || (next < seen.Length && seen[next] == i))
+            {
+                continue;
+            }
+
+            float s = scores[i];
+            if (ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore)
+            {
+                rank++;
+            }
+        }
+
+        return (rank < k ? 1 : 0, NdcgAt(rank, k));
+    }
+
     /// <summary>The NDCG contribution of one case: <c>log 2 / log(rank + 2)</c> when rank &lt; K, else 0.</summary>
     public static double NdcgAt(int rank, int k) => rank < k ? Math.Log(2) / Math.Log(rank + 2) : 0;
 
@@ -122,39 +150,33 @@ public static class Evaluator
             items[i] = i;
         }
 
-        var scores = new float[itemCount];
+        // Scorers with a full-catalogue path score many users per call; others pair by pair.
+        const int UsersPerCall = 64;
+        var fast = scorer as IFullCatalogueScorer;
+        var scores = new float[(fast is null ? 1 : UsersPerCall) * itemCount];
+        var batchUsers = new int[UsersPerCall];
         double hits = 0, ndcg = 0;
-        for (int c = 0; c < cases.Count; c++)
+        for (int first = 0; first < cases.Count; first += fast is null ? 1 : UsersPerCall)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int user = cases.Users[c], target = cases.TargetItems[c];
-            users.AsSpan().Fill(user);
-            scorer.Score(users, items, scores);
-            float targetScore = scores[target];
-            var seen = known.ItemsOf(user);
-            int rank = 0, next = 0;
-            for (int i = 0; i < itemCount; i++)
+            int count = fast is null ? 1 : Math.Min(UsersPerCall, cases.Count - first);
+            if (fast is not null)
             {
-                // The user's training items are skipped with a merge walk over the sorted list.
-                while (next < seen.Length && seen[next] < i)
-                {
-                    next++;
-                }
-
-                if (i == target || (next < seen.Length && seen[next] == i))
-                {
-                    continue;
-                }
-
-                float s = scores[i];
-                if (ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore)
-                {
-                    rank++;
-                }
+                cases.Users.AsSpan(first, count).CopyTo(batchUsers);
+                fast.ScoreAllItems(batchUsers.AsSpan(0, count), scores);
+            }
+            else
+            {
+                users.AsSpan().Fill(cases.Users[first]);
+                scorer.Score(users, items, scores);
             }
 
-            hits += rank < k ? 1 : 0;
-            ndcg += NdcgAt(rank, k);
+            for (int c = first; c < first + count; c++)
+            {
+                var (hit, gain) = RankAmongAll(scores.AsSpan((c - first) * itemCount, itemCount), cases.TargetItems[c], known.ItemsOf(cases.Users[c]), k, ties);
+                hits += hit;
+                ndcg += gain;
+            }
         }
 
         return cases.Count == 0 ? new RankingMetrics(0, 0, 0, k) : new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);

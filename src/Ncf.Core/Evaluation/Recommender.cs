@@ -44,10 +44,17 @@ public static class TopK
             items = candidates.ToArray();
         }
 
-        var users = new int[items.Length];
-        users.AsSpan().Fill(user);
         var scores = new float[items.Length];
-        scorer.Score(users, items, scores);
+        if (candidates.IsEmpty && scorer is IFullCatalogueScorer fast)
+        {
+            fast.ScoreAllItems([user], scores);
+        }
+        else
+        {
+            var users = new int[items.Length];
+            users.AsSpan().Fill(user);
+            scorer.Score(users, items, scores);
+        }
         return Select(items, scores, k, exclude is null ? default : exclude.ItemsOf(user));
     }
 

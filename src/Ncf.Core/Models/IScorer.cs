@@ -13,6 +13,16 @@ public interface IScorer
     void Score(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores);
 }
 
+/// <summary>
+/// A scorer with a faster path for scoring every item for a set of users (full ranking, recommendation over the
+/// whole catalogue) than scoring pairs one by one.
+/// </summary>
+public interface IFullCatalogueScorer : IScorer
+{
+    /// <summary>Writes <c>scores[u·ItemCount + i] = score(users[u], i)</c> for every item i.</summary>
+    void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores);
+}
+
 /// <summary>The popularity baseline: an item's score is its number of training interactions, for every user.</summary>
 public sealed class PopularityScorer(int userCount, int[] itemCounts) : IScorer
 {

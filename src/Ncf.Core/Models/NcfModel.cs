@@ -22,7 +22,7 @@ namespace Ncf.Models;
 /// <para>The forward pass returns logits; probabilities are <c>σ(logit)</c>. Ranking uses logits, which do not
 /// saturate to ties the way float probabilities near 1 do.</para>
 /// </remarks>
-public sealed class NcfModel : IScorer, IDisposable
+public sealed class NcfModel : IFullCatalogueScorer, IDisposable
 {
     private readonly Embedding? _gmfUser, _gmfItem, _mlpUser, _mlpItem;
     private readonly Dense[] _tower;
@@ -31,7 +31,6 @@ public sealed class NcfModel : IScorer, IDisposable
     private readonly Concat _concat;
     private readonly Relu _relu;
     private Workspace? _workspace;
-    private int[] _hostIdScratch = [];
     private View<int> _lastUsers, _lastItems;
 
     /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load parameters.</summary>
@@ -320,19 +319,106 @@ public sealed class NcfModel : IScorer, IDisposable
     }
 
     /// <summary>Scores every item for one user into <paramref name="scores"/> <c>[ItemCount]</c>.</summary>
-    public void ScoreAllItems(int user, Span<float> scores)
+    public void ScoreAllItems(int user, Span<float> scores) => ScoreAllItems([user], scores);
+
+    /// <summary>
+    /// Scores every item for each of <paramref name="users"/>: <c>scores[u·ItemCount + i]</c>. Faster than pair
+    /// scoring: the first tower layer is split as <c>W·[p_u; q_i] + b = W_user·p_u + (W_item·q_i + b)</c>, the item half
+    /// is computed once per call for the whole catalogue and the user half once per user, so each pair costs an
+    /// addition there instead of <c>2e × h</c> multiply-adds. Equal to <see cref="Score"/> up to float rounding of the
+    /// reordered sum.
+    /// </summary>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores)
     {
-        if (_hostIdScratch.Length < 2 * ItemCount)
+        int itemCount = ItemCount;
+        if (scores.Length < (long)users.Length * itemCount)
         {
-            _hostIdScratch = new int[2 * ItemCount];
-            for (int i = 0; i < ItemCount; i++)
+            throw new ArgumentException($"scores needs {users.Length} × {itemCount} elements.", nameof(scores));
+        }
+
+        foreach (int user in users)
+        {
+            if ((uint)user >= (uint)UserCount)
             {
-                _hostIdScratch[ItemCount + i] = i;
+                throw new ArgumentOutOfRangeException(nameof(users), $"User {user} is outside the model's {UserCount} users.");
             }
         }
 
-        _hostIdScratch.AsSpan(0, ItemCount).Fill(user);
-        Score(_hostIdScratch.AsSpan(0, ItemCount), _hostIdScratch.AsSpan(ItemCount, ItemCount), scores);
+        if (users.IsEmpty)
+        {
+            return;
+        }
+
+        Reserve(itemCount);
+        var w = _workspace!;
+        var backend = Backend;
+        int f = Options.Factors;
+        var hostIds = new int[itemCount];
+        using var userIds = backend.AllocateInt(itemCount);
+        using var itemIds = backend.AllocateInt(itemCount);
+        for (int i = 0; i < itemCount; i++)
+        {
+            hostIds[i] = i;
+        }
+
+        itemIds.Write(0, hostIds);
+        using var zeroIds = backend.AllocateInt(itemCount);
+
+        // MLP: the item half of the first layer for the whole catalogue, bias included: itemPart [items, h].
+        int e = HasMlp ? Options.MlpEmbeddingDim : 0, h = HasMlp ? _tower[0].Out : 0;
+        using var itemPart = backend.AllocateFloat(Math.Max(1, itemCount * h));
+        using var userWeight = backend.AllocateFloat(Math.Max(1, h * e));
+        using var itemWeight = backend.AllocateFloat(Math.Max(1, h * e));
+        using var userPart = backend.AllocateFloat(Math.Max(1, h));
+        using var zeroBias = backend.AllocateFloat(Math.Max(1, h));
+        if (HasMlp)
+        {
+            var weight = Parameters.Value(_tower[0].Weight); // [h, 2e]: user columns first, then item columns
+            backend.CopyColumns(weight, 2 * e, userWeight.All, e, h, e);
+            backend.CopyColumns(weight.Slice(e, weight.Length - e), 2 * e, itemWeight.All, e, h, e);
+            backend.DenseForward(Parameters.Value(_mlpItem!.Table), itemWeight.All, Parameters.Value(_tower[0].Bias), itemPart.All, itemCount, e, h);
+        }
+
+        for (int u = 0; u < users.Length; u++)
+        {
+            Array.Fill(hostIds, users[u]);
+            userIds.Write(0, hostIds);
+            if (HasGmf)
+            {
+                var gmfUser = w.GmfUser.Take(itemCount * f);
+                _gmfUser!.Forward(userIds.All, gmfUser);
+                _product.Forward(gmfUser, Parameters.Value(_gmfItem!.Table), w.GmfVector.Take(itemCount * f));
+            }
+
+            if (HasMlp)
+            {
+                _mlpUser!.Forward(userIds.Slice(0, 1), w.MlpUser.Take(e));
+                backend.DenseForward(w.MlpUser.Take(e), userWeight.All, zeroBias.All, userPart.All, 1, e, h);
+
+                // Pre-activation of the first layer: the user half replicated to every item (a gather of row 0), plus the
+                // item half (a scatter-add with identity ids, i.e. an element-wise add).
+                var first = w.TowerOutput[0].Take(itemCount * h);
+                backend.Gather(userPart.All, h, zeroIds.All, first);
+                backend.ScatterAdd(itemPart.Slice(0, itemCount * h), itemIds.All, h, first);
+                _relu.Forward(first, first);
+                for (int k = 1; k < _tower.Length; k++)
+                {
+                    var y = w.TowerOutput[k].Take(itemCount * _tower[k].Out);
+                    _tower[k].Forward(w.TowerInput[k], y, itemCount);
+                    _relu.Forward(y, y);
+                }
+            }
+
+            if (Options.Kind == ModelKind.NeuMF)
+            {
+                _concat.Forward(w.GmfVector, f, w.Head, HeadWidth, 0, itemCount);
+                _concat.Forward(w.TowerOutput[^1], f, w.Head, HeadWidth, f, itemCount);
+            }
+
+            var logits = w.Logits.Take(itemCount);
+            _output.Forward(w.Head, logits, itemCount);
+            logits.Buffer.Read(logits.Offset, scores.Slice(u * itemCount, itemCount));
+        }
     }
 
     /// <summary>

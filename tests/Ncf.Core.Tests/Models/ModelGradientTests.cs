@@ -78,6 +78,63 @@ public class ModelGradientTests
         }
     }
 
+    [Theory]
+    [InlineData(ModelKind.Gmf, 1)]
+    [InlineData(ModelKind.Mlp, 1)]
+    [InlineData(ModelKind.NeuMF, 3)]
+    [InlineData(ModelKind.NeuMF, 1)]
+    public void Full_catalogue_scoring_equals_pair_scoring(ModelKind kind, int layers)
+    {
+        using var backend = new CpuBackend();
+        using var model = new NcfModel(backend, 6, 37, new ModelOptions { Kind = kind, Factors = 8, Layers = layers });
+        model.Parameters.Load(ToFloat(Random(model.Parameters.Layout.Length, 31, 0.5)));
+        int[] users = [4, 0, 4];
+        var fast = new float[users.Length * 37];
+        model.ScoreAllItems(users, fast);
+        var pairs = new float[37];
+        for (int u = 0; u < users.Length; u++)
+        {
+            model.Score(Enumerable.Repeat(users[u], 37).ToArray(), Enumerable.Range(0, 37).ToArray(), pairs);
+            for (int i = 0; i < 37; i++)
+            {
+                // The first layer's sum is split in two and reordered: float rounding only (|logit| ~ 1, ~1e-7 relative).
+                Assert.True(Math.Abs(fast[u * 37 + i] - pairs[i]) <= 1e-5 + 1e-5 * Math.Abs(pairs[i]), $"user {users[u]} item {i}: {fast[u * 37 + i]} vs {pairs[i]}");
+            }
+        }
+    }
+
+    /// <summary>Hides the full-catalogue path, so the evaluator scores pair by pair.</summary>
+    private sealed class PairsOnly(IScorer inner) : IScorer
+    {
+        public int UserCount => inner.UserCount;
+
+        public int ItemCount => inner.ItemCount;
+
+        public void Score(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => inner.Score(users, items, scores);
+    }
+
+    [Fact]
+    public void Full_ranking_and_top_k_give_the_same_answers_through_the_full_catalogue_path()
+    {
+        var data = Ncf.Data.SyntheticData.Generate(new Ncf.Data.SyntheticDataOptions { Users = 150, Items = 200, MeanPerUser = 20 });
+        using var backend = new CpuBackend();
+        using var model = new NcfModel(backend, data.UserCount, data.ItemCount, new ModelOptions());
+        model.Initialize(8);
+        using (var trainer = new Ncf.Training.NcfTrainer(model, data, new Ncf.Training.TrainingOptions { Epochs = 2 }))
+        {
+            trainer.Fit();
+        }
+
+        var fast = Ncf.Evaluation.Evaluator.FullRanking(model, data.Test!, data.Train, 10);
+        var slow = Ncf.Evaluation.Evaluator.FullRanking(new PairsOnly(model), data.Test!, data.Train, 10);
+        Assert.Equal(slow.HitRate, fast.HitRate, 3);
+        Assert.Equal(slow.Ndcg, fast.Ndcg, 3);
+        Assert.True(fast.HitRate > 0, "the check needs some hits to compare");
+        var topFast = Ncf.Evaluation.TopK.ForUser(model, 7, 10, data.Train);
+        var topSlow = Ncf.Evaluation.TopK.ForUser(new PairsOnly(model), 7, 10, data.Train);
+        Assert.Equal(topSlow.Select(r => r.Item), topFast.Select(r => r.Item));
+    }
+
     [Fact]
     public void Initialisation_follows_the_documented_distributions()
     {
