@@ -12,6 +12,9 @@ PAPER = {
     ("mlp", 8): (0.671, 0.399), ("mlp", 64): (0.702, 0.426),
 }
 
+# guoyang9/NCF, a PyTorch re-implementation, f = 32, 20 epochs (as quoted in ../shared/REFERENCE.md).
+REIMPL = {("gmf", 32): (0.708, 0.429), ("mlp", 32): (0.691, 0.416), ("neumf", 32): (0.701, 0.424), ("neumf-pre", 32): (0.720, 0.439)}
+
 def load(name):
     path = os.path.join(RUNS, name + ".jsonl")
     if not os.path.exists(path):
@@ -38,8 +41,8 @@ if os.path.basename(os.path.normpath(RUNS)) == "small":
         print(f"- {c}")
     sys.exit(0)
 
-print("| model | f | best epoch | best HR@10 | best NDCG@10 | final HR@10 | final NDCG@10 | paper HR@10 / NDCG@10 | wall s | seed |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | f | best epoch | best HR@10 | best NDCG@10 | final HR@10 | final NDCG@10 | paper HR@10 / NDCG@10 | guoyang9 PyTorch | wall s | seed |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 commands = []
 for model in ("gmf", "mlp", "neumf", "neumf-pre"):
     for f in (8, 16, 32, 64):
@@ -49,8 +52,10 @@ for model in ("gmf", "mlp", "neumf", "neumf-pre"):
         s, epochs, cmd = run
         paper = PAPER.get((model, f))
         paper_text = f"{paper[0]:.3f} / {paper[1]:.3f}" if paper else "—"
+        other = REIMPL.get((model, f))
+        other_text = f"{other[0]:.3f} / {other[1]:.3f}" if other else "—"
         print(f"| {model} | {f} | {s['best_epoch']} | {s['best_hr10']:.4f} | {s['best_ndcg10']:.4f} | {s['final_hr10']:.4f} | "
-              f"{s['final_ndcg10']:.4f} | {paper_text} | {s['total_seconds']:.0f} | {s['seed']} |")
+              f"{s['final_ndcg10']:.4f} | {paper_text} | {other_text} | {s['total_seconds']:.0f} | {s['seed']} |")
         commands.append(f"{model}-{f}: `{cmd}`")
 print()
 print("Commands (each run's exact command line; `ncf` = `dotnet src/Ncf.Cli/bin/Release/net10.0/ncf.dll`):")
