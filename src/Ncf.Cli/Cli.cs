@@ -71,6 +71,7 @@ internal static class Cli
                   [--threads N] [--optimizer adam|lazy-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--test-neg 99] [--min-interactions N]
+                  [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
             uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD.

@@ -27,6 +27,7 @@ internal static class TrainCommand
         pretrain |= gmfFile is not null;
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
         bool json = args.Flag("json");
+        bool keepBest = args.Choice("checkpoint", false, ("final", false), ("best", true));
         bool fullRanking = args.Flag("full-ranking");
         string? output = args.String("out");
         if (pretrain && shape.Kind != ModelKind.NeuMF)
@@ -62,19 +63,24 @@ internal static class TrainCommand
         if (pretrain)
         {
             using var gmf = gmfFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", keepBest, cancellationToken, out _)
                 : LoadPretrained(gmfFile, backend, data, ModelKind.Gmf, shape);
             using var mlp = mlpFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, cancellationToken, out _)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp);
             using var trainer = new NcfTrainer(model, data, training with { Optimizer = OptimizerKind.Sgd, LearningRate = finetuneLr, Seed = seed + 2 });
             printer.Phase = "neumf";
-            result = trainer.Fit(printer.Epochs, cancellationToken, printer.Batches);
+            var best = new BestCheckpoint(model, printer.Epochs);
+            result = trainer.Fit(best, cancellationToken, printer.Batches);
+            if (keepBest)
+            {
+                best.Restore();
+            }
         }
         else
         {
-            model = TrainPhase(backend, data, shape, training, printer, null, cancellationToken, out result);
+            model = TrainPhase(backend, data, shape, training, printer, null, keepBest, cancellationToken, out result);
         }
 
         using (model)
@@ -92,7 +98,7 @@ internal static class TrainCommand
                 new NcfRecommender(model, data).Save(output);
             }
 
-            PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend);
+            PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
         }
 
         return Cli.Ok;
@@ -115,8 +121,9 @@ internal static class TrainCommand
         return model;
     }
 
+    /// <summary>Trains one model; with <paramref name="keepBest"/> it ends holding the parameters of its best epoch.</summary>
     private static NcfModel TrainPhase(IBackend backend, NcfDataset data, ModelOptions shape, TrainingOptions training, EpochPrinter printer,
-        string? phase, CancellationToken cancellationToken, out TrainingResult result)
+        string? phase, bool keepBest, CancellationToken cancellationToken, out TrainingResult result)
     {
         var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         try
@@ -124,10 +131,16 @@ internal static class TrainCommand
             model.Initialize(training.Seed);
             using var trainer = new NcfTrainer(model, data, training);
             printer.Phase = phase;
-            result = trainer.Fit(printer.Epochs, cancellationToken, printer.Batches);
+            var best = new BestCheckpoint(model, printer.Epochs);
+            result = trainer.Fit(best, cancellationToken, printer.Batches);
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
+            }
+
+            if (keepBest)
+            {
+                best.Restore();
             }
 
             return model;
@@ -140,7 +153,7 @@ internal static class TrainCommand
     }
 
     private static void PrintSummary(TextWriter stdout, bool json, TrainingResult result, RankingMetrics? popularity, RankingMetrics? full,
-        double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend)
+        double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend, bool keepBest)
     {
         var best = result.Best;
         var final = result.Final;
@@ -168,7 +181,8 @@ internal static class TrainCommand
                 .Add("popularity_ndcg10", popularity?.Ndcg ?? double.NaN)
                 .Add("mean_samples_per_second", result.Epochs.Count == 0 ? 0 : result.Epochs.Sum(e => e.Samples) / Math.Max(1e-9, result.Epochs.Sum(e => e.TrainSeconds)))
                 .Add("total_seconds", seconds)
-                .Add("model_file", output);
+                .Add("model_file", output)
+                .Add("checkpoint", keepBest ? "best" : "final");
             if (full is { } f)
             {
                 line.Add("full_ranking_hr10", f.HitRate).Add("full_ranking_ndcg10", f.Ndcg);
@@ -195,7 +209,8 @@ internal static class TrainCommand
             stdout.WriteLine($"full ranking (all items, training items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
         }
 
-        stdout.WriteLine($"total {seconds:F1} s{(output is null ? "" : $"; model saved to {output}")}");
+        string saved = output is null ? "" : $"; model saved to {output} ({(keepBest ? $"best epoch {best?.Epoch}" : "final epoch")})";
+        stdout.WriteLine($"total {seconds:F1} s{saved}");
     }
 
     /// <summary>Prints epoch reports (text or JSON) and in-epoch progress on stderr for long epochs.</summary>
@@ -260,6 +275,35 @@ internal static class TrainCommand
             if (!_json && p.SamplesDone < p.SamplesTotal && p.SamplesDone > 0)
             {
                 _stderr.WriteLine($"  epoch {p.Epoch}: {100.0 * p.SamplesDone / p.SamplesTotal:F0}% ({Common.Number(p.SamplesDone)}/{Common.Number(p.SamplesTotal)} samples), loss {p.RunningLoss:F4}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keeps a copy of the parameters of the best epoch so far — by validation HR@10 when there is a validation set,
+    /// else by test HR@10, earliest on ties (the epoch <see cref="TrainingResult.Best"/> names) — and passes every
+    /// report on. <see cref="Restore"/> puts that copy back (`--checkpoint best`).
+    /// </summary>
+    private sealed class BestCheckpoint(NcfModel model, IProgress<EpochReport> inner) : IProgress<EpochReport>
+    {
+        private float[]? _best;
+        private double _bestHitRate = double.NegativeInfinity;
+
+        public void Report(EpochReport value)
+        {
+            inner.Report(value);
+            if ((value.Validation ?? value.Test) is { } metrics && metrics.HitRate > _bestHitRate)
+            {
+                _bestHitRate = metrics.HitRate;
+                _best = model.Parameters.ToArray();
+            }
+        }
+
+        public void Restore()
+        {
+            if (_best is not null)
+            {
+                model.Parameters.Load(_best);
             }
         }
     }

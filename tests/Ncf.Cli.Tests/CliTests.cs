@@ -58,6 +58,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Checkpoint_best_saves_the_best_epoch_which_evaluate_then_reproduces()
+    {
+        string model = Path.Combine(_folder, "best.ncf");
+        // These settings peak at epoch 8 of 10 on the embedded data, so the best and the final epoch differ.
+        var (code, output, error) = Run("train", "--epochs", "10", "--model", "gmf", "--lr", "0.01", "--json", "--checkpoint", "best", "--out", model);
+        Assert.True(code == 0, error);
+        var summary = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+        Assert.Equal("best", summary.GetProperty("checkpoint").GetString());
+        Assert.True(summary.GetProperty("best_epoch").GetInt32() < 10, "the check needs a best epoch before the last");
+        Assert.NotEqual(summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("final_hr10").GetDouble());
+
+        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
+        Assert.True(ecode == 0, eerr);
+        var metrics = JsonDocument.Parse(eout).RootElement;
+        Assert.Equal(summary.GetProperty("best_hr10").GetDouble(), metrics.GetProperty("hr").GetDouble(), 6);
+        Assert.Equal(summary.GetProperty("best_ndcg10").GetDouble(), metrics.GetProperty("ndcg").GetDouble(), 6);
+    }
+
+    [Fact]
     public void Text_output_has_a_line_per_epoch_with_speed_and_the_popularity_baseline()
     {
         var (code, output, error) = Run("train", "--epochs", "1", "--model", "gmf");
