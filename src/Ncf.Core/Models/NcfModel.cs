@@ -228,14 +228,25 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
             _mlpItem!.Forward(items, w.MlpItem.Take(rows * e));
             _concat.Forward(w.MlpUser, e, w.TowerInput[0], 2 * e, 0, rows);
             _concat.Forward(w.MlpItem, e, w.TowerInput[0], 2 * e, e, rows);
-            for (int k = 0; k < _tower.Length; k++)
-            {
-                var y = w.TowerOutput[k].Take(rows * _tower[k].Out);
-                _tower[k].Forward(w.TowerInput[k], y, rows);
-                _relu.Forward(y, y);
-            }
         }
 
+        return ForwardFromTowerLayer(w, 0, rows);
+    }
+
+    /// <summary>
+    /// The rest of a forward pass once the GMF vector and the input of tower layer <paramref name="firstLayer"/> are in
+    /// the workspace: tower layers from there on (Dense + ReLU), the head's concatenation and the output unit.
+    /// </summary>
+    private View<float> ForwardFromTowerLayer(Workspace w, int firstLayer, int rows)
+    {
+        for (int k = firstLayer; k < _tower.Length; k++)
+        {
+            var y = w.TowerOutput[k].Take(rows * _tower[k].Out);
+            _tower[k].Forward(w.TowerInput[k], y, rows);
+            _relu.Forward(y, y);
+        }
+
+        int f = Options.Factors;
         if (Options.Kind == ModelKind.NeuMF)
         {
             _concat.Forward(w.GmfVector, f, w.Head, HeadWidth, 0, rows);
@@ -401,22 +412,9 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
                 backend.Gather(userPart.All, h, zeroIds.All, first);
                 backend.ScatterAdd(itemPart.Slice(0, itemCount * h), itemIds.All, h, first);
                 _relu.Forward(first, first);
-                for (int k = 1; k < _tower.Length; k++)
-                {
-                    var y = w.TowerOutput[k].Take(itemCount * _tower[k].Out);
-                    _tower[k].Forward(w.TowerInput[k], y, itemCount);
-                    _relu.Forward(y, y);
-                }
             }
 
-            if (Options.Kind == ModelKind.NeuMF)
-            {
-                _concat.Forward(w.GmfVector, f, w.Head, HeadWidth, 0, itemCount);
-                _concat.Forward(w.TowerOutput[^1], f, w.Head, HeadWidth, f, itemCount);
-            }
-
-            var logits = w.Logits.Take(itemCount);
-            _output.Forward(w.Head, logits, itemCount);
+            var logits = ForwardFromTowerLayer(w, 1, itemCount);
             logits.Buffer.Read(logits.Offset, scores.Slice(u * itemCount, itemCount));
         }
     }
