@@ -10,6 +10,7 @@ THREADS=${THREADS:-2}
 SEED=${SEED:-42}
 EPOCHS=${EPOCHS:-20}
 OUT=runs/paper
+PARENTS=${PARENTS:-best}
 mkdir -p "$OUT"
 # A private copy of the build, so rebuilding the project while the table runs cannot change the binary mid-way.
 dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
@@ -27,8 +28,8 @@ run() { # name, then ncf train arguments
   echo "$name: $(( $(date +%s) - start )) s  $(tail -1 "$OUT/$name.jsonl" | cut -c1-200)"
 }
 for f in "${factors[@]}"; do
-  run "gmf-$f" --model gmf --factors "$f" --out "$OUT/gmf-$f.ncf"
-  run "mlp-$f" --model mlp --factors "$f" --layers 3 --out "$OUT/mlp-$f.ncf"
+  run "gmf-$f" --model gmf --factors "$f" --checkpoint "$PARENTS" --out "$OUT/gmf-$f.ncf"
+  run "mlp-$f" --model mlp --factors "$f" --layers 3 --checkpoint "$PARENTS" --out "$OUT/mlp-$f.ncf"
   run "neumf-$f" --model neumf --factors "$f" --layers 3
   run "neumf-pre-$f" --model neumf --factors "$f" --layers 3 --gmf "$OUT/gmf-$f.ncf" --mlp "$OUT/mlp-$f.ncf"
 done

@@ -19,7 +19,8 @@ internal static class Cli
         Console.CancelKeyPress += onCancel;
         try
         {
-            if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+            // `ncf help`, `ncf --help`, and `ncf COMMAND --help` (or -h anywhere) print the usage instead of running.
+            if (args.Length == 0 || args[0] is "help" || args.Any(a => a is "--help" or "-h"))
             {
                 stdout.Write(Usage);
                 return Ok;
@@ -72,12 +73,14 @@ internal static class Cli
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--test-neg 99] [--min-interactions N]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
+                  [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
             uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--json]
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
-        ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1] [--json]
+        ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
+                  [--optimizer adam|lazy-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
         ncf data download NAME --to DIR        NAME: ml-100k, ml-1m, ml-latest-small, ml-20m
         ncf devices                            lists compute devices
 

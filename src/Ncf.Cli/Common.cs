@@ -67,6 +67,7 @@ internal static class Common
             Ties = args.Choice("ties", Ncf.Evaluation.TieBreaking.Pessimistic, ("pessimistic", Ncf.Evaluation.TieBreaking.Pessimistic),
                 ("optimistic", Ncf.Evaluation.TieBreaking.Optimistic)),
             EvaluateEachEpoch = evaluateEachEpoch,
+            FusedCpuStep = args.Choice("step", true, ("fused", true), ("layered", false)),
         };
         options.Validate();
         return options;

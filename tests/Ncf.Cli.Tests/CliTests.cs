@@ -87,6 +87,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--help")]
+    [InlineData("train", "--help")]
+    [InlineData("bench", "-h")]
+    public void Help_anywhere_prints_the_usage_and_runs_nothing(params string[] args)
+    {
+        var (code, output, error) = Run(args);
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        Assert.Contains("ncf train [--data PATH]", output);
+        Assert.Contains("--step fused|layered", output);
+    }
+
+    [Theory]
+    [InlineData("train", "--step", "sideways")]
     [InlineData("train", "--epochs", "abc")]
     [InlineData("train", "--model", "transformer")]
     [InlineData("train", "--bogus", "1")]

@@ -18,6 +18,7 @@ public sealed class NcfTrainer : IDisposable
 {
     private readonly NegativeSampler? _sampler;
     private readonly IEpochSampler? _deviceSampler;
+    private readonly FusedCpuStep? _fused;
     private readonly SigmoidBceLoss _loss;
     private readonly DeviceBuffer<float> _labels, _lossAccumulator;
     private readonly DeviceBuffer<int> _uniqueUsers, _uniqueItems;
@@ -68,6 +69,11 @@ public sealed class NcfTrainer : IDisposable
         _hostUniqueItems = new int[batch];
         _userStamp = new int[data.UserCount];
         _itemStamp = new int[data.ItemCount];
+        if (Options.FusedCpuStep && _deviceSampler is null)
+        {
+            _fused = FusedCpuStep.TryCreate(model, Optimizer, batch);
+        }
+
         model.ZeroGradients();
     }
 
@@ -230,6 +236,19 @@ public sealed class NcfTrainer : IDisposable
     /// <summary>A step on the examples staged in the host arrays: upload, then <see cref="Step"/>.</summary>
     private void StepFromHost(int n)
     {
+        if (_fused is not null)
+        {
+            int userCount = 0, itemCount = 0;
+            if (Optimizer.IsRowSparse)
+            {
+                (userCount, itemCount) = CollectDistinctRows(n);
+            }
+
+            _fused.Step(_hostUsers, _hostItems, _hostLabels, n, _hostUniqueUsers, userCount, _hostUniqueItems, itemCount,
+                ((Backends.Cpu.CpuBackend)Model.Backend).Span(_lossAccumulator.All));
+            return;
+        }
+
         var (users, items) = Model.InputIds(n);
         users.Write(_hostUsers.AsSpan(0, n));
         items.Write(_hostItems.AsSpan(0, n));
@@ -250,6 +269,15 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>The distinct users and items of the staged batch, uploaded for the row-sparse optimizer.</summary>
     private BatchRows DistinctRows(int n)
+    {
+        var (userCount, itemCount) = CollectDistinctRows(n);
+        _uniqueUsers.Write(0, _hostUniqueUsers.AsSpan(0, userCount));
+        _uniqueItems.Write(0, _hostUniqueItems.AsSpan(0, itemCount));
+        return new BatchRows(_uniqueUsers.Slice(0, userCount), _uniqueItems.Slice(0, itemCount));
+    }
+
+    /// <summary>Writes the staged batch's distinct users and items, in first-seen order, to the host arrays; returns their counts.</summary>
+    private (int Users, int Items) CollectDistinctRows(int n)
     {
         if (++_stamp == int.MaxValue)
         {
@@ -275,9 +303,7 @@ public sealed class NcfTrainer : IDisposable
             }
         }
 
-        _uniqueUsers.Write(0, _hostUniqueUsers.AsSpan(0, userCount));
-        _uniqueItems.Write(0, _hostUniqueItems.AsSpan(0, itemCount));
-        return new BatchRows(_uniqueUsers.Slice(0, userCount), _uniqueItems.Slice(0, itemCount));
+        return (userCount, itemCount);
     }
 
     /// <inheritdoc />

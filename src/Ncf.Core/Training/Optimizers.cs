@@ -62,6 +62,9 @@ public abstract class Optimizer : IDisposable
     /// <see cref="ZeroGradients"/> has nothing to do.</summary>
     protected bool GradientsCleared { get; set; }
 
+    /// <summary>Counts a step applied outside <see cref="Step"/> (the fused CPU training step).</summary>
+    internal void CountStep() => StepCount++;
+
     /// <summary>Applies one update. <paramref name="rows"/> are the batch's distinct ids (used by row-sparse optimizers).</summary>
     public abstract void Step(in BatchRows rows);
 
@@ -151,6 +154,10 @@ public sealed class Adam : Optimizer
 
     /// <summary>The settings.</summary>
     public AdamOptions Options { get; }
+
+    internal DeviceBuffer<float> FirstMoment => _firstMoment;
+
+    internal DeviceBuffer<float> SecondMoment => _secondMoment;
 
     /// <inheritdoc />
     public override bool IsRowSparse => Options.Lazy;

@@ -54,6 +54,19 @@ public sealed class CpuBackend : IBackend, IFusedOptimizerKernels
     /// <inheritdoc />
     public void Dispose() => _parallel?.Dispose();
 
+    /// <summary>Runs <paramref name="job"/> in up to <paramref name="parts"/> parts on the worker threads (all on the caller for the reference tier).</summary>
+    internal void RunJob(IParallelJob job, int parts)
+    {
+        if (_parallel is null)
+        {
+            job.Execute(0, 1);
+        }
+        else
+        {
+            _parallel.Run(job, parts);
+        }
+    }
+
     private static (T[] Array, int Offset) Raw<T>(View<T> view) where T : unmanaged =>
         view.IsEmpty ? (System.Array.Empty<T>(), 0) : (((CpuBuffer<T>)view.Buffer).Array, view.Offset);
 

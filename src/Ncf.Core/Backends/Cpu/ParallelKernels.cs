@@ -49,8 +49,12 @@ internal sealed class ParallelKernels : IDisposable
     /// </summary>
     private const long MinParallelAdam = 1 << 21;
 
-    /// <summary>Rows per block of the dense weight-gradient sum: depends on the row count only.</summary>
-    public static int BlockRows(int rows) => Math.Max(128, (rows + 15) / 16);
+    /// <summary>
+    /// Rows per block of the dense weight-gradient sum: depends on the row count only. A multiple of 16, so that a
+    /// block starts on a SIMD-lane boundary of every vector width up to 512 bits and the fused training step, which
+    /// runs one block per chunk, computes each row with the same vector (not scalar-tail) code as a whole-batch kernel.
+    /// </summary>
+    public static int BlockRows(int rows) => Math.Max(128, ((rows + 15) / 16 + 15) / 16 * 16);
 
     public void DenseForward(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset,
         int rows, int inDim, int outDim, bool simd)
@@ -114,6 +118,9 @@ internal sealed class ParallelKernels : IDisposable
         job.Set(rowGradients, rowOffset, ids, idOffset, count, dim, table, tableOffset, tableLength, simd);
         _pool.Run(job, (long)count * dim < MinParallelWork ? 1 : Threads);
     }
+
+    /// <summary>Runs a caller's job on the pool (the fused training step).</summary>
+    public void Run(IParallelJob job, int parts) => _pool.Run(job, parts);
 
     public void Dispose() => _pool.Dispose();
 

@@ -1,0 +1,423 @@
+using Ncf.Backends;
+using Ncf.Backends.Cpu;
+using Ncf.Kernels;
+using Ncf.Models;
+using Ncf.Tensors;
+
+namespace Ncf.Training;
+
+/// <summary>
+/// A whole training step of an <see cref="NcfModel"/> on the CPU backend with two fork-joins instead of the ~20
+/// kernel launches of the layer-by-layer path: the batch is cut into fixed chunks of rows, and each chunk runs
+/// gather → GMF product → tower → head → loss → backward on one thread with its activations in that core's L1/L2;
+/// then one thread owns the user tables and the other the item tables (and the dense layers) for the scatter-add of
+/// the embedding gradients and the optimizer update.
+/// </summary>
+/// <remarks>
+/// <para>Shapes (batch n, chunk rows r, factor f, MLP embedding e, tower widths w₀ = 2e > w₁ > … > w_L = f, head h):
+/// per-row buffers are <c>[capacity, width]</c> and a chunk owns rows <c>[r₀, r₀ + r)</c> of each; dense-layer
+/// gradients are summed per chunk into that chunk's partial buffer and reduced in chunk order.</para>
+/// <para>Determinism: chunks are fixed by the batch size alone (<see cref="ParallelKernels.BlockRows"/>: 128 rows or
+/// n/16), every chunk's arithmetic is independent of the thread that runs it, embedding gradients are added in
+/// sample order by the one owner of each table, so results are bit-identical for any thread count. Against the
+/// layer-by-layer path the only difference is the order of the dense-gradient sum (per chunk, then across chunks),
+/// a float rounding difference; forward values, losses and embedding gradients are bit-identical.</para>
+/// </remarks>
+internal sealed class FusedCpuStep : IParallelJob
+{
+    private readonly CpuBackend _backend;
+    private readonly NcfModel _model;
+    private readonly Optimizer _optimizer;
+    private readonly float[] _values, _gradients;
+    private readonly float[]? _firstMoment, _secondMoment;
+    private readonly int _f, _e, _layers, _head;
+    private readonly bool _gmf, _mlp;
+    private readonly ParameterSlice? _gmfUser, _gmfItem, _mlpUser, _mlpItem;
+    private readonly ParameterSlice[] _towerWeight, _towerBias;
+    private readonly ParameterSlice _outWeight, _outBias;
+    private readonly int[] _width; // w₀..w_L
+
+    // Per-row buffers, [capacity, width].
+    private readonly float[] _gmfUserRows, _gmfItemRows, _gmfVector, _dGmfVector, _dGmfUserRows, _dGmfItemRows;
+    private readonly float[][] _activations, _dActivations; // k = 0..L: tower input (k = 0) and layer outputs
+    private readonly float[] _headRows, _dHeadRows, _logits, _dLogits;
+
+    // Dense-layer gradient partials per chunk: the dense slices in layout order, packed.
+    private readonly ParameterSlice[] _denseSlices;
+    private readonly int[] _denseOffsets;
+    private readonly int _denseLength;
+    private readonly int[] _towerWeightPartial, _towerBiasPartial;
+    private readonly int _outWeightPartial, _outBiasPartial;
+    private readonly float[][] _partials;
+    private readonly double[] _chunkLoss;
+
+    /// <summary>Multiply-adds per chunk from which the chunks run on separate cores under a row-sparse optimizer.</summary>
+    private const long MinParallelChunkMacs = 1 << 20;
+    private readonly long _macsPerRow;
+    private int _phase, _rows, _chunkRows, _chunks;
+    private int[] _users = [], _items = [];
+    private float[] _labels = [];
+    private int[] _uniqueUsers = [], _uniqueItems = [];
+    private int _uniqueUserCount, _uniqueItemCount;
+    private AdamSettings _adam;
+
+    private FusedCpuStep(CpuBackend backend, NcfModel model, Optimizer optimizer, int capacity)
+    {
+        _backend = backend;
+        _model = model;
+        _optimizer = optimizer;
+        var parameters = model.Parameters;
+        _values = ((CpuBuffer<float>)parameters.Values).Array;
+        _gradients = ((CpuBuffer<float>)parameters.Gradients).Array;
+        if (optimizer is Adam adam)
+        {
+            _firstMoment = ((CpuBuffer<float>)adam.FirstMoment).Array;
+            _secondMoment = ((CpuBuffer<float>)adam.SecondMoment).Array;
+        }
+
+        var options = model.Options;
+        var layout = parameters.Layout;
+        _f = options.Factors;
+        _gmf = options.Kind != ModelKind.Mlp;
+        _mlp = options.Kind != ModelKind.Gmf;
+        _layers = _mlp ? options.Layers : 0;
+        _e = _mlp ? options.MlpEmbeddingDim : 0;
+        _head = model.HeadWidth;
+        if (_gmf)
+        {
+            _gmfUser = layout["gmf.user"];
+            _gmfItem = layout["gmf.item"];
+        }
+
+        if (_mlp)
+        {
+            _mlpUser = layout["mlp.user"];
+            _mlpItem = layout["mlp.item"];
+        }
+
+        _towerWeight = new ParameterSlice[_layers];
+        _towerBias = new ParameterSlice[_layers];
+        _width = new int[_layers + 1];
+        _width[0] = 2 * _e;
+        for (int k = 0; k < _layers; k++)
+        {
+            _towerWeight[k] = layout[$"mlp.{k}.weight"];
+            _towerBias[k] = layout[$"mlp.{k}.bias"];
+            _width[k + 1] = _towerWeight[k].Rows;
+        }
+
+        for (int k = 0; k < _layers; k++)
+        {
+            _macsPerRow += (long)_width[k] * _width[k + 1];
+        }
+
+        _outWeight = layout["out.weight"];
+        _outBias = layout["out.bias"];
+
+        int cap = capacity, f = _f;
+        _gmfUserRows = new float[_gmf ? cap * f : 0];
+        _gmfItemRows = new float[_gmf ? cap * f : 0];
+        _gmfVector = new float[_gmf ? cap * f : 0];
+        _dGmfVector = new float[_gmf ? cap * f : 0];
+        _dGmfUserRows = new float[_gmf ? cap * f : 0];
+        _dGmfItemRows = new float[_gmf ? cap * f : 0];
+        _activations = new float[_layers + 1][];
+        _dActivations = new float[_layers + 1][];
+        for (int k = 0; k <= _layers; k++)
+        {
+            _activations[k] = new float[_mlp ? cap * _width[k] : 0];
+            _dActivations[k] = new float[_mlp ? cap * _width[k] : 0];
+        }
+
+        _headRows = new float[cap * _head];
+        _dHeadRows = new float[cap * _head];
+        _logits = new float[cap];
+        _dLogits = new float[cap];
+
+        _denseSlices = layout.Slices.Where(s => s.RowIds == IdSpace.None).ToArray();
+        _denseOffsets = new int[_denseSlices.Length];
+        for (int s = 0; s < _denseSlices.Length; s++)
+        {
+            _denseOffsets[s] = _denseLength;
+            _denseLength += _denseSlices[s].Length;
+        }
+
+        int PartialOffset(ParameterSlice slice) => _denseOffsets[Array.FindIndex(_denseSlices, d => d.Name == slice.Name)];
+        _towerWeightPartial = _towerWeight.Select(PartialOffset).ToArray();
+        _towerBiasPartial = _towerBias.Select(PartialOffset).ToArray();
+        _outWeightPartial = PartialOffset(_outWeight);
+        _outBiasPartial = PartialOffset(_outBias);
+
+        int maxChunks = ChunkCount(cap, ParallelKernels.BlockRows(cap));
+        _partials = new float[maxChunks][];
+        for (int c = 0; c < maxChunks; c++)
+        {
+            _partials[c] = new float[_denseLength];
+        }
+
+        _chunkLoss = new double[maxChunks];
+    }
+
+    /// <summary>
+    /// The fused step for <paramref name="model"/> and <paramref name="optimizer"/>, or null when it does not apply:
+    /// another backend, the scalar reference tier (the oracle must stay layer by layer), or an optimizer it does not
+    /// know.
+    /// </summary>
+    public static FusedCpuStep? TryCreate(NcfModel model, Optimizer optimizer, int capacity)
+    {
+        if (model.Backend is not CpuBackend { Tier: CpuKernelTier.Simd } cpu
+            || optimizer is not (Adam or Sgd)
+            || !ReferenceEquals(optimizer.Parameters, model.Parameters))
+        {
+            return null;
+        }
+
+        return new FusedCpuStep(cpu, model, optimizer, capacity);
+    }
+
+    private static int ChunkCount(int rows, int chunkRows) => Math.Max(1, (rows + chunkRows - 1) / chunkRows);
+
+    private Span<float> Slice(float[] array, ParameterSlice slice) => array.AsSpan(slice.Offset, slice.Length);
+
+    /// <summary>
+    /// Forward, loss, backward and the optimizer update for the <paramref name="n"/> examples given; the summed loss
+    /// is added to <paramref name="lossAccumulator"/> (sum, compensation). For a row-sparse optimizer
+    /// <paramref name="uniqueUsers"/> and <paramref name="uniqueItems"/> hold the batch's distinct ids. Leaves every
+    /// gradient at zero, as the layer-by-layer step does.
+    /// </summary>
+    public void Step(int[] users, int[] items, float[] labels, int n, int[] uniqueUsers, int uniqueUserCount,
+        int[] uniqueItems, int uniqueItemCount, Span<float> lossAccumulator)
+    {
+        _users = users;
+        _items = items;
+        _labels = labels;
+        _rows = n;
+        _uniqueUsers = uniqueUsers;
+        _uniqueUserCount = uniqueUserCount;
+        _uniqueItems = uniqueItems;
+        _uniqueItemCount = uniqueItemCount;
+        _chunkRows = ParallelKernels.BlockRows(n);
+        _chunks = ChunkCount(n, _chunkRows);
+        _optimizer.CountStep();
+        if (_optimizer is Adam adam)
+        {
+            var o = adam.Options;
+            _adam = new AdamSettings(adam.LearningRate, o.Beta1, o.Beta2, o.Epsilon, adam.L2, adam.StepCount);
+        }
+
+        // Two cores pay only when each has enough arithmetic to hide what the step's hand-over costs (the other
+        // core's cache lines for the rows, activations and partials it reads): with dense Adam or SGD, whose update
+        // streams every table, or with wide towers. Lazy Adam at NeuMF-8 (344 k multiply-adds per chunk) is faster on
+        // one core (docs/performance.md, v6). Either way the arithmetic, and so the result, is the same.
+        bool parallel = !_optimizer.IsRowSparse || (long)_chunkRows * _macsPerRow >= MinParallelChunkMacs;
+        _phase = 0;
+        _backend.RunJob(this, parallel ? _chunks : 1);
+        _phase = 1;
+        _backend.RunJob(this, parallel ? 2 : 1);
+        double loss = 0;
+        for (int c = 0; c < _chunks; c++)
+        {
+            loss += _chunkLoss[c];
+        }
+
+        CpuBackend.KahanAdd(lossAccumulator, loss);
+    }
+
+    /// <summary>Phase 0: chunks <c>part, part + parts, …</c>. Phase 1: owner 0 (user tables) and owner 1 (item tables, dense layers).</summary>
+    public void Execute(int part, int parts)
+    {
+        if (_phase == 0)
+        {
+            for (int c = part; c < _chunks; c += parts)
+            {
+                RunChunk(c);
+            }
+        }
+        else
+        {
+            for (int owner = part; owner < 2; owner += parts)
+            {
+                if (owner == 0)
+                {
+                    UpdateTables(IdSpace.User);
+                }
+                else
+                {
+                    UpdateTables(IdSpace.Item);
+                    UpdateDense();
+                }
+            }
+        }
+    }
+
+    private void RunChunk(int chunk)
+    {
+        int r0 = chunk * _chunkRows, r = Math.Min(_chunkRows, _rows - r0);
+        int f = _f, e = _e, h = _head;
+        var users = _users.AsSpan(r0, r);
+        var items = _items.AsSpan(r0, r);
+        var values = _values;
+
+        // Forward. GMF: p_u ⊙ q_i [r, f]; MLP: [p_u; q_i] [r, 2e] through the tower; head [r, h].
+        Span<float> gmfUser = default, gmfItem = default, gmfVector = default;
+        if (_gmf)
+        {
+            gmfUser = _gmfUserRows.AsSpan(r0 * f, r * f);
+            gmfItem = _gmfItemRows.AsSpan(r0 * f, r * f);
+            gmfVector = _gmfVector.AsSpan(r0 * f, r * f);
+            GatherKernel.Simd(Slice(values, _gmfUser!), f, users, gmfUser);
+            GatherKernel.Simd(Slice(values, _gmfItem!), f, items, gmfItem);
+            MultiplyKernel.ForwardSimd(gmfUser, gmfItem, gmfVector);
+        }
+
+        var head = _headRows.AsSpan(r0 * h, r * h);
+        if (_mlp)
+        {
+            var input = _activations[0].AsSpan(r0 * 2 * e, r * 2 * e);
+            var userTable = Slice(values, _mlpUser!);
+            var itemTable = Slice(values, _mlpItem!);
+            for (int k = 0; k < r; k++)
+            {
+                userTable.Slice(users[k] * e, e).CopyTo(input.Slice(k * 2 * e, e));
+                itemTable.Slice(items[k] * e, e).CopyTo(input.Slice(k * 2 * e + e, e));
+            }
+
+            for (int k = 0; k < _layers; k++)
+            {
+                int inDim = _width[k], outDim = _width[k + 1];
+                var y = _activations[k + 1].AsSpan(r0 * outDim, r * outDim);
+                DenseKernel.ForwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _towerWeight[k]),
+                    Slice(values, _towerBias[k]), y, r, inDim, outDim);
+                ReluKernel.ForwardSimd(y, y);
+            }
+        }
+
+        var towerOut = _mlp ? _activations[_layers].AsSpan(r0 * f, r * f) : default;
+        switch (_model.Kind)
+        {
+            case ModelKind.Gmf:
+                gmfVector.CopyTo(head);
+                break;
+            case ModelKind.Mlp:
+                towerOut.CopyTo(head);
+                break;
+            default:
+                CopyColumnsKernel.Simd(gmfVector, f, head, h, r, f);
+                CopyColumnsKernel.Simd(towerOut, f, head.Slice(f), h, r, f);
+                break;
+        }
+
+        var logits = _logits.AsSpan(r0, r);
+        var dLogits = _dLogits.AsSpan(r0, r);
+        DenseKernel.ForwardBlocked(head, Slice(values, _outWeight), Slice(values, _outBias), logits, r, h, 1);
+        _chunkLoss[chunk] = SigmoidBinaryCrossEntropyKernel.Simd(logits, _labels.AsSpan(r0, r), dLogits, 1f / _rows);
+
+        // Backward into this chunk's dense partials (zeroed first: the kernels accumulate) and per-row gradients.
+        var partial = _partials[chunk].AsSpan(0, _denseLength);
+        partial.Clear();
+        var dHead = _dHeadRows.AsSpan(r0 * h, r * h);
+        DenseKernel.BackwardBlocked(head, Slice(values, _outWeight), dLogits, dHead, partial.Slice(_outWeightPartial, _outWeight.Length),
+            partial.Slice(_outBiasPartial, _outBias.Length), r, h, 1);
+        var dGmfVector = _gmf ? _dGmfVector.AsSpan(r0 * f, r * f) : default;
+        var dTowerOut = _mlp ? _dActivations[_layers].AsSpan(r0 * f, r * f) : default;
+        switch (_model.Kind)
+        {
+            case ModelKind.Gmf:
+                dHead.CopyTo(dGmfVector);
+                break;
+            case ModelKind.Mlp:
+                dHead.CopyTo(dTowerOut);
+                break;
+            default:
+                CopyColumnsKernel.Simd(dHead, h, dGmfVector, f, r, f);
+                CopyColumnsKernel.Simd(dHead.Slice(f), h, dTowerOut, f, r, f);
+                break;
+        }
+
+        for (int k = _layers - 1; k >= 0; k--)
+        {
+            int inDim = _width[k], outDim = _width[k + 1];
+            var y = _activations[k + 1].AsSpan(r0 * outDim, r * outDim);
+            var dy = _dActivations[k + 1].AsSpan(r0 * outDim, r * outDim);
+            ReluKernel.BackwardSimd(y, dy, dy);
+            DenseKernel.BackwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _towerWeight[k]), dy,
+                _dActivations[k].AsSpan(r0 * inDim, r * inDim), partial.Slice(_towerWeightPartial[k], _towerWeight[k].Length),
+                partial.Slice(_towerBiasPartial[k], _towerBias[k].Length),
+                r, inDim, outDim);
+        }
+
+        if (_gmf)
+        {
+            MultiplyKernel.BackwardSimd(gmfUser, gmfItem, dGmfVector, _dGmfUserRows.AsSpan(r0 * f, r * f), _dGmfItemRows.AsSpan(r0 * f, r * f));
+        }
+    }
+
+    /// <summary>Scatter-adds one id space's embedding gradients in sample order, then updates those tables.</summary>
+    private void UpdateTables(IdSpace space)
+    {
+        var ids = (space == IdSpace.User ? _users : _items).AsSpan(0, _rows);
+        var unique = space == IdSpace.User ? _uniqueUsers.AsSpan(0, _uniqueUserCount) : _uniqueItems.AsSpan(0, _uniqueItemCount);
+        int n = _rows;
+        if (_gmf)
+        {
+            var table = space == IdSpace.User ? _gmfUser! : _gmfItem!;
+            ScatterAddKernel.Simd((space == IdSpace.User ? _dGmfUserRows : _dGmfItemRows).AsSpan(0, n * _f), ids, _f, Slice(_gradients, table));
+            Update(table, unique);
+        }
+
+        if (_mlp)
+        {
+            // The rows' gradients are the user (or item) half of each tower-input gradient row [2e].
+            var table = space == IdSpace.User ? _mlpUser! : _mlpItem!;
+            var gradient = Slice(_gradients, table);
+            var dInput = _dActivations[0].AsSpan(0, n * 2 * _e);
+            int e = _e, column = space == IdSpace.User ? 0 : e;
+            for (int k = 0; k < n; k++)
+            {
+                VectorMath.Add(dInput.Slice(k * 2 * e + column, e), gradient.Slice(ids[k] * e, e));
+            }
+
+            Update(table, unique);
+        }
+    }
+
+    /// <summary>Sums the chunks' dense gradients in chunk order, then updates the dense layers.</summary>
+    private void UpdateDense()
+    {
+        for (int s = 0; s < _denseSlices.Length; s++)
+        {
+            var slice = _denseSlices[s];
+            var gradient = Slice(_gradients, slice);
+            for (int c = 0; c < _chunks; c++)
+            {
+                VectorMath.Add(_partials[c].AsSpan(_denseOffsets[s], slice.Length), gradient);
+            }
+
+            Update(slice, default);
+        }
+    }
+
+    /// <summary>The optimizer's update of one slice, leaving its gradient at zero.</summary>
+    private void Update(ParameterSlice slice, ReadOnlySpan<int> uniqueRows)
+    {
+        var p = Slice(_values, slice);
+        var g = Slice(_gradients, slice);
+        if (_optimizer is Sgd sgd)
+        {
+            SgdKernel.Simd(p, g, sgd.LearningRate, sgd.L2);
+            g.Clear();
+        }
+        else if (_optimizer.IsRowSparse && slice.RowIds != IdSpace.None)
+        {
+            AdamKernel.RowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), slice.Columns, uniqueRows, _adam);
+            foreach (int row in uniqueRows)
+            {
+                g.Slice(row * slice.Columns, slice.Columns).Clear();
+            }
+        }
+        else
+        {
+            AdamKernel.SimdClearingGradients(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), _adam);
+        }
+    }
+}

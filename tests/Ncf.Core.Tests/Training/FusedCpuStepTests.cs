@@ -1,0 +1,91 @@
+using Ncf.Backends.Cpu;
+using Ncf.Data;
+using Ncf.Models;
+using Ncf.Training;
+
+namespace Ncf.Core.Tests.Training;
+
+/// <summary>
+/// The fused CPU step (whole forward and backward per chunk of rows, one fork-join, then one owner per table) against
+/// the layer-by-layer path, which runs each layer's own kernel and is itself checked against finite differences.
+/// </summary>
+public class FusedCpuStepTests
+{
+    private static readonly NcfDataset Small = SyntheticData.Generate(new SyntheticDataOptions { Users = 300, Items = 200, MeanPerUser = 25 });
+
+    private static (float[] Parameters, double[] Losses, double[] HitRates) Train(ModelKind kind, OptimizerKind optimizer, bool fused,
+        int threads, int batch, int epochs = 2, int factors = 8)
+    {
+        using var backend = new CpuBackend(threads: threads);
+        using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions { Kind = kind, Factors = factors, Layers = 3 });
+        model.Initialize(11);
+        var options = new TrainingOptions
+        {
+            Epochs = epochs, Seed = 3, BatchSize = batch, Optimizer = optimizer, FusedCpuStep = fused,
+            LearningRate = optimizer == OptimizerKind.Sgd ? 0.05f : 0.001f,
+        };
+        using var trainer = new NcfTrainer(model, Small, options);
+        var result = trainer.Fit();
+        return (model.Parameters.ToArray(), result.Epochs.Select(e => e.Loss).ToArray(), result.Epochs.Select(e => e.Test!.Value.HitRate).ToArray());
+    }
+
+    [Theory]
+    [InlineData(ModelKind.NeuMF, OptimizerKind.Adam)]
+    [InlineData(ModelKind.NeuMF, OptimizerKind.LazyAdam)]
+    [InlineData(ModelKind.NeuMF, OptimizerKind.Sgd)]
+    [InlineData(ModelKind.Gmf, OptimizerKind.Adam)]
+    [InlineData(ModelKind.Gmf, OptimizerKind.LazyAdam)]
+    [InlineData(ModelKind.Mlp, OptimizerKind.Adam)]
+    [InlineData(ModelKind.Mlp, OptimizerKind.Sgd)]
+    public void Fused_steps_give_the_layer_by_layer_parameters_bit_for_bit(ModelKind kind, OptimizerKind optimizer)
+    {
+        // Batch 256 (two chunks of 128) with a ragged last batch of the epoch. Every row is computed by the same
+        // kernels, and the dense-layer gradients are summed per the same 128-row blocks in the same order, so the
+        // parameters must agree exactly. Only the reported loss may differ: its double-precision sum is taken per
+        // chunk and then across chunks, so it is compared to 1e-12 relative.
+        var layered = Train(kind, optimizer, fused: false, threads: 2, batch: 256);
+        var fused = Train(kind, optimizer, fused: true, threads: 2, batch: 256);
+        Assert.Equal(layered.Parameters, fused.Parameters);
+        Assert.Equal(layered.HitRates, fused.HitRates);
+        for (int e = 0; e < layered.Losses.Length; e++)
+        {
+            Assert.True(Math.Abs(layered.Losses[e] - fused.Losses[e]) <= 1e-12 * layered.Losses[e], $"epoch {e + 1}: {layered.Losses[e]} vs {fused.Losses[e]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(256, OptimizerKind.Adam, 8)] // dense Adam: chunks and table owners on both threads
+    [InlineData(3000, OptimizerKind.Adam, 8)] // 16 chunks of 192 rows, the last one short
+    [InlineData(100, OptimizerKind.Adam, 8)] // a single chunk
+    [InlineData(256, OptimizerKind.LazyAdam, 8)] // lazy Adam on a narrow tower: one thread does everything
+    [InlineData(256, OptimizerKind.LazyAdam, 32)] // lazy Adam on a wide tower: both threads again
+    public void Fused_steps_do_not_depend_on_the_thread_count(int batch, OptimizerKind optimizer, int factors)
+    {
+        var one = Train(ModelKind.NeuMF, optimizer, fused: true, threads: 1, batch: batch, epochs: 1, factors: factors);
+        var two = Train(ModelKind.NeuMF, optimizer, fused: true, threads: 2, batch: batch, epochs: 1, factors: factors);
+        Assert.Equal(one.Parameters, two.Parameters);
+        Assert.Equal(one.Losses.Select(BitConverter.DoubleToInt64Bits), two.Losses.Select(BitConverter.DoubleToInt64Bits));
+    }
+
+    [Fact]
+    public void A_large_batch_matches_the_layer_by_layer_path_too()
+    {
+        // 16 chunks whose starts are multiples of 16 rows, so the loss kernel runs each row on the same SIMD lane path.
+        var layered = Train(ModelKind.NeuMF, OptimizerKind.LazyAdam, fused: false, threads: 2, batch: 3000, epochs: 1);
+        var fused = Train(ModelKind.NeuMF, OptimizerKind.LazyAdam, fused: true, threads: 2, batch: 3000, epochs: 1);
+        Assert.Equal(layered.Parameters, fused.Parameters);
+    }
+
+    [Fact]
+    public void The_reference_tier_keeps_the_layer_by_layer_path()
+    {
+        using var backend = new CpuBackend(CpuKernelTier.Reference);
+        using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+        using var optimizer = NcfTrainer.CreateOptimizer(model, new TrainingOptions());
+        Assert.Null(FusedCpuStep.TryCreate(model, optimizer, 256));
+        using var simd = new CpuBackend();
+        using var simdModel = new NcfModel(simd, Small.UserCount, Small.ItemCount, new ModelOptions());
+        using var simdOptimizer = NcfTrainer.CreateOptimizer(simdModel, new TrainingOptions());
+        Assert.NotNull(FusedCpuStep.TryCreate(simdModel, simdOptimizer, 256));
+    }
+}
