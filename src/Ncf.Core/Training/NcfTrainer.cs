@@ -27,6 +27,11 @@ public sealed class NcfTrainer : IDisposable
     private readonly float[] _hostLoss = new float[2];
     private int _stamp;
 
+    // Host sampling, double-buffered: the epoch being trained and, while Fit runs, the next one being built.
+    private TrainingSample[]? _epochSamples, _nextEpochSamples;
+    private Task? _nextEpochBuild;
+    private int _nextEpoch = -1, _lastPlannedEpoch = -1;
+
     /// <summary>Prepares training of <paramref name="model"/> on <paramref name="data"/>.</summary>
     public NcfTrainer(NcfModel model, NcfDataset data, TrainingOptions? options = null, Optimizer? optimizer = null)
     {
@@ -108,6 +113,7 @@ public sealed class NcfTrainer : IDisposable
         IProgress<BatchProgress>? batchProgress = null)
     {
         var reports = new List<EpochReport>();
+        _lastPlannedEpoch = EpochsDone + Options.Epochs - 1;
         try
         {
             for (int e = 0; e < Options.Epochs; e++)
@@ -125,6 +131,11 @@ public sealed class NcfTrainer : IDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return new TrainingResult(reports, true);
+        }
+        finally
+        {
+            _lastPlannedEpoch = -1;
+            FinishNextEpochBuild();
         }
 
         return new TrainingResult(reports, false);
@@ -158,7 +169,7 @@ public sealed class NcfTrainer : IDisposable
         }
         else
         {
-            samples = _sampler!.Epoch(EpochsDone).Span;
+            samples = HostEpoch(EpochsDone);
             total = samples.Length;
         }
 
@@ -210,6 +221,58 @@ public sealed class NcfTrainer : IDisposable
             TrainSeconds = seconds,
             PrepSeconds = prepSeconds,
         };
+    }
+
+    /// <summary>
+    /// Epoch <paramref name="epoch"/>'s examples: taken from the background build when it made them, else built now;
+    /// then, inside <see cref="Fit"/> with epochs still to come, the next epoch's build starts in the background on
+    /// the cores the sampler may use less one (the training loop keeps one).
+    /// </summary>
+    private ReadOnlySpan<TrainingSample> HostEpoch(int epoch)
+    {
+        var sampler = _sampler!;
+        int threads = Options.SamplerThreads == 0 ? Environment.ProcessorCount : Options.SamplerThreads;
+        _epochSamples ??= sampler.AllocateEpoch();
+        if (_nextEpochBuild is not null && _nextEpoch == epoch)
+        {
+            FinishNextEpochBuild();
+            (_epochSamples, _nextEpochSamples) = (_nextEpochSamples!, _epochSamples);
+        }
+        else
+        {
+            FinishNextEpochBuild();
+            sampler.Build(epoch, _epochSamples, threads);
+        }
+
+        if (Options.PrefetchNextEpoch && epoch < _lastPlannedEpoch)
+        {
+            var next = _nextEpochSamples ??= sampler.AllocateEpoch();
+            int nextEpoch = _nextEpoch = epoch + 1;
+            int background = Math.Max(1, threads - 1);
+            _nextEpochBuild = Task.Factory.StartNew(() => sampler.Build(nextEpoch, next, background), CancellationToken.None,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        return _epochSamples;
+    }
+
+    /// <summary>Waits for a background epoch build, if any, and surfaces its failure.</summary>
+    private void FinishNextEpochBuild()
+    {
+        var build = _nextEpochBuild;
+        if (build is null)
+        {
+            return;
+        }
+
+        try
+        {
+            build.GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _nextEpochBuild = null;
+        }
     }
 
     /// <summary>
@@ -309,6 +372,15 @@ public sealed class NcfTrainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        try
+        {
+            FinishNextEpochBuild();
+        }
+        catch (Exception)
+        {
+            // A failed background build has nothing left to release; Fit already reported it.
+        }
+
         _deviceSampler?.Dispose();
         Optimizer.Dispose();
         _labels.Dispose();

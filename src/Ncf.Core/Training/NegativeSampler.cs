@@ -65,24 +65,54 @@ public sealed class NegativeSampler
     /// </summary>
     public ReadOnlyMemory<TrainingSample> Epoch(int epoch)
     {
+        int count = CheckedCount();
+        if (_samples.Length != count)
+        {
+            _samples = new TrainingSample[count];
+        }
+
+        Build(epoch, _samples, _threads);
+        return _samples;
+    }
+
+    /// <summary>A fresh array that <see cref="Build"/> can fill (one epoch's examples).</summary>
+    internal TrainingSample[] AllocateEpoch() => new TrainingSample[CheckedCount()];
+
+    private int CheckedCount()
+    {
         long total = SamplesPerEpoch;
         if (total > Array.MaxLength)
         {
             throw new NcfException($"An epoch of {total:N0} samples does not fit in memory; use fewer negatives.");
         }
 
-        int count = (int)total;
-        if (_samples.Length != count)
+        return (int)total;
+    }
+
+    /// <summary>
+    /// Writes epoch <paramref name="epoch"/>'s shuffled examples into <paramref name="destination"/> on up to
+    /// <paramref name="threads"/> threads (the result does not depend on it). One build at a time: the scratch
+    /// arrays are shared, so a trainer can fill a second destination in the background while it trains on the first.
+    /// </summary>
+    internal void Build(int epoch, TrainingSample[] destination, int threads)
+    {
+        int count = CheckedCount();
+        if (destination.Length != count)
         {
-            _samples = new TrainingSample[count];
+            throw new ArgumentException($"An epoch has {count} examples; the destination holds {destination.Length}.", nameof(destination));
+        }
+
+        if (_ordered.Length != count)
+        {
             _ordered = new TrainingSample[count];
             _bucketOf = new int[count];
         }
 
         ulong stream = CounterHash.Mix(_seed, (ulong)epoch);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+        threads = Math.Max(1, threads);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         int positives = _data.TrainCount;
-        int chunks = Math.Max(1, Math.Min(_threads * 4, positives / 4096));
+        int chunks = Math.Max(1, Math.Min(threads * 4, positives / 4096));
         Parallel.For(0, chunks, options, chunk => Generate(stream, (int)((long)positives * chunk / chunks), (int)((long)positives * (chunk + 1) / chunks)));
 
         // Bucket scatter: counts, offsets, then a stable placement (sequential reads, B streaming writes).
@@ -104,12 +134,11 @@ public sealed class NegativeSampler
         var fill = offsets.AsSpan(0, buckets).ToArray();
         for (int i = 0; i < count; i++)
         {
-            _samples[fill[_bucketOf[i]]++] = _ordered[i];
+            destination[fill[_bucketOf[i]]++] = _ordered[i];
         }
 
         Parallel.For(0, buckets, options, b =>
-            new Rng(_seed, CounterHash.Mix(0x5A00_0000UL + (ulong)epoch, (ulong)b)).Shuffle(_samples.AsSpan(offsets[b], offsets[b + 1] - offsets[b])));
-        return _samples;
+            new Rng(_seed, CounterHash.Mix(0x5A00_0000UL + (ulong)epoch, (ulong)b)).Shuffle(destination.AsSpan(offsets[b], offsets[b + 1] - offsets[b])));
     }
 
     /// <summary>Writes positives [first, end) and their negatives in order; draws depend only on the sample index.</summary>

@@ -42,6 +42,14 @@ public sealed record TrainingOptions
     /// </summary>
     public bool FusedCpuStep { get; init; } = true;
 
+    /// <summary>
+    /// During <see cref="NcfTrainer.Fit"/>, build the next epoch's examples (negative sampling and shuffle) on a
+    /// background thread while the current epoch trains, so sampling costs no wall time where a core is free. The
+    /// examples are the same either way (a pure function of seed and epoch); the cost is a second epoch's array
+    /// in memory (12 bytes per example: 60 MB for ML-1M with 4 negatives). Default true.
+    /// </summary>
+    public bool PrefetchNextEpoch { get; init; } = true;
+
     /// <summary>Evaluate on the test (and validation) cases after every epoch. Default true.</summary>
     public bool EvaluateEachEpoch { get; init; } = true;
 

@@ -58,6 +58,30 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Building_the_next_epoch_in_the_background_changes_nothing()
+    {
+        // Same examples in the same order whether epoch e + 1 is built while epoch e trains or when it starts; a
+        // second Fit on the same trainer continues from the epoch count it reached.
+        TrainingResult Run(bool prefetch, out float[] parameters)
+        {
+            using var backend = new CpuBackend(threads: 2);
+            using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+            model.Initialize(4);
+            using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Epochs = 2, Seed = 4, PrefetchNextEpoch = prefetch });
+            var first = trainer.Fit();
+            var second = trainer.Fit();
+            parameters = model.Parameters.ToArray();
+            return new TrainingResult([.. first.Epochs, .. second.Epochs], false);
+        }
+
+        var plain = Run(false, out var plainParameters);
+        var prefetched = Run(true, out var prefetchedParameters);
+        Assert.Equal([1, 2, 3, 4], prefetched.Epochs.Select(e => e.Epoch));
+        Assert.Equal(plain.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)), prefetched.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)));
+        Assert.Equal(plainParameters, prefetchedParameters);
+    }
+
+    [Fact]
     public void Negatives_are_unseen_items_redrawn_each_epoch_and_every_positive_appears_once()
     {
         var sampler = new NegativeSampler(Small, 4, 3);
