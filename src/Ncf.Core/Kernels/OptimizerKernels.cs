@@ -84,8 +84,49 @@ public static class AdamKernel
         }
     }
 
+    /// <summary>
+    /// <see cref="Simd"/> for elements whose gradient is zero (embedding rows no example of the batch touched), without
+    /// reading a gradient: the same operations on a zero, so the same bits as <see cref="Simd"/> over a cleared
+    /// gradient, for 24 instead of 28 bytes per element.
+    /// </summary>
+    internal static void SimdZeroGradient(Span<float> parameters, Span<float> firstMoment, Span<float> secondMoment, in AdamSettings settings)
+    {
+        Check.SameLength(parameters.Length, firstMoment.Length, nameof(firstMoment));
+        Check.SameLength(parameters.Length, secondMoment.Length, nameof(secondMoment));
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.Step, 1, nameof(settings));
+        Update<ZeroGradient>(parameters, default, firstMoment, secondMoment, settings.Beta1, settings.Beta2, settings.Epsilon, settings.L2,
+            settings.StepSize, settings.InverseSqrtBiasCorrection2);
+    }
+
+    /// <summary>Where <see cref="Update{TGradient}"/> reads the gradient from; a struct, so each use compiles to its own loop.</summary>
+    private interface IGradientSource
+    {
+        static abstract Vector<float> Load(ref float gradients, nuint index);
+
+        static abstract float Get(ReadOnlySpan<float> gradients, int index);
+    }
+
+    private readonly struct StoredGradient : IGradientSource
+    {
+        public static Vector<float> Load(ref float gradients, nuint index) => Vector.LoadUnsafe(ref gradients, index);
+
+        public static float Get(ReadOnlySpan<float> gradients, int index) => gradients[index];
+    }
+
+    private readonly struct ZeroGradient : IGradientSource
+    {
+        public static Vector<float> Load(ref float gradients, nuint index) => Vector<float>.Zero;
+
+        public static float Get(ReadOnlySpan<float> gradients, int index) => 0f;
+    }
+
     private static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+        float beta1, float beta2, float epsilon, float l2, float stepSize, float inverseSqrtBc2) =>
+        Update<StoredGradient>(p, g, m, v, beta1, beta2, epsilon, l2, stepSize, inverseSqrtBc2);
+
+    private static void Update<TGradient>(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
         float beta1, float beta2, float epsilon, float l2, float stepSize, float inverseSqrtBc2)
+        where TGradient : struct, IGradientSource
     {
         ref float pS = ref MemoryMarshal.GetReference(p);
         ref float gS = ref MemoryMarshal.GetReference(g);
@@ -103,7 +144,7 @@ public static class AdamKernel
         for (; i <= n - width; i += width)
         {
             var pv = Vector.LoadUnsafe(ref pS, (nuint)i);
-            var gv = Vector.FusedMultiplyAdd(l2V, pv, Vector.LoadUnsafe(ref gS, (nuint)i));
+            var gv = Vector.FusedMultiplyAdd(l2V, pv, TGradient.Load(ref gS, (nuint)i));
             var mv = Vector.FusedMultiplyAdd(b1, Vector.LoadUnsafe(ref mS, (nuint)i), c1 * gv);
             var vv = Vector.FusedMultiplyAdd(b2, Vector.LoadUnsafe(ref vS, (nuint)i), c2 * gv * gv);
             mv.StoreUnsafe(ref mS, (nuint)i);
@@ -111,14 +152,19 @@ public static class AdamKernel
             (pv - step * mv / Vector.FusedMultiplyAdd(Vector.SquareRoot(vv), invBc2, eps)).StoreUnsafe(ref pS, (nuint)i);
         }
 
+        // The tail repeats a lane's operations exactly (same FMAs, same order), so an element's result does not
+        // depend on whether it falls in a vector or in the tail: updating a buffer in pieces (a table row by row, or
+        // slice by slice) gives the same bits as one call over the whole of it.
+        float c1s = 1 - beta1, c2s = 1 - beta2;
         for (; i < n; i++)
         {
-            float gi = g[i] + l2 * p[i];
-            float mi = beta1 * m[i] + (1 - beta1) * gi;
-            float vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+            float pi = p[i];
+            float gi = MathF.FusedMultiplyAdd(l2, pi, TGradient.Get(g, i));
+            float mi = MathF.FusedMultiplyAdd(beta1, m[i], c1s * gi);
+            float vi = MathF.FusedMultiplyAdd(beta2, v[i], c2s * gi * gi);
             m[i] = mi;
             v[i] = vi;
-            p[i] -= stepSize * mi / (MathF.Sqrt(vi) * inverseSqrtBc2 + epsilon);
+            p[i] = pi - stepSize * mi / MathF.FusedMultiplyAdd(MathF.Sqrt(vi), inverseSqrtBc2, epsilon);
         }
     }
 
@@ -172,9 +218,11 @@ public static class SgdKernel
             Vector.FusedMultiplyAdd(lr, Vector.LoadUnsafe(ref gS, (nuint)i), decay * Vector.LoadUnsafe(ref pS, (nuint)i)).StoreUnsafe(ref pS, (nuint)i);
         }
 
+        // As a lane computes it (see the Adam tail), so results do not depend on where a buffer is cut.
+        float decayS = 1 - learningRate * l2;
         for (; i < n; i++)
         {
-            parameters[i] = (1 - learningRate * l2) * parameters[i] - learningRate * gradients[i];
+            parameters[i] = MathF.FusedMultiplyAdd(-learningRate, gradients[i], decayS * parameters[i]);
         }
     }
 }

@@ -50,6 +50,7 @@ internal sealed class FusedCpuStep : IParallelJob
     private readonly int _outWeightPartial, _outBiasPartial;
     private readonly float[][] _partials;
     private readonly double[] _chunkLoss;
+    private readonly bool[] _touchedUsers, _touchedItems; // all false between steps
 
     /// <summary>Multiply-adds per chunk from which the chunks run on separate cores under a row-sparse optimizer.</summary>
     private const long MinParallelChunkMacs = 1 << 20;
@@ -156,6 +157,8 @@ internal sealed class FusedCpuStep : IParallelJob
         }
 
         _chunkLoss = new double[maxChunks];
+        _touchedUsers = new bool[model.UserCount];
+        _touchedItems = new bool[model.ItemCount];
     }
 
     /// <summary>
@@ -181,8 +184,8 @@ internal sealed class FusedCpuStep : IParallelJob
 
     /// <summary>
     /// Forward, loss, backward and the optimizer update for the <paramref name="n"/> examples given; the summed loss
-    /// is added to <paramref name="lossAccumulator"/> (sum, compensation). For a row-sparse optimizer
-    /// <paramref name="uniqueUsers"/> and <paramref name="uniqueItems"/> hold the batch's distinct ids. Leaves every
+    /// is added to <paramref name="lossAccumulator"/> (sum, compensation). <paramref name="uniqueUsers"/> and
+    /// <paramref name="uniqueItems"/> hold the batch's distinct ids (the only rows with a gradient). Leaves every
     /// gradient at zero, as the layer-by-layer step does.
     /// </summary>
     public void Step(int[] users, int[] items, float[] labels, int n, int[] uniqueUsers, int uniqueUserCount,
@@ -397,27 +400,96 @@ internal sealed class FusedCpuStep : IParallelJob
         }
     }
 
-    /// <summary>The optimizer's update of one slice, leaving its gradient at zero.</summary>
+    /// <summary>
+    /// The optimizer's update of one slice, leaving its gradient at zero. For an embedding table,
+    /// <paramref name="uniqueRows"/> are the batch's rows: every other row has a zero gradient, so exact Adam updates
+    /// those without reading the gradient (24 instead of 32 bytes per parameter, the bulk of an exact step) and SGD
+    /// without L2 leaves them as they are. The kernels' scalar tails repeat a lane's arithmetic, so row by row gives
+    /// the same bits as the whole-slice kernels whatever the row width.
+    /// </summary>
     private void Update(ParameterSlice slice, ReadOnlySpan<int> uniqueRows)
     {
         var p = Slice(_values, slice);
         var g = Slice(_gradients, slice);
+        int dim = slice.Columns;
+        bool byRows = slice.RowIds != IdSpace.None;
         if (_optimizer is Sgd sgd)
         {
-            SgdKernel.Simd(p, g, sgd.LearningRate, sgd.L2);
-            g.Clear();
+            if (byRows && sgd.L2 == 0)
+            {
+                foreach (int row in uniqueRows)
+                {
+                    var rowGradient = g.Slice(row * dim, dim);
+                    SgdKernel.Simd(p.Slice(row * dim, dim), rowGradient, sgd.LearningRate, 0);
+                    rowGradient.Clear();
+                }
+            }
+            else
+            {
+                SgdKernel.Simd(p, g, sgd.LearningRate, sgd.L2);
+                g.Clear();
+            }
         }
         else if (_optimizer.IsRowSparse && slice.RowIds != IdSpace.None)
         {
-            AdamKernel.RowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), slice.Columns, uniqueRows, _adam);
+            AdamKernel.RowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), dim, uniqueRows, _adam);
             foreach (int row in uniqueRows)
             {
-                g.Slice(row * slice.Columns, slice.Columns).Clear();
+                g.Slice(row * dim, dim).Clear();
             }
+        }
+        else if (byRows)
+        {
+            ExactAdamByRows(slice, uniqueRows);
         }
         else
         {
             AdamKernel.SimdClearingGradients(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), _adam);
+        }
+    }
+
+    /// <summary>Exact Adam over a table: the batch's rows with their gradients, each run of other rows without.</summary>
+    private void ExactAdamByRows(ParameterSlice slice, ReadOnlySpan<int> uniqueRows)
+    {
+        var p = Slice(_values, slice);
+        var g = Slice(_gradients, slice);
+        var m = Slice(_firstMoment!, slice);
+        var v = Slice(_secondMoment!, slice);
+        var touched = slice.RowIds == IdSpace.User ? _touchedUsers : _touchedItems;
+        foreach (int row in uniqueRows)
+        {
+            touched[row] = true;
+        }
+
+        int dim = slice.Columns, rows = slice.Rows;
+        for (int row = 0; row < rows;)
+        {
+            int start = row;
+            if (touched[row])
+            {
+                while (row < rows && touched[row])
+                {
+                    row++;
+                }
+
+                int at = start * dim, length = (row - start) * dim;
+                AdamKernel.SimdClearingGradients(p.Slice(at, length), g.Slice(at, length), m.Slice(at, length), v.Slice(at, length), _adam);
+            }
+            else
+            {
+                while (row < rows && !touched[row])
+                {
+                    row++;
+                }
+
+                int at = start * dim, length = (row - start) * dim;
+                AdamKernel.SimdZeroGradient(p.Slice(at, length), m.Slice(at, length), v.Slice(at, length), _adam);
+            }
+        }
+
+        foreach (int row in uniqueRows)
+        {
+            touched[row] = false;
         }
     }
 }

@@ -301,12 +301,7 @@ public sealed class NcfTrainer : IDisposable
     {
         if (_fused is not null)
         {
-            int userCount = 0, itemCount = 0;
-            if (Optimizer.IsRowSparse)
-            {
-                (userCount, itemCount) = CollectDistinctRows(n);
-            }
-
+            var (userCount, itemCount) = CollectDistinctRows(n);
             _fused.Step(_hostUsers, _hostItems, _hostLabels, n, _hostUniqueUsers, userCount, _hostUniqueItems, itemCount,
                 ((Backends.Cpu.CpuBackend)Model.Backend).Span(_lossAccumulator.All));
             return;
