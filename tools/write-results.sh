@@ -39,6 +39,39 @@ print("Command: `tools/pretrain-best.sh 8` (parents with `--checkpoint best --ou
 PY
     echo
   fi
+  if ls runs/seeds/*.jsonl >/dev/null 2>&1; then
+    echo "## How much the seed moves NeuMF-8 (ML-1M, the paper's settings)"
+    echo
+    echo "Each row: one run of \`tools/seed-sweep.sh OPTIMIZER SEED\` (batch 256, lr 0.001, 4 negatives, 20 epochs,"
+    echo "\`--threads 2\`); wall time is the whole process, evaluation after every epoch included, on the shared machine."
+    echo
+    python3 - <<'PY'
+import glob, json, re, statistics
+walls = {}
+for line in open("runs/seeds/wall.txt") if __import__("os").path.exists("runs/seeds/wall.txt") else []:
+    m = re.match(r"(\S+) seed (\d+) wall ([\d.]+) s", line)
+    if m:
+        walls[(m.group(1), int(m.group(2)))] = float(m.group(3))
+runs = {}
+for path in glob.glob("runs/seeds/neumf-8-*-s*.jsonl"):
+    m = re.search(r"neumf-8-(.+)-s(\d+)\.jsonl$", path)
+    s = [json.loads(l) for l in open(path) if l.strip()][-1]
+    runs.setdefault(m.group(1), []).append((int(m.group(2)), s))
+print("| optimizer | seeds | best HR@10 per seed | mean ± sd | max | best NDCG@10 mean | final HR@10 mean | runs ≥ 0.688 | wall s (median) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for opt in sorted(runs):
+    rs = sorted(runs[opt], key=lambda r: r[0])
+    best = [s["best_hr10"] for _, s in rs]
+    ndcg = [s["best_ndcg10"] for _, s in rs]
+    final = [s["final_hr10"] for _, s in rs]
+    w = [walls[(opt, seed)] for seed, _ in rs if (opt, seed) in walls]
+    sd = statistics.stdev(best) if len(best) > 1 else 0.0
+    print(f"| {opt} | {', '.join(str(seed) for seed, _ in rs)} | {', '.join(f'{b:.4f}' for b in best)} | {statistics.mean(best):.4f} ± {sd:.4f} | "
+          f"{max(best):.4f} | {statistics.mean(ndcg):.4f} | {statistics.mean(final):.4f} | {sum(b >= 0.688 for b in best)} of {len(best)} | "
+          f"{statistics.median(w):.0f} |" if w else "| — |")
+PY
+    echo
+  fi
   echo "## MovieLens-100K and ml-latest-small (the project's own leave-one-out split, 99 seeded negatives)"
   echo
   echo "Each user's latest interaction is the test case; with \`--validation\` the second-latest one chooses the epoch,"

@@ -13,7 +13,8 @@ namespace Ncf.Benchmarks;
 /// A NeuMF-8 training sample is ~16.3 kFLOP (5.4 forward, 10.9 backward), so a step is ~4.2 MFLOP; a scored pair ~5.4 kFLOP.
 /// </summary>
 [MemoryDiagnoser]
-public class TrainingBenchmarks
+[Config(typeof(ThroughputConfig))]
+public class TrainingBenchmarks : IWorkload
 {
     private NcfDataset _data = null!;
     private CpuBackend _backend = null!;
@@ -30,6 +31,15 @@ public class TrainingBenchmarks
     [Params(OptimizerKind.Adam, OptimizerKind.LazyAdam)]
     public OptimizerKind Optimizer { get; set; }
 
+    /// <summary>The fused step (a whole pass per chunk of rows) or the layer-by-layer one; same results.</summary>
+    [Params(true, false)]
+    public bool Fused { get; set; }
+
+    /// <inheritdoc />
+    public Work WorkPerOperation(string benchmarkMethod) => benchmarkMethod == nameof(TrainingStep)
+        ? Work.Flops(256 * 16_300.0)
+        : Work.Flops(1000.0 * 3706 * 5_400);
+
     [GlobalSetup]
     public void Setup()
     {
@@ -41,7 +51,7 @@ public class TrainingBenchmarks
         _backend = new CpuBackend(threads: Threads);
         _model = new NcfModel(_backend, _data.UserCount, _data.ItemCount, new ModelOptions());
         _model.Initialize(42);
-        _trainer = new NcfTrainer(_model, _data, new TrainingOptions { Optimizer = Optimizer });
+        _trainer = new NcfTrainer(_model, _data, new TrainingOptions { Optimizer = Optimizer, FusedCpuStep = Fused });
         _samples = new NegativeSampler(_data, 4, 42).Epoch(0).ToArray();
         _users = new int[256];
         _items = new int[256];

@@ -52,8 +52,9 @@ internal sealed class FusedCpuStep : IParallelJob
     private readonly double[] _chunkLoss;
     private readonly bool[] _touchedUsers, _touchedItems; // all false between steps
 
-    /// <summary>Multiply-adds per chunk from which the chunks run on separate cores under a row-sparse optimizer.</summary>
+    /// <summary>Multiply-adds per chunk from which the first guess under a row-sparse optimizer is two cores.</summary>
     private const long MinParallelChunkMacs = 1 << 20;
+    private readonly ThreadingProbe _threading = new();
     private readonly long _macsPerRow;
     private int _phase, _rows, _chunkRows, _chunks;
     private int[] _users = [], _items = [];
@@ -208,15 +209,14 @@ internal sealed class FusedCpuStep : IParallelJob
             _adam = new AdamSettings(adam.LearningRate, o.Beta1, o.Beta2, o.Epsilon, adam.L2, adam.StepCount);
         }
 
-        // Two cores pay only when each has enough arithmetic to hide what the step's hand-over costs (the other
-        // core's cache lines for the rows, activations and partials it reads): with dense Adam or SGD, whose update
-        // streams every table, or with wide towers. Lazy Adam at NeuMF-8 (344 k multiply-adds per chunk) is faster on
-        // one core (docs/performance.md, v6). Either way the arithmetic, and so the result, is the same.
-        bool parallel = !_optimizer.IsRowSparse || (long)_chunkRows * _macsPerRow >= MinParallelChunkMacs;
+        bool parallel = _threading.Choose(_chunks > 1 && _backend.Threads > 1,
+            !_optimizer.IsRowSparse || (long)_chunkRows * _macsPerRow >= MinParallelChunkMacs);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         _phase = 0;
         _backend.RunJob(this, parallel ? _chunks : 1);
         _phase = 1;
         _backend.RunJob(this, parallel ? 2 : 1);
+        _threading.Record(System.Diagnostics.Stopwatch.GetTimestamp() - start);
         double loss = 0;
         for (int c = 0; c < _chunks; c++)
         {
@@ -492,4 +492,88 @@ internal sealed class FusedCpuStep : IParallelJob
             touched[row] = false;
         }
     }
+}
+
+/// <summary>
+/// Picks, step by step, whether the fused step runs on one core or two — a choice that changes speed, never results
+/// (the arithmetic is the same either way). Two cores pay only when each has enough work to hide the step's
+/// hand-over (the other core's cache lines for rows, activations and partials): measured on the project's machine,
+/// dense Adam gains ~15 % at NeuMF-8 and lazy Adam loses ~10 % (docs/performance.md, v6); and on a shared machine
+/// a helper thread that the OS deschedules stalls every fork-join, which can make two cores far slower than one.
+/// So it starts from a guess, times a window of steps each way, keeps the faster, and re-checks now and then.
+/// </summary>
+internal sealed class ThreadingProbe
+{
+    private const int Window = 64;          // steps timed per mode in a probe
+    private const int RecheckEvery = 4096;  // steps between probes
+    private const int Warmup = 128;         // steps (JIT, cold caches) before the first probe
+    private long _step;
+    private bool _current, _probing, _initialized;
+    private long _currentTicks, _otherTicks;
+    private int _currentSteps, _otherSteps;
+
+    /// <summary>The mode of the next step: <paramref name="guess"/> at first, then the faster one.</summary>
+    public bool Choose(bool possible, bool guess)
+    {
+        if (!possible)
+        {
+            return false;
+        }
+
+        if (!_initialized)
+        {
+            _initialized = true;
+            _current = guess;
+        }
+
+        // A probe: Window steps in the current mode, then Window steps in the other.
+        if (_probing)
+        {
+            return _currentSteps < Window ? _current : !_current;
+        }
+
+        return _current;
+    }
+
+    /// <summary>Records the duration of the step just taken (in <see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    public void Record(long ticks)
+    {
+        _step++;
+        if (!_initialized)
+        {
+            return;
+        }
+
+        if (_probing)
+        {
+            if (_currentSteps < Window)
+            {
+                _currentTicks += ticks;
+                _currentSteps++;
+            }
+            else
+            {
+                _otherTicks += ticks;
+                if (++_otherSteps == Window)
+                {
+                    // Switch only for a clear gain (5 %): timings on a shared machine are noisy.
+                    if (_otherTicks < _currentTicks * 0.95)
+                    {
+                        _current = !_current;
+                    }
+
+                    _probing = false;
+                    _currentTicks = _otherTicks = 0;
+                    _currentSteps = _otherSteps = 0;
+                }
+            }
+        }
+        else if (_step == Warmup || _step % RecheckEvery == 0)
+        {
+            _probing = true;
+        }
+    }
+
+    /// <summary>The mode in use outside probes (for tests and diagnostics).</summary>
+    public bool Parallel => _current;
 }

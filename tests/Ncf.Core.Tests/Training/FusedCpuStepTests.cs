@@ -90,6 +90,24 @@ public class FusedCpuStepTests
         Assert.Equal(layered.Parameters, fused.Parameters);
     }
 
+    [Theory]
+    [InlineData(true, 100, 50, false)] // guessed two cores, one is twice as fast: switches
+    [InlineData(true, 50, 100, true)] // guessed right: stays
+    [InlineData(false, 98, 100, false)] // within the 5 % noise margin: keeps the guess
+    public void The_threading_probe_keeps_the_faster_mode(bool guess, long parallelTicks, long serialTicks, bool expected)
+    {
+        var probe = new ThreadingProbe();
+        for (int step = 0; step < 1000; step++)
+        {
+            bool parallel = probe.Choose(possible: true, guess);
+            probe.Record(parallel ? parallelTicks : serialTicks);
+        }
+
+        Assert.Equal(expected, probe.Parallel);
+        var single = new ThreadingProbe();
+        Assert.False(single.Choose(possible: false, guess: true));
+    }
+
     [Fact]
     public void The_reference_tier_keeps_the_layer_by_layer_path()
     {
