@@ -31,6 +31,7 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
     private readonly Concat _concat;
     private readonly Relu _relu;
     private Workspace? _workspace;
+    private FusedCpuScorer? _fusedScorer;
     private View<int> _lastUsers, _lastItems;
 
     /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load parameters.</summary>
@@ -337,7 +338,8 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
     /// scoring: the first tower layer is split as <c>W·[p_u; q_i] + b = W_user·p_u + (W_item·q_i + b)</c>, the item half
     /// is computed once per call for the whole catalogue and the user half once per user, so each pair costs an
     /// addition there instead of <c>2e × h</c> multiply-adds. Equal to <see cref="Score"/> up to float rounding of the
-    /// reordered sum.
+    /// reordered sum. On the CPU backend each (user, block of 256 items) then runs the whole rest of the model in one
+    /// pass on one core, blocks spread over all cores.
     /// </summary>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores)
     {
@@ -357,6 +359,12 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
 
         if (users.IsEmpty)
         {
+            return;
+        }
+
+        if (Backend is Backends.Cpu.CpuBackend { Tier: Backends.Cpu.CpuKernelTier.Simd } cpu)
+        {
+            (_fusedScorer ??= new FusedCpuScorer(cpu, this)).Score(users, scores);
             return;
         }
 

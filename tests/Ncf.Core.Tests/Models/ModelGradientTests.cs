@@ -79,28 +79,34 @@ public class ModelGradientTests
     }
 
     [Theory]
-    [InlineData(ModelKind.Gmf, 1)]
-    [InlineData(ModelKind.Mlp, 1)]
-    [InlineData(ModelKind.NeuMF, 3)]
-    [InlineData(ModelKind.NeuMF, 1)]
-    public void Full_catalogue_scoring_equals_pair_scoring(ModelKind kind, int layers)
+    [InlineData(ModelKind.Gmf, 1, 8, 37, 1)]
+    [InlineData(ModelKind.Mlp, 1, 8, 37, 1)]
+    [InlineData(ModelKind.NeuMF, 3, 8, 37, 1)]
+    [InlineData(ModelKind.NeuMF, 1, 8, 37, 1)]
+    [InlineData(ModelKind.NeuMF, 3, 8, 600, 2)] // three blocks of items (the last one short) over two threads
+    [InlineData(ModelKind.NeuMF, 2, 12, 300, 2)] // rows off SIMD-lane boundaries
+    [InlineData(ModelKind.Gmf, 1, 5, 300, 2)]
+    public void Full_catalogue_scoring_equals_pair_scoring(ModelKind kind, int layers, int factors, int items, int threads)
     {
-        using var backend = new CpuBackend();
-        using var model = new NcfModel(backend, 6, 37, new ModelOptions { Kind = kind, Factors = 8, Layers = layers });
+        using var backend = new CpuBackend(threads: threads);
+        using var model = new NcfModel(backend, 6, items, new ModelOptions { Kind = kind, Factors = factors, Layers = layers });
         model.Parameters.Load(ToFloat(Random(model.Parameters.Layout.Length, 31, 0.5)));
-        int[] users = [4, 0, 4];
-        var fast = new float[users.Length * 37];
+        int[] users = [4, 0, 4, 5];
+        var fast = new float[users.Length * items];
         model.ScoreAllItems(users, fast);
-        var pairs = new float[37];
+        var pairs = new float[items];
         for (int u = 0; u < users.Length; u++)
         {
-            model.Score(Enumerable.Repeat(users[u], 37).ToArray(), Enumerable.Range(0, 37).ToArray(), pairs);
-            for (int i = 0; i < 37; i++)
+            model.Score(Enumerable.Repeat(users[u], items).ToArray(), Enumerable.Range(0, items).ToArray(), pairs);
+            for (int i = 0; i < items; i++)
             {
                 // The first layer's sum is split in two and reordered: float rounding only (|logit| ~ 1, ~1e-7 relative).
-                Assert.True(Math.Abs(fast[u * 37 + i] - pairs[i]) <= 1e-5 + 1e-5 * Math.Abs(pairs[i]), $"user {users[u]} item {i}: {fast[u * 37 + i]} vs {pairs[i]}");
+                Assert.True(Math.Abs(fast[u * items + i] - pairs[i]) <= 1e-5 + 1e-5 * Math.Abs(pairs[i]), $"user {users[u]} item {i}: {fast[u * items + i]} vs {pairs[i]}");
             }
         }
+
+        // The same user twice in one call gets the same scores, bit for bit.
+        Assert.Equal(fast.AsSpan(0, items).ToArray(), fast.AsSpan(2 * items, items).ToArray());
     }
 
     /// <summary>Hides the full-catalogue path, so the evaluator scores pair by pair.</summary>
