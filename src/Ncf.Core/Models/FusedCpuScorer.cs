@@ -33,9 +33,10 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
 
     // The current call.
     private int _phase;
-    private int[] _users = [];
-    private int _userCount;
-    private float* _scores; // pinned by Score for the duration of the call
+    private int[] _users = [], _pairItems = [];
+    private int _userCount, _pairCount;
+    private bool _pairs; // ScorePairs (explicit (user, item) rows) rather than Score (every item per user)
+    private float* _scores; // pinned for the duration of a call
     private int _blocksPerUser;
 
     private sealed class Scratch(int[] width, int head, int f)
@@ -44,6 +45,8 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
         public float[] Head { get; } = new float[BlockItems * head];
         public float[] GmfVector { get; } = new float[BlockItems * f];
         public float[] UserPart { get; } = new float[Math.Max(1, width.Length > 1 ? width[1] : 1)];
+        public int[] RowUsers { get; } = new int[BlockItems];
+        public int[] RowItems { get; } = new int[BlockItems];
     }
 
     public FusedCpuScorer(CpuBackend backend, NcfModel model)
@@ -106,6 +109,28 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
 
         users.CopyTo(_users);
         _userCount = users.Length;
+        _pairs = false;
+        RunPinned(scores);
+    }
+
+    /// <summary>Writes the logit of each pair (<paramref name="users"/>[n], <paramref name="items"/>[n]) to <paramref name="scores"/>[n].</summary>
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+    {
+        if (_users.Length < users.Length)
+        {
+            _users = new int[users.Length];
+            _pairItems = new int[users.Length];
+        }
+
+        users.CopyTo(_users);
+        items.CopyTo(_pairItems);
+        _pairCount = users.Length;
+        _pairs = true;
+        RunPinned(scores);
+    }
+
+    private void RunPinned(Span<float> scores)
+    {
         fixed (float* pinned = scores)
         {
             _scores = pinned;
@@ -153,25 +178,50 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
         }
 
         var scratch = _scratch[part];
+        if (_pairs)
+        {
+            int blocks = (_pairCount + BlockItems - 1) / BlockItems;
+            for (int block = part; block < blocks; block += parts)
+            {
+                int first = block * BlockItems, b = Math.Min(BlockItems, _pairCount - first);
+                ScoreRows(scratch, _users.AsSpan(first, b), _pairItems.AsSpan(first, b), new Span<float>(_scores + first, b));
+            }
+
+            return;
+        }
+
         int units = _userCount * _blocksPerUser;
         for (int unit = part; unit < units; unit += parts)
         {
-            ScoreBlock(scratch, unit / _blocksPerUser, unit % _blocksPerUser * BlockItems);
+            int userIndex = unit / _blocksPerUser, firstItem = unit % _blocksPerUser * BlockItems;
+            int b = Math.Min(BlockItems, _items - firstItem);
+            var rowUsers = scratch.RowUsers.AsSpan(0, b);
+            var rowItems = scratch.RowItems.AsSpan(0, b);
+            rowUsers.Fill(_users[userIndex]);
+            for (int i = 0; i < b; i++)
+            {
+                rowItems[i] = firstItem + i;
+            }
+
+            ScoreRows(scratch, rowUsers, rowItems, new Span<float>(_scores + ((long)userIndex * _items + firstItem), b));
         }
     }
 
-    private void ScoreBlock(Scratch s, int userIndex, int firstItem)
+    /// <summary>Logits of up to <see cref="BlockItems"/> (user, item) rows; the user half is recomputed only when the user changes.</summary>
+    private void ScoreRows(Scratch s, ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> logits)
     {
-        int user = _users[userIndex];
-        int b = Math.Min(BlockItems, _items - firstItem), f = _f, headWidth = _head;
+        int b = users.Length, f = _f, headWidth = _head;
         var head = s.Head.AsSpan(0, b * headWidth);
         if (_gmf)
         {
-            // p_u ⊙ q_i for the block's items, as the pair path's element-wise product computes it.
-            var pu = Slice(_gmfUser!).Slice(user * f, f);
-            var items = Slice(_gmfItem!).Slice(firstItem * f, b * f);
+            // p_u ⊙ q_i row by row, as the pair path's element-wise product computes it (exact products).
+            var userTable = Slice(_gmfUser!);
+            var itemTable = Slice(_gmfItem!);
             var gmf = s.GmfVector.AsSpan(0, b * f);
-            Multiply(pu, items, gmf, b, f);
+            for (int r = 0; r < b; r++)
+            {
+                Multiply(userTable.Slice(users[r] * f, f), itemTable.Slice(items[r] * f, f), gmf.Slice(r * f, f), 1, f);
+            }
 
             if (_mlp)
             {
@@ -187,15 +237,21 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
         {
             int h = _width[1], e = _e;
             var userPart = s.UserPart.AsSpan(0, h);
-            DenseKernel.ForwardBlocked(Slice(_mlpUser!).Slice(user * e, e), _userWeight, _noBias, userPart, 1, e, h);
+            var userTable = Slice(_mlpUser!);
             var first = s.Activations[1].AsSpan(0, b * h);
-            var itemPart = _itemPart.AsSpan(firstItem * h, b * h);
-            for (int i = 0; i < b; i++)
+            int lastUser = -1;
+            for (int r = 0; r < b; r++)
             {
-                // The pair path adds the item half onto the user half (a gather, then a scatter-add): same order here.
-                var row = first.Slice(i * h, h);
+                if (users[r] != lastUser)
+                {
+                    lastUser = users[r];
+                    DenseKernel.ForwardBlocked(userTable.Slice(lastUser * e, e), _userWeight, _noBias, userPart, 1, e, h);
+                }
+
+                // The user half, then the item half added onto it (the layer-by-layer path's gather and scatter-add order).
+                var row = first.Slice(r * h, h);
                 userPart.CopyTo(row);
-                VectorMath.Add(itemPart.Slice(i * h, h), row);
+                VectorMath.Add(_itemPart.AsSpan(items[r] * h, h), row);
             }
 
             ReluKernel.ForwardSimd(first, first);
@@ -218,7 +274,7 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
             }
         }
 
-        DenseKernel.ForwardBlocked(head, Slice(_outWeight), Slice(_outBias), new Span<float>(_scores + ((long)userIndex * _items + firstItem), b), b, headWidth, 1);
+        DenseKernel.ForwardBlocked(head, Slice(_outWeight), Slice(_outBias), logits, b, headWidth, 1);
     }
 
     /// <summary><c>y[i, :] = u ⊙ x[i, :]</c> for <paramref name="rows"/> rows of width <paramref name="f"/> (exact products).</summary>

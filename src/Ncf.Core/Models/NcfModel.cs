@@ -312,12 +312,32 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
     /// <summary>Sets all parameter gradients to zero.</summary>
     public void ZeroGradients() => Parameters.ZeroGradients();
 
-    /// <summary>Scores pairs (logits), in chunks of the workspace's capacity (at least 4096 rows).</summary>
+    /// <summary>
+    /// Scores pairs (logits). On the CPU backend the first layer is split into user and item halves as in
+    /// <see cref="ScoreAllItems(ReadOnlySpan{int}, Span{float})"/> (each user's half computed once per run of equal
+    /// users, each item's once per call), which equals <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int})"/> up to
+    /// the rounding of that reordered sum; elsewhere it runs the forward pass in chunks of the workspace's capacity.
+    /// </summary>
     public void Score(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
     {
         if (users.Length != items.Length || scores.Length < users.Length)
         {
             throw new ArgumentException("users, items and scores must have matching lengths.");
+        }
+
+        if (Backend is Backends.Cpu.CpuBackend { Tier: Backends.Cpu.CpuKernelTier.Simd } cpu)
+        {
+            // The fused scorer indexes the tables directly: check every id first, as the gather kernels would.
+            for (int n = 0; n < users.Length; n++)
+            {
+                if ((uint)users[n] >= (uint)UserCount || (uint)items[n] >= (uint)ItemCount)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(users), $"Pair {n} ({users[n]}, {items[n]}) is outside the model's {UserCount} users and {ItemCount} items.");
+                }
+            }
+
+            (_fusedScorer ??= new FusedCpuScorer(cpu, this)).ScorePairs(users, items, scores[..users.Length]);
+            return;
         }
 
         Reserve(Math.Min(users.Length, 4096));
