@@ -36,6 +36,8 @@ public sealed class NcfRecommender : IDisposable
     {
     }
 
+    private readonly Lock _scoring = new();
+
     /// <summary>The model.</summary>
     public NcfModel Model { get; }
 
@@ -60,7 +62,8 @@ public sealed class NcfRecommender : IDisposable
     /// <summary>
     /// The top <paramref name="k"/> items for the user with external ID <paramref name="userId"/>, best first, over
     /// all items or the given candidate item IDs, excluding items the user already has (unless
-    /// <paramref name="includeKnown"/>).
+    /// <paramref name="includeKnown"/>). Safe to call from several threads (calls are serialised; each one already
+    /// uses every core for a full-catalogue request).
     /// </summary>
     public IReadOnlyList<ItemRecommendation> Recommend(string userId, int k = 10, IEnumerable<string>? candidateItemIds = null, bool includeKnown = false)
     {
@@ -77,7 +80,13 @@ public sealed class NcfRecommender : IDisposable
                 : throw new NcfException($"Unknown item '{id}' in the candidate list.")).ToArray();
         }
 
-        var top = TopK.ForUser(Model, user, k, includeKnown ? null : KnownItems, candidates);
+        // The model scores through per-instance scratch buffers, so requests from several threads take turns here.
+        Recommendation[] top;
+        lock (_scoring)
+        {
+            top = TopK.ForUser(Model, user, k, includeKnown ? null : KnownItems, candidates);
+        }
+
         return top.Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray();
     }
 

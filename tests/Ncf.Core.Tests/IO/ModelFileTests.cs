@@ -92,6 +92,21 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void Recommend_from_several_threads_at_once_gives_the_sequential_answers()
+    {
+        using var backend = new CpuBackend(threads: 2);
+        using var recommender = MakeRecommender(backend);
+        string[] users = ["alice", "bob", "carol"];
+        var expected = users.Select(u => recommender.Recommend(u, 3)).ToArray();
+        var actual = new IReadOnlyList<ItemRecommendation>[users.Length * 50];
+        Parallel.For(0, actual.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, n => actual[n] = recommender.Recommend(users[n % users.Length], 3));
+        for (int n = 0; n < actual.Length; n++)
+        {
+            Assert.Equal(expected[n % users.Length], actual[n]);
+        }
+    }
+
+    [Fact]
     public void Unknown_users_and_items_are_clear_errors()
     {
         using var backend = new CpuBackend();
