@@ -39,15 +39,17 @@ public class FusedCpuStepTests
     [InlineData(ModelKind.Mlp, OptimizerKind.Sgd)]
     [InlineData(ModelKind.NeuMF, OptimizerKind.Adam, 1e-4f)] // L2: untouched rows still decay towards 0
     [InlineData(ModelKind.NeuMF, OptimizerKind.Sgd, 1e-4f)]
-    public void Fused_steps_give_the_layer_by_layer_parameters_bit_for_bit(ModelKind kind, OptimizerKind optimizer, float l2 = 0)
+    [InlineData(ModelKind.NeuMF, OptimizerKind.Adam, 0f, 16)] // f = 16: MLP rows of 64 floats, walked by runs of rows
+    [InlineData(ModelKind.NeuMF, OptimizerKind.Adam, 1e-4f, 16)]
+    public void Fused_steps_give_the_layer_by_layer_parameters_bit_for_bit(ModelKind kind, OptimizerKind optimizer, float l2 = 0, int factors = 8)
     {
         // Batch 256 (two chunks of 128) with a ragged last batch of the epoch. Every row is computed by the same
         // kernels, and the dense-layer gradients are summed per the same 128-row blocks in the same order, so the
         // parameters must agree exactly. Only the reported loss may differ: its double-precision sum is taken per
         // chunk and then across chunks, so it is compared to 1e-12 relative. Embedding rows the batch did not touch are
         // updated without reading their zero gradient (Adam) or skipped (SGD without L2): bit-identical by design.
-        var layered = Train(kind, optimizer, fused: false, threads: 2, batch: 256, l2: l2);
-        var fused = Train(kind, optimizer, fused: true, threads: 2, batch: 256, l2: l2);
+        var layered = Train(kind, optimizer, fused: false, threads: 2, batch: 256, l2: l2, factors: factors);
+        var fused = Train(kind, optimizer, fused: true, threads: 2, batch: 256, l2: l2, factors: factors);
         Assert.Equal(layered.Parameters, fused.Parameters);
         Assert.Equal(layered.HitRates, fused.HitRates);
         for (int e = 0; e < layered.Losses.Length; e++)
