@@ -50,6 +50,16 @@ internal sealed class BenchmarkData : IDisposable
         }
     }
 
+    /// <summary>The real ML-1M NCF split when shared/data has it, else a synthetic set of the same size (6,040 × 3,706, ~165 per user).</summary>
+    internal static Ncf.Data.NcfDataset LoadMl1mOrSynthetic()
+    {
+        string? shared = LocateSharedData();
+        string prefix = shared is null ? "" : Path.Combine(shared, "ml-1m", "ml-1m");
+        return File.Exists(prefix + ".train.rating")
+            ? Ncf.Data.NcfDataLoader.Load(prefix)
+            : Ncf.Data.SyntheticData.Generate(new Ncf.Data.SyntheticDataOptions { Users = 6040, Items = 3706, MeanPerUser = 165 });
+    }
+
     internal static string? LocateSharedData()
     {
         string? fromEnvironment = Environment.GetEnvironmentVariable("NCF_SHARED_DATA");

@@ -28,11 +28,7 @@ public class EpochBenchmarks : IWorkload
     [GlobalSetup]
     public void Setup()
     {
-        string? shared = BenchmarkData.LocateSharedData();
-        string prefix = shared is null ? "" : Path.Combine(shared, "ml-1m", "ml-1m");
-        _data = File.Exists(prefix + ".train.rating")
-            ? NcfDataLoader.Load(prefix)
-            : SyntheticData.Generate(new SyntheticDataOptions { Users = 6040, Items = 3706, MeanPerUser = 165 });
+        _data = BenchmarkData.LoadMl1mOrSynthetic();
     }
 
     /// <inheritdoc />

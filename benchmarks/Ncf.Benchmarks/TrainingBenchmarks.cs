@@ -43,11 +43,7 @@ public class TrainingBenchmarks : IWorkload
     [GlobalSetup]
     public void Setup()
     {
-        string? shared = BenchmarkData.LocateSharedData();
-        string prefix = shared is null ? "" : Path.Combine(shared, "ml-1m", "ml-1m");
-        _data = File.Exists(prefix + ".train.rating")
-            ? NcfDataLoader.Load(prefix)
-            : SyntheticData.Generate(new SyntheticDataOptions { Users = 6040, Items = 3706, MeanPerUser = 165 });
+        _data = BenchmarkData.LoadMl1mOrSynthetic();
         _backend = new CpuBackend(threads: Threads);
         _model = new NcfModel(_backend, _data.UserCount, _data.ItemCount, new ModelOptions());
         _model.Initialize(42);

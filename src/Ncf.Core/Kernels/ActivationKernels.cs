@@ -146,6 +146,10 @@ public static class MultiplyKernel
         ElementwiseDriver.Binary<MultiplyOperator>(a, b, y);
     }
 
+    /// <summary><see cref="ForwardSimd"/> without the length checks, for short rows in a loop whose caller sized them.</summary>
+    internal static void ForwardUnchecked(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) =>
+        ElementwiseDriver.Binary<MultiplyOperator>(a, b, y);
+
     /// <summary>SIMD backward. <paramref name="da"/> and <paramref name="db"/> must not alias the inputs.</summary>
     public static void BackwardSimd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> dy, Span<float> da, Span<float> db)
     {

@@ -20,14 +20,9 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
 {
     private const int BlockItems = 256;
     private readonly CpuBackend _backend;
-    private readonly NcfModel _model;
     private readonly float[] _values;
-    private readonly int _f, _e, _layers, _head, _items;
-    private readonly bool _gmf, _mlp;
-    private readonly int[] _width;
-    private readonly ParameterSlice? _gmfUser, _gmfItem, _mlpUser, _mlpItem;
-    private readonly ParameterSlice[] _towerWeight = [], _towerBias = [];
-    private readonly ParameterSlice _outWeight, _outBias;
+    private readonly ModelSlices _shape;
+    private readonly int _items;
     private readonly float[] _userWeight, _itemWeight, _itemPart, _noBias;
     private readonly Scratch[] _scratch;
 
@@ -52,50 +47,18 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
     public FusedCpuScorer(CpuBackend backend, NcfModel model)
     {
         _backend = backend;
-        _model = model;
         _values = ((CpuBuffer<float>)model.Parameters.Values).Array;
-        var options = model.Options;
-        var layout = model.Parameters.Layout;
+        _shape = new ModelSlices(model);
         _items = model.ItemCount;
-        _f = options.Factors;
-        _gmf = options.Kind != ModelKind.Mlp;
-        _mlp = options.Kind != ModelKind.Gmf;
-        _layers = _mlp ? options.Layers : 0;
-        _e = _mlp ? options.MlpEmbeddingDim : 0;
-        _head = model.HeadWidth;
-        _width = new int[_layers + 1];
-        _width[0] = 2 * _e;
-        if (_gmf)
-        {
-            _gmfUser = layout["gmf.user"];
-            _gmfItem = layout["gmf.item"];
-        }
-
-        if (_mlp)
-        {
-            _mlpUser = layout["mlp.user"];
-            _mlpItem = layout["mlp.item"];
-            _towerWeight = new ParameterSlice[_layers];
-            _towerBias = new ParameterSlice[_layers];
-            for (int k = 0; k < _layers; k++)
-            {
-                _towerWeight[k] = layout[$"mlp.{k}.weight"];
-                _towerBias[k] = layout[$"mlp.{k}.bias"];
-                _width[k + 1] = _towerWeight[k].Rows;
-            }
-        }
-
-        _outWeight = layout["out.weight"];
-        _outBias = layout["out.bias"];
-        int h = _mlp ? _width[1] : 0;
-        _userWeight = new float[h * _e];
-        _itemWeight = new float[h * _e];
+        int h = _shape.HasMlp ? _shape.Width[1] : 0;
+        _userWeight = new float[h * _shape.EmbeddingWidth];
+        _itemWeight = new float[h * _shape.EmbeddingWidth];
         _itemPart = new float[_items * h];
         _noBias = new float[h];
         _scratch = new Scratch[backend.Threads];
         for (int t = 0; t < _scratch.Length; t++)
         {
-            _scratch[t] = new Scratch(_width, _head, _f);
+            _scratch[t] = new Scratch(_shape.Width, _shape.HeadWidth, _shape.Factors);
         }
     }
 
@@ -148,11 +111,11 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
     private void Run()
     {
         _blocksPerUser = (_items + BlockItems - 1) / BlockItems;
-        if (_mlp)
+        if (_shape.HasMlp)
         {
             // The first layer's weight [h, 2e] split into its user columns and its item columns, [h, e] each.
-            int h = _width[1], e = _e;
-            var weight = Slice(_towerWeight[0]);
+            int h = _shape.Width[1], e = _shape.EmbeddingWidth;
+            var weight = Slice(_shape.TowerWeight[0]);
             CopyColumnsKernel.Simd(weight, 2 * e, _userWeight, e, h, e);
             CopyColumnsKernel.Simd(weight[e..], 2 * e, _itemWeight, e, h, e);
             _phase = 0;
@@ -170,10 +133,10 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
     {
         if (_phase == 0)
         {
-            int h = _width[1];
+            int h = _shape.Width[1];
             int start = (int)((long)_items * part / parts), end = (int)((long)_items * (part + 1) / parts);
-            DenseKernel.ForwardBlocked(Slice(_mlpItem!).Slice(start * _e, (end - start) * _e), _itemWeight, Slice(_towerBias[0]),
-                _itemPart.AsSpan(start * h, (end - start) * h), end - start, _e, h);
+            DenseKernel.ForwardBlocked(Slice(_shape.MlpItem!).Slice(start * _shape.EmbeddingWidth, (end - start) * _shape.EmbeddingWidth), _itemWeight, Slice(_shape.TowerBias[0]),
+                _itemPart.AsSpan(start * h, (end - start) * h), end - start, _shape.EmbeddingWidth, h);
             return;
         }
 
@@ -210,20 +173,20 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
     /// <summary>Logits of up to <see cref="BlockItems"/> (user, item) rows; the user half is recomputed only when the user changes.</summary>
     private void ScoreRows(Scratch s, ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> logits)
     {
-        int b = users.Length, f = _f, headWidth = _head;
+        int b = users.Length, f = _shape.Factors, headWidth = _shape.HeadWidth;
         var head = s.Head.AsSpan(0, b * headWidth);
-        if (_gmf)
+        if (_shape.HasGmf)
         {
             // p_u ⊙ q_i row by row, as the pair path's element-wise product computes it (exact products).
-            var userTable = Slice(_gmfUser!);
-            var itemTable = Slice(_gmfItem!);
+            var userTable = Slice(_shape.GmfUser!);
+            var itemTable = Slice(_shape.GmfItem!);
             var gmf = s.GmfVector.AsSpan(0, b * f);
             for (int r = 0; r < b; r++)
             {
-                Multiply(userTable.Slice(users[r] * f, f), itemTable.Slice(items[r] * f, f), gmf.Slice(r * f, f), 1, f);
+                MultiplyKernel.ForwardUnchecked(userTable.Slice(users[r] * f, f), itemTable.Slice(items[r] * f, f), gmf.Slice(r * f, f));
             }
 
-            if (_mlp)
+            if (_shape.HasMlp)
             {
                 CopyColumnsKernel.Simd(gmf, f, head, headWidth, b, f);
             }
@@ -233,11 +196,11 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
             }
         }
 
-        if (_mlp)
+        if (_shape.HasMlp)
         {
-            int h = _width[1], e = _e;
+            int h = _shape.Width[1], e = _shape.EmbeddingWidth;
             var userPart = s.UserPart.AsSpan(0, h);
-            var userTable = Slice(_mlpUser!);
+            var userTable = Slice(_shape.MlpUser!);
             var first = s.Activations[1].AsSpan(0, b * h);
             int lastUser = -1;
             for (int r = 0; r < b; r++)
@@ -255,16 +218,16 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
             }
 
             ReluKernel.ForwardSimd(first, first);
-            for (int k = 1; k < _layers; k++)
+            for (int k = 1; k < _shape.Layers; k++)
             {
-                int inDim = _width[k], outDim = _width[k + 1];
+                int inDim = _shape.Width[k], outDim = _shape.Width[k + 1];
                 var y = s.Activations[k + 1].AsSpan(0, b * outDim);
-                DenseKernel.ForwardBlocked(s.Activations[k].AsSpan(0, b * inDim), Slice(_towerWeight[k]), Slice(_towerBias[k]), y, b, inDim, outDim);
+                DenseKernel.ForwardBlocked(s.Activations[k].AsSpan(0, b * inDim), Slice(_shape.TowerWeight[k]), Slice(_shape.TowerBias[k]), y, b, inDim, outDim);
                 ReluKernel.ForwardSimd(y, y);
             }
 
-            var towerOut = s.Activations[_layers].AsSpan(0, b * f);
-            if (_gmf)
+            var towerOut = s.Activations[_shape.Layers].AsSpan(0, b * f);
+            if (_shape.HasGmf)
             {
                 CopyColumnsKernel.Simd(towerOut, f, head[f..], headWidth, b, f);
             }
@@ -274,33 +237,6 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
             }
         }
 
-        DenseKernel.ForwardBlocked(head, Slice(_outWeight), Slice(_outBias), logits, b, headWidth, 1);
-    }
-
-    /// <summary><c>y[i, :] = u ⊙ x[i, :]</c> for <paramref name="rows"/> rows of width <paramref name="f"/> (exact products).</summary>
-    private static void Multiply(ReadOnlySpan<float> u, ReadOnlySpan<float> x, Span<float> y, int rows, int f)
-    {
-        int width = System.Numerics.Vector<float>.Count;
-        if (f % width == 0)
-        {
-            for (int i = 0; i < rows; i++)
-            {
-                for (int j = 0; j < f; j += width)
-                {
-                    (new System.Numerics.Vector<float>(u.Slice(j, width)) * new System.Numerics.Vector<float>(x.Slice(i * f + j, width)))
-                        .CopyTo(y.Slice(i * f + j, width));
-                }
-            }
-
-            return;
-        }
-
-        for (int i = 0; i < rows; i++)
-        {
-            for (int j = 0; j < f; j++)
-            {
-                y[i * f + j] = u[j] * x[i * f + j];
-            }
-        }
+        DenseKernel.ForwardBlocked(head, Slice(_shape.OutWeight), Slice(_shape.OutBias), logits, b, headWidth, 1);
     }
 }

@@ -30,12 +30,7 @@ internal sealed class FusedCpuStep : IParallelJob
     private readonly Optimizer _optimizer;
     private readonly float[] _values, _gradients;
     private readonly float[]? _firstMoment, _secondMoment;
-    private readonly int _f, _e, _layers, _head;
-    private readonly bool _gmf, _mlp;
-    private readonly ParameterSlice? _gmfUser, _gmfItem, _mlpUser, _mlpItem;
-    private readonly ParameterSlice[] _towerWeight, _towerBias;
-    private readonly ParameterSlice _outWeight, _outBias;
-    private readonly int[] _width; // w₀..w_L
+    private readonly ModelSlices _shape;
 
     // Per-row buffers, [capacity, width].
     private readonly float[] _gmfUserRows, _gmfItemRows, _gmfVector, _dGmfVector, _dGmfUserRows, _dGmfItemRows;
@@ -80,62 +75,31 @@ internal sealed class FusedCpuStep : IParallelJob
             _secondMoment = ((CpuBuffer<float>)adam.SecondMoment).Array;
         }
 
-        var options = model.Options;
+        _shape = new ModelSlices(model);
         var layout = parameters.Layout;
-        _f = options.Factors;
-        _gmf = options.Kind != ModelKind.Mlp;
-        _mlp = options.Kind != ModelKind.Gmf;
-        _layers = _mlp ? options.Layers : 0;
-        _e = _mlp ? options.MlpEmbeddingDim : 0;
-        _head = model.HeadWidth;
-        if (_gmf)
+        for (int k = 0; k < _shape.Layers; k++)
         {
-            _gmfUser = layout["gmf.user"];
-            _gmfItem = layout["gmf.item"];
+            _macsPerRow += (long)_shape.Width[k] * _shape.Width[k + 1];
         }
 
-        if (_mlp)
+
+        int cap = capacity, f = _shape.Factors;
+        _gmfUserRows = new float[_shape.HasGmf ? cap * f : 0];
+        _gmfItemRows = new float[_shape.HasGmf ? cap * f : 0];
+        _gmfVector = new float[_shape.HasGmf ? cap * f : 0];
+        _dGmfVector = new float[_shape.HasGmf ? cap * f : 0];
+        _dGmfUserRows = new float[_shape.HasGmf ? cap * f : 0];
+        _dGmfItemRows = new float[_shape.HasGmf ? cap * f : 0];
+        _activations = new float[_shape.Layers + 1][];
+        _dActivations = new float[_shape.Layers + 1][];
+        for (int k = 0; k <= _shape.Layers; k++)
         {
-            _mlpUser = layout["mlp.user"];
-            _mlpItem = layout["mlp.item"];
+            _activations[k] = new float[_shape.HasMlp ? cap * _shape.Width[k] : 0];
+            _dActivations[k] = new float[_shape.HasMlp ? cap * _shape.Width[k] : 0];
         }
 
-        _towerWeight = new ParameterSlice[_layers];
-        _towerBias = new ParameterSlice[_layers];
-        _width = new int[_layers + 1];
-        _width[0] = 2 * _e;
-        for (int k = 0; k < _layers; k++)
-        {
-            _towerWeight[k] = layout[$"mlp.{k}.weight"];
-            _towerBias[k] = layout[$"mlp.{k}.bias"];
-            _width[k + 1] = _towerWeight[k].Rows;
-        }
-
-        for (int k = 0; k < _layers; k++)
-        {
-            _macsPerRow += (long)_width[k] * _width[k + 1];
-        }
-
-        _outWeight = layout["out.weight"];
-        _outBias = layout["out.bias"];
-
-        int cap = capacity, f = _f;
-        _gmfUserRows = new float[_gmf ? cap * f : 0];
-        _gmfItemRows = new float[_gmf ? cap * f : 0];
-        _gmfVector = new float[_gmf ? cap * f : 0];
-        _dGmfVector = new float[_gmf ? cap * f : 0];
-        _dGmfUserRows = new float[_gmf ? cap * f : 0];
-        _dGmfItemRows = new float[_gmf ? cap * f : 0];
-        _activations = new float[_layers + 1][];
-        _dActivations = new float[_layers + 1][];
-        for (int k = 0; k <= _layers; k++)
-        {
-            _activations[k] = new float[_mlp ? cap * _width[k] : 0];
-            _dActivations[k] = new float[_mlp ? cap * _width[k] : 0];
-        }
-
-        _headRows = new float[cap * _head];
-        _dHeadRows = new float[cap * _head];
+        _headRows = new float[cap * _shape.HeadWidth];
+        _dHeadRows = new float[cap * _shape.HeadWidth];
         _logits = new float[cap];
         _dLogits = new float[cap];
 
@@ -148,10 +112,10 @@ internal sealed class FusedCpuStep : IParallelJob
         }
 
         int PartialOffset(ParameterSlice slice) => _denseOffsets[Array.FindIndex(_denseSlices, d => d.Name == slice.Name)];
-        _towerWeightPartial = _towerWeight.Select(PartialOffset).ToArray();
-        _towerBiasPartial = _towerBias.Select(PartialOffset).ToArray();
-        _outWeightPartial = PartialOffset(_outWeight);
-        _outBiasPartial = PartialOffset(_outBias);
+        _towerWeightPartial = _shape.TowerWeight.Select(PartialOffset).ToArray();
+        _towerBiasPartial = _shape.TowerBias.Select(PartialOffset).ToArray();
+        _outWeightPartial = PartialOffset(_shape.OutWeight);
+        _outBiasPartial = PartialOffset(_shape.OutBias);
 
         int maxChunks = ChunkCount(cap, ParallelKernels.BlockRows(cap));
         _partials = new float[maxChunks][];
@@ -259,46 +223,46 @@ internal sealed class FusedCpuStep : IParallelJob
     private void RunChunk(int chunk)
     {
         int r0 = chunk * _chunkRows, r = Math.Min(_chunkRows, _rows - r0);
-        int f = _f, e = _e, h = _head;
+        int f = _shape.Factors, e = _shape.EmbeddingWidth, h = _shape.HeadWidth;
         var users = _users.AsSpan(r0, r);
         var items = _items.AsSpan(r0, r);
         var values = _values;
 
         // Forward. GMF: p_u ⊙ q_i [r, f]; MLP: [p_u; q_i] [r, 2e] through the tower; head [r, h].
         Span<float> gmfUser = default, gmfItem = default, gmfVector = default;
-        if (_gmf)
+        if (_shape.HasGmf)
         {
             gmfUser = _gmfUserRows.AsSpan(r0 * f, r * f);
             gmfItem = _gmfItemRows.AsSpan(r0 * f, r * f);
             gmfVector = _gmfVector.AsSpan(r0 * f, r * f);
-            GatherKernel.Simd(Slice(values, _gmfUser!), f, users, gmfUser);
-            GatherKernel.Simd(Slice(values, _gmfItem!), f, items, gmfItem);
+            GatherKernel.Simd(Slice(values, _shape.GmfUser!), f, users, gmfUser);
+            GatherKernel.Simd(Slice(values, _shape.GmfItem!), f, items, gmfItem);
             MultiplyKernel.ForwardSimd(gmfUser, gmfItem, gmfVector);
         }
 
         var head = _headRows.AsSpan(r0 * h, r * h);
-        if (_mlp)
+        if (_shape.HasMlp)
         {
             var input = _activations[0].AsSpan(r0 * 2 * e, r * 2 * e);
-            var userTable = Slice(values, _mlpUser!);
-            var itemTable = Slice(values, _mlpItem!);
+            var userTable = Slice(values, _shape.MlpUser!);
+            var itemTable = Slice(values, _shape.MlpItem!);
             for (int k = 0; k < r; k++)
             {
                 userTable.Slice(users[k] * e, e).CopyTo(input.Slice(k * 2 * e, e));
                 itemTable.Slice(items[k] * e, e).CopyTo(input.Slice(k * 2 * e + e, e));
             }
 
-            for (int k = 0; k < _layers; k++)
+            for (int k = 0; k < _shape.Layers; k++)
             {
-                int inDim = _width[k], outDim = _width[k + 1];
+                int inDim = _shape.Width[k], outDim = _shape.Width[k + 1];
                 var y = _activations[k + 1].AsSpan(r0 * outDim, r * outDim);
-                DenseKernel.ForwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _towerWeight[k]),
-                    Slice(values, _towerBias[k]), y, r, inDim, outDim);
+                DenseKernel.ForwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _shape.TowerWeight[k]),
+                    Slice(values, _shape.TowerBias[k]), y, r, inDim, outDim);
                 ReluKernel.ForwardSimd(y, y);
             }
         }
 
-        var towerOut = _mlp ? _activations[_layers].AsSpan(r0 * f, r * f) : default;
+        var towerOut = _shape.HasMlp ? _activations[_shape.Layers].AsSpan(r0 * f, r * f) : default;
         switch (_model.Kind)
         {
             case ModelKind.Gmf:
@@ -315,17 +279,17 @@ internal sealed class FusedCpuStep : IParallelJob
 
         var logits = _logits.AsSpan(r0, r);
         var dLogits = _dLogits.AsSpan(r0, r);
-        DenseKernel.ForwardBlocked(head, Slice(values, _outWeight), Slice(values, _outBias), logits, r, h, 1);
+        DenseKernel.ForwardBlocked(head, Slice(values, _shape.OutWeight), Slice(values, _shape.OutBias), logits, r, h, 1);
         _chunkLoss[chunk] = SigmoidBinaryCrossEntropyKernel.Simd(logits, _labels.AsSpan(r0, r), dLogits, 1f / _rows);
 
         // Backward into this chunk's dense partials (zeroed first: the kernels accumulate) and per-row gradients.
         var partial = _partials[chunk].AsSpan(0, _denseLength);
         partial.Clear();
         var dHead = _dHeadRows.AsSpan(r0 * h, r * h);
-        DenseKernel.BackwardBlocked(head, Slice(values, _outWeight), dLogits, dHead, partial.Slice(_outWeightPartial, _outWeight.Length),
-            partial.Slice(_outBiasPartial, _outBias.Length), r, h, 1);
-        var dGmfVector = _gmf ? _dGmfVector.AsSpan(r0 * f, r * f) : default;
-        var dTowerOut = _mlp ? _dActivations[_layers].AsSpan(r0 * f, r * f) : default;
+        DenseKernel.BackwardBlocked(head, Slice(values, _shape.OutWeight), dLogits, dHead, partial.Slice(_outWeightPartial, _shape.OutWeight.Length),
+            partial.Slice(_outBiasPartial, _shape.OutBias.Length), r, h, 1);
+        var dGmfVector = _shape.HasGmf ? _dGmfVector.AsSpan(r0 * f, r * f) : default;
+        var dTowerOut = _shape.HasMlp ? _dActivations[_shape.Layers].AsSpan(r0 * f, r * f) : default;
         switch (_model.Kind)
         {
             case ModelKind.Gmf:
@@ -340,19 +304,19 @@ internal sealed class FusedCpuStep : IParallelJob
                 break;
         }
 
-        for (int k = _layers - 1; k >= 0; k--)
+        for (int k = _shape.Layers - 1; k >= 0; k--)
         {
-            int inDim = _width[k], outDim = _width[k + 1];
+            int inDim = _shape.Width[k], outDim = _shape.Width[k + 1];
             var y = _activations[k + 1].AsSpan(r0 * outDim, r * outDim);
             var dy = _dActivations[k + 1].AsSpan(r0 * outDim, r * outDim);
             ReluKernel.BackwardSimd(y, dy, dy);
-            DenseKernel.BackwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _towerWeight[k]), dy,
-                _dActivations[k].AsSpan(r0 * inDim, r * inDim), partial.Slice(_towerWeightPartial[k], _towerWeight[k].Length),
-                partial.Slice(_towerBiasPartial[k], _towerBias[k].Length),
+            DenseKernel.BackwardBlocked(_activations[k].AsSpan(r0 * inDim, r * inDim), Slice(values, _shape.TowerWeight[k]), dy,
+                _dActivations[k].AsSpan(r0 * inDim, r * inDim), partial.Slice(_towerWeightPartial[k], _shape.TowerWeight[k].Length),
+                partial.Slice(_towerBiasPartial[k], _shape.TowerBias[k].Length),
                 r, inDim, outDim);
         }
 
-        if (_gmf)
+        if (_shape.HasGmf)
         {
             MultiplyKernel.BackwardSimd(gmfUser, gmfItem, dGmfVector, _dGmfUserRows.AsSpan(r0 * f, r * f), _dGmfItemRows.AsSpan(r0 * f, r * f));
         }
@@ -364,20 +328,20 @@ internal sealed class FusedCpuStep : IParallelJob
         var ids = (space == IdSpace.User ? _users : _items).AsSpan(0, _rows);
         var unique = space == IdSpace.User ? _uniqueUsers.AsSpan(0, _uniqueUserCount) : _uniqueItems.AsSpan(0, _uniqueItemCount);
         int n = _rows;
-        if (_gmf)
+        if (_shape.HasGmf)
         {
-            var table = space == IdSpace.User ? _gmfUser! : _gmfItem!;
-            ScatterAddKernel.Simd((space == IdSpace.User ? _dGmfUserRows : _dGmfItemRows).AsSpan(0, n * _f), ids, _f, Slice(_gradients, table));
+            var table = space == IdSpace.User ? _shape.GmfUser! : _shape.GmfItem!;
+            ScatterAddKernel.Simd((space == IdSpace.User ? _dGmfUserRows : _dGmfItemRows).AsSpan(0, n * _shape.Factors), ids, _shape.Factors, Slice(_gradients, table));
             Update(table, unique);
         }
 
-        if (_mlp)
+        if (_shape.HasMlp)
         {
             // The rows' gradients are the user (or item) half of each tower-input gradient row [2e].
-            var table = space == IdSpace.User ? _mlpUser! : _mlpItem!;
+            var table = space == IdSpace.User ? _shape.MlpUser! : _shape.MlpItem!;
             var gradient = Slice(_gradients, table);
-            var dInput = _dActivations[0].AsSpan(0, n * 2 * _e);
-            int e = _e, column = space == IdSpace.User ? 0 : e;
+            var dInput = _dActivations[0].AsSpan(0, n * 2 * _shape.EmbeddingWidth);
+            int e = _shape.EmbeddingWidth, column = space == IdSpace.User ? 0 : e;
             for (int k = 0; k < n; k++)
             {
                 VectorMath.Add(dInput.Slice(k * 2 * e + column, e), gradient.Slice(ids[k] * e, e));
@@ -472,25 +436,21 @@ internal sealed class FusedCpuStep : IParallelJob
         int dim = slice.Columns, rows = slice.Rows;
         for (int row = 0; row < rows;)
         {
+            // One run of rows that are all touched, or all untouched.
             int start = row;
-            if (touched[row])
+            bool runTouched = touched[row];
+            while (row < rows && touched[row] == runTouched)
             {
-                while (row < rows && touched[row])
-                {
-                    row++;
-                }
+                row++;
+            }
 
-                int at = start * dim, length = (row - start) * dim;
+            int at = start * dim, length = (row - start) * dim;
+            if (runTouched)
+            {
                 AdamKernel.SimdClearingGradients(p.Slice(at, length), g.Slice(at, length), m.Slice(at, length), v.Slice(at, length), _adam);
             }
             else
             {
-                while (row < rows && !touched[row])
-                {
-                    row++;
-                }
-
-                int at = start * dim, length = (row - start) * dim;
                 AdamKernel.SimdZeroGradient(p.Slice(at, length), m.Slice(at, length), v.Slice(at, length), _adam);
             }
         }
