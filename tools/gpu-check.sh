@@ -9,8 +9,9 @@
 # The lent machine is bare and offline (no .NET SDK, no NuGet), so binaries travel prebuilt:
 #   here:    tools/gpu-check.sh --pack        # Release build of the benchmark/checker + a .NET runtime -> .gpucheck/
 #   there:   tools/gpu-check.sh               # with the run tool's carry: [".gpucheck"]
-# Where a .NET SDK and the NuGet packages are present, it instead builds Release itself and runs the xunit suite
-# (tests/Ncf.Gpu.Tests) on CUDA and OpenCL as well.
+# The xunit suite (tests/Ncf.Gpu.Tests) travels too, with xunit's console runner (2.4.1, the last one that runs on
+# .NET Core without an SDK), and runs on CUDA and on OpenCL. Where a .NET SDK and the NuGet packages are present, the
+# script instead builds Release itself and runs the suite with `dotnet test`.
 #
 # Usage: tools/gpu-check.sh [--pack] [--tiny] [--budget SECONDS (default 540)] [--out DIR (default $OUT or ./gpucheck-out)]
 # --tiny (or NCF_BENCH_TINY=1): tiny data and batches, no build and no xunit (uses an existing Release build), CUDA
@@ -41,6 +42,17 @@ if [ "$MODE" = pack ]; then
     set -e
     rm -rf "$PACK_DIR" && mkdir -p "$PACK_DIR"
     dotnet publish benchmarks/Ncf.Gpu.Bench -c Release -o "$PACK_DIR/bench" --nologo -v q
+    # The test assembly with its dependencies, and xunit's console runner beside it (run with the runner's own
+    # runtimeconfig, rolled forward to .NET 10; it reads the tests' deps.json itself).
+    dotnet build tests/Ncf.Gpu.Tests -c Release --nologo -v q
+    cp -r tests/Ncf.Gpu.Tests/bin/Release/net10.0 "$PACK_DIR/tests"
+    runner="${NUGET_PACKAGES:-$HOME/.nuget/packages}/xunit.runner.console/2.4.1"
+    if [ ! -f "$runner/tools/netcoreapp2.0/xunit.console.dll" ]; then
+        runner=$(mktemp -d)
+        curl -fsSL -o "$runner/runner.nupkg" https://api.nuget.org/v3-flatcontainer/xunit.runner.console/2.4.1/xunit.runner.console.2.4.1.nupkg
+        (cd "$runner" && unzip -q runner.nupkg 'tools/netcoreapp2.0/*')
+    fi
+    cp "$runner"/tools/netcoreapp2.0/xunit.console.* "$runner"/tools/netcoreapp2.0/xunit.runner.*.dll "$PACK_DIR/tests/"
     dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
     runtime=$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -n 1)
     tar -C "$dotnet_root" -cJf "$PACK_DIR/dotnet-runtime.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$(basename "$runtime")"
@@ -170,13 +182,64 @@ elif [ "$HAVE_SDK" = yes ] && step "build Release" 240 "$DOTNET" build Ncf.Nativ
     [ "$HAVE_CUDA" = yes ] && step "xunit on CUDA" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~Cuda"
     step "xunit on OpenCL" 120 "$DOTNET" test tests/Ncf.Gpu.Tests -c Release --no-build --filter "FullyQualifiedName~OpenCL"
 fi
+# The packed suite (no SDK there): one test class per accelerator, so a method filter on the class name picks it.
+XUNIT_PACKED=no
+[ "$TINY" = 1 ] || [ "$HAVE_SDK" = yes ] || [ ! -f "$PACK_DIR/tests/xunit.console.dll" ] || XUNIT_PACKED=yes
+xunit_packed() {
+    step "xunit on $1 (packed)" "$2" env DOTNET_ROLL_FORWARD=Major "$DOTNET" "$PACK_DIR/tests/xunit.console.dll" \
+        "$PACK_DIR/tests/Ncf.Gpu.Tests.dll" -nocolor -method "*.$1*"
+}
 
-# Device runs, most wanted first (the budget may end early): CUDA check and throughput, then OpenCL, then kernels.
+# The PyTorch peer on CUDA, for comparison (its README describes the data and flags).
+run_peer() {
+    local PEER="" candidate
+    for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py /tmp/gpucheck-shared/peers/pytorch_ncf.py; do
+        [ -f "$candidate" ] && PEER=$candidate && break
+    done
+    if [ -z "$PEER" ]; then
+        TABLE+=("| pytorch peer | skipped: ../shared/peers/pytorch_ncf.py not here | 0 |")
+        return
+    fi
+    local peers_dir data PY=""
+    peers_dir=$(dirname "$PEER")
+    data="$peers_dir/../data/ml-1m/ml-1m"
+    [ -f "$data.train.rating" ] || data="$peers_dir/synth/u.data"
+    if [ ! -f "$data.train.rating" ] && [ ! -f "$data" ]; then
+        TABLE+=("| pytorch peer | skipped: no data beside it | 0 |")
+        return
+    fi
+    # The peers' README: Debian's /usr/bin/python3 has torch; the python3 first on PATH may not.
+    for candidate in /usr/bin/python3 python3; do
+        if "$candidate" -c 'import torch, numpy' 2>/dev/null; then PY=$candidate; break; fi
+    done
+    if [ -z "$PY" ]; then
+        TABLE+=("| pytorch peer | skipped: no python3 with torch and numpy | 0 |")
+        return
+    fi
+    # NeuMF-8 at 2^16 and at the paper's batch 256, and the MLPerf shape (f64 L3) at 2^16, one epoch each.
+    if [ "$HAVE_CUDA" = yes ]; then
+        PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cuda || true
+        PYTHONUNBUFFERED=1 step "pytorch peer cuda MLPerf-shape b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --factors 64 --layers 3 --device cuda || true
+        PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b256" 120 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
+    else
+        PYTHONUNBUFFERED=1 step "pytorch peer cpu NeuMF-8 b65536" 120 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cpu || true
+    fi
+}
+
+# Device runs, most wanted first (the budget may end early): the CUDA suite, the CUDA check and throughput, the
+# peer on CUDA, then OpenCL, then the kernel timings.
+[ "$HAVE_CUDA" = yes ] && [ "$XUNIT_PACKED" = yes ] && xunit_packed Cuda 150
 if [ -f "$BENCH" ]; then
     if [ "$HAVE_CUDA" = yes ]; then
         step "check on CUDA" 60 "$DOTNET" "$BENCH" --check --device cuda
         step "train bench on CUDA" 150 "$DOTNET" "$BENCH" --device cuda "${TRAIN_ARGS[@]}"
     fi
+else
+    TABLE+=("| kernels | FAILED: $BENCH missing | 0 |")
+fi
+run_peer
+[ "$XUNIT_PACKED" = yes ] && xunit_packed OpenCL 120
+if [ -f "$BENCH" ]; then
     step "check on OpenCL" 60 "$DOTNET" "$BENCH" --check --device opencl
     if [ "$HAVE_CUDA" = yes ]; then
         # NVIDIA's OpenCL: only the small cases matter here; a shorter measurement.
@@ -186,42 +249,6 @@ if [ -f "$BENCH" ]; then
     else
         step "train bench on OpenCL" 120 "$DOTNET" "$BENCH" --device opencl "${TRAIN_ARGS[@]}"
     fi
-else
-    TABLE+=("| kernels | FAILED: $BENCH missing | 0 |")
-fi
-
-# The PyTorch peer on CUDA, for comparison (its README describes the data and flags).
-PEER=""
-for candidate in ../shared/peers/pytorch_ncf.py shared/peers/pytorch_ncf.py /tmp/gpucheck-shared/peers/pytorch_ncf.py; do
-    [ -f "$candidate" ] && PEER=$candidate && break
-done
-if [ -n "$PEER" ]; then
-    peers_dir=$(dirname "$PEER")
-    data="$peers_dir/../data/ml-1m/ml-1m"
-    [ -f "$data.train.rating" ] || data="$peers_dir/synth/u.data"
-    if [ -f "$data.train.rating" ] || [ -f "$data" ]; then
-        # The peers' README: Debian's /usr/bin/python3 has torch; the python3 first on PATH may not.
-        PY=""
-        for candidate in /usr/bin/python3 python3; do
-            if "$candidate" -c 'import torch, numpy' 2>/dev/null; then PY=$candidate; break; fi
-        done
-        if [ -n "$PY" ]; then
-            # NeuMF-8 at the paper's batch 256 and at 2^16, and the MLPerf shape (f64 L3) at 2^16, one epoch each.
-            if [ "$HAVE_CUDA" = yes ]; then
-                PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cuda || true
-                PYTHONUNBUFFERED=1 step "pytorch peer cuda MLPerf-shape b65536" 60 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --factors 64 --layers 3 --device cuda || true
-                PYTHONUNBUFFERED=1 step "pytorch peer cuda NeuMF-8 b256" 120 "$PY" "$PEER" --data "$data" --epochs 1 --device cuda || true
-            else
-                PYTHONUNBUFFERED=1 step "pytorch peer cpu NeuMF-8 b65536" 120 "$PY" "$PEER" --data "$data" --epochs 1 --batch 65536 --device cpu || true
-            fi
-        else
-            TABLE+=("| pytorch peer | skipped: no python3 with torch and numpy | 0 |")
-        fi
-    else
-        TABLE+=("| pytorch peer | skipped: no data beside it | 0 |")
-    fi
-else
-    TABLE+=("| pytorch peer | skipped: ../shared/peers/pytorch_ncf.py not here | 0 |")
 fi
 
 exit $((FAILURES > 0 ? 1 : 0))
