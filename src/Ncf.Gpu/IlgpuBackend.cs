@@ -43,6 +43,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     private readonly ScoringKernels _scoring;
     private MemoryBuffer1D<long, Stride1D.Dense>? _sortKeys;
     private MemoryBuffer1D<float, Stride1D.Dense>? _lossScratch;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _denseScratch;
     private bool _disposed;
 
     private IlgpuBackend(Context context, Accelerator accelerator, GpuDeviceKind kind)
@@ -364,7 +365,12 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
         var db = GetView(dBias);
         if (rows > 0)
         {
-            Locked(() => _dense.Backward(xv, w, dyv, dxv, dw, db, rows, inDim, outDim));
+            int scratchLength = DenseKernels.BackwardScratchLength(rows, inDim, outDim);
+            Locked(() =>
+            {
+                var scratch = scratchLength > 0 ? Scratch(ref _denseScratch, scratchLength) : default;
+                _dense.Backward(xv, w, dyv, dxv, dw, db, rows, inDim, outDim, scratch);
+            });
         }
     }
 
@@ -575,6 +581,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
             _accelerator.Synchronize();
             _sortKeys?.Dispose();
             _lossScratch?.Dispose();
+            _denseScratch?.Dispose();
             _accelerator.Dispose();
             _context.Dispose();
             _disposed = true;
