@@ -143,12 +143,14 @@ if ! ldconfig -p | grep -q 'libOpenCL.so '; then
     libcl=$(ldconfig -p | awk '/libOpenCL.so.1 /{print $NF; exit}')
     [ -n "$libcl" ] && ln -s "$libcl" "$CL_SHIM/libOpenCL.so" && export LD_LIBRARY_PATH="$CL_SHIM${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-if [ ! -d /etc/OpenCL/vendors ] || [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null)" ]; then
-    nvcl=$(ldconfig -p | awk '/libnvidia-opencl.so.1 /{print $NF; exit}')
-    if [ -n "$nvcl" ]; then
-        mkdir -p "$CL_SHIM/vendors" && echo "$nvcl" > "$CL_SHIM/vendors/nvidia.icd"
-        export OCL_ICD_VENDORS="$CL_SHIM/vendors"
-    fi
+# On the H100 of 2026-11-27 /etc/OpenCL/vendors held only PoCL's CPU device, so NVIDIA's ICD is added beside what is
+# there whenever the driver's library exists and no vendor file names it.
+nvcl=$(ldconfig -p | awk '/libnvidia-opencl.so.1 /{print $NF; exit}')
+if [ -n "$nvcl" ] && ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
+    mkdir -p "$CL_SHIM/vendors"
+    cp /etc/OpenCL/vendors/*.icd "$CL_SHIM/vendors/" 2>/dev/null
+    echo "$nvcl" > "$CL_SHIM/vendors/nvidia.icd"
+    export OCL_ICD_VENDORS="$CL_SHIM/vendors"
 fi
 
 # The .NET to run with: the SDK when present, else the runtime packed by --pack.

@@ -26,6 +26,9 @@ internal static class TrainCommand
 
         pretrain |= gmfFile is not null;
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
+        // The paper fine-tunes with plain SGD (§3.4.1); the authors' published NeuMF command uses Adam.
+        var finetuneOptimizer = args.Choice("finetune-optimizer", OptimizerKind.Sgd, ("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam),
+            ("lazy-adam", OptimizerKind.LazyAdam));
         bool json = args.Flag("json");
         bool keepBest = args.Choice("checkpoint", false, ("final", false), ("best", true));
         bool fullRanking = args.Flag("full-ranking");
@@ -69,7 +72,7 @@ internal static class TrainCommand
                 ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, cancellationToken, out _)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp);
-            using var trainer = new NcfTrainer(model, data, training with { Optimizer = OptimizerKind.Sgd, LearningRate = finetuneLr, Seed = seed + 2 });
+            using var trainer = new NcfTrainer(model, data, training with { Optimizer = finetuneOptimizer, LearningRate = finetuneLr, Seed = seed + 2 });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
             result = trainer.Fit(best, cancellationToken, printer.Batches);

@@ -198,7 +198,7 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
         }
     }
 
-    /// <summary>The devices of one kind (a context can also hold ILGPU's implicit CPU device).</summary>
+    /// <summary>The devices of one kind in index order (a context can also hold ILGPU's implicit CPU device).</summary>
     private static List<Device> DevicesOf(Context context, GpuDeviceKind kind)
     {
         var type = kind switch
@@ -207,7 +207,10 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
             GpuDeviceKind.OpenCL => AcceleratorType.OpenCL,
             _ => AcceleratorType.CPU,
         };
-        return context.Devices.Where(d => d.AcceleratorType == type).ToList();
+        // OpenCL GPUs before OpenCL CPUs (PoCL): opencl:0 is the GPU where a machine has both, as the H100 host had.
+        return context.Devices.Where(d => d.AcceleratorType == type)
+            .OrderBy(d => d is CLDevice cl && (cl.DeviceType & CLDeviceType.CL_DEVICE_TYPE_GPU) != 0 ? 0 : 1)
+            .ToList();
     }
 
     private static Context CreateContext(GpuDeviceKind kind) => Context.Create(builder =>
