@@ -13,8 +13,8 @@
 # .NET Core without an SDK), and runs on CUDA and on OpenCL. Where a .NET SDK and the NuGet packages are present, the
 # script instead builds Release itself and runs the suite with `dotnet test`.
 #
-# Usage: tools/gpu-check.sh [--pack] [--tiny] [--cuda-only] [--budget SECONDS (default 540)] [--out DIR (default $OUT or ./gpucheck-out)]
-# --cuda-only: the CUDA suite, check, throughput and kernel timings; no peer and no OpenCL (a short rerun after a fix).
+# Usage: tools/gpu-check.sh [--pack] [--tiny] [--short] [--budget SECONDS (default 540)] [--out DIR (default $OUT or ./gpucheck-out)]
+# --short: the CUDA suite, check, throughput and kernel timings, and the OpenCL check; no peer (a rerun after a fix).
 # --tiny (or NCF_BENCH_TINY=1): tiny data and batches, no build and no xunit (uses an existing Release build), CUDA
 # steps skipped without nvidia-smi, the peer on the CPU when there is no GPU: an end-to-end check of this script on a
 # CPU-only machine with OpenCL (PoCL), about 3 minutes.
@@ -26,16 +26,16 @@ PACK_DIR="$ROOT/.gpucheck"
 BUDGET=540
 MODE=run
 TINY=${NCF_BENCH_TINY:-0}
-CUDA_ONLY=0
+SHORT=0
 OUT_DIR=${OUT:-$ROOT/gpucheck-out}
 while [ $# -gt 0 ]; do
     case "$1" in
         --pack) MODE=pack ;;
         --tiny) TINY=1 ;;
-        --cuda-only) CUDA_ONLY=1 ;;
+        --short) SHORT=1 ;;
         --budget) BUDGET=$2; shift ;;
         --out) OUT_DIR=$2; shift ;;
-        *) echo "usage: tools/gpu-check.sh [--pack] [--tiny] [--cuda-only] [--budget SECONDS] [--out DIR]" >&2; exit 2 ;;
+        *) echo "usage: tools/gpu-check.sh [--pack] [--tiny] [--short] [--budget SECONDS] [--out DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -242,8 +242,11 @@ if [ -f "$BENCH" ]; then
 else
     TABLE+=("| kernels | FAILED: $BENCH missing | 0 |")
 fi
-if [ "$CUDA_ONLY" = 1 ]; then
-    [ -f "$BENCH" ] && step "bench on CUDA" 60 "$DOTNET" "$BENCH" --device cuda --seconds 0.2
+if [ "$SHORT" = 1 ]; then
+    if [ -f "$BENCH" ]; then
+        step "bench on CUDA" 60 "$DOTNET" "$BENCH" --device cuda --seconds 0.2
+        step "check on OpenCL" 30 "$DOTNET" "$BENCH" --check --device opencl
+    fi
     exit $((FAILURES > 0 ? 1 : 0))
 fi
 run_peer

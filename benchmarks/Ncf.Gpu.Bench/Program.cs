@@ -143,7 +143,7 @@ internal sealed class KernelBench(IlgpuBackend backend, BenchOptions options)
 
         if (Run("dense"))
         {
-            foreach (var (rows, inDim, outDim) in new[] { (256, 64, 32), (65536 / scale, 64, 32), (1024 / scale, 1024 / scale, 1024 / scale) })
+            foreach (var (rows, inDim, outDim) in new[] { (256, 64, 32), (65536 / scale, 64, 32), (65536 / scale, 512, 256), (1024 / scale, 1024 / scale, 1024 / scale) })
             {
                 Dense(rows, inDim, outDim);
             }

@@ -46,4 +46,21 @@ public sealed class GradientSplitTests
         Assert.Equal(1, DenseKernels.GradientSplit(100, 64, 32).Splits);
         Assert.Equal(1, DenseKernels.GradientSplit(4096, 1024, 1024).Splits);
     }
+
+    [Fact]
+    public void TheDeviceTestShapesReachTheBlockedKernelInEveryGemm()
+    {
+        // IlgpuBackendTests.DenseShapes (on a real device) lists these so that the blocked kernel's forward
+        // (B transposed), dx (plain) and split dW (A transposed) paths are all compared with the reference.
+        foreach (var (rows, inDim, outDim) in new[] { (3000, 70, 130), (8192, 128, 128) })
+        {
+            Assert.True(DenseKernels.UsesBlockedKernel(rows, outDim, 1), $"forward [{rows}, {inDim} -> {outDim}]");
+            Assert.True(DenseKernels.UsesBlockedKernel(rows, inDim, 1), $"dx [{rows}, {inDim} -> {outDim}]");
+            var (splits, _) = DenseKernels.GradientSplit(rows, inDim, outDim);
+            Assert.True(splits > 1 && DenseKernels.UsesBlockedKernel(outDim, inDim, splits), $"dW [{rows}, {inDim} -> {outDim}]");
+        }
+
+        // NeuMF-8's narrow layers stay on the 16×16 kernel.
+        Assert.False(DenseKernels.UsesBlockedKernel(65536, 32, 1));
+    }
 }

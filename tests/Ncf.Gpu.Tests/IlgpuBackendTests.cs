@@ -163,7 +163,9 @@ public abstract class IlgpuBackendTests<TFixture>(TFixture fixture) : IClassFixt
 
     public static IEnumerable<(int Rows, int In, int Out)> DenseShapes(bool simulator) => simulator
         ? [(0, 8, 8), (1, 1, 1), (7, 31, 33), (33, 17, 7), (64, 64, 64), (130, 17, 7)]
-        : [(0, 8, 8), (1, 1, 1), (7, 31, 33), (33, 17, 7), (127, 64, 32), (130, 17, 7), (256, 64, 32), (1027, 33, 16)];
+        : [(0, 8, 8), (1, 1, 1), (7, 31, 33), (33, 17, 7), (127, 64, 32), (130, 17, 7), (256, 64, 32), (1027, 33, 16),
+            // the register-blocked kernel (DenseKernels.UsesBlockedKernel): forward; dx; forward, dx and a split dW
+            (3000, 70, 130), (3000, 130, 70), (8192, 128, 128)];
 
     [DeviceFact]
     public void DenseForward()

@@ -19,7 +19,20 @@ internal sealed class DenseKernels(Accelerator accelerator)
     /// <summary>Tile edge: a group of Tile×Tile threads computes a Tile×Tile block of C through shared memory.</summary>
     internal const int Tile = 16;
 
+    /// <summary>Output edge of a register-blocked block: 256 threads, each computing 4×4 outputs of a 64×64 block.</summary>
+    internal const int BlockTile = 64;
+
+    /// <summary>k-depth of one shared-memory stage of the blocked kernel.</summary>
+    private const int BlockK = 16;
+
+    /// <summary>
+    /// The blocked kernel runs when it has at least this many blocks (splits included); below, the 16×16 kernel's
+    /// 16× more blocks keep more of the GPU busy. A function of the shape only, so results stay device-independent.
+    /// </summary>
+    internal const int MinBlockedBlocks = 64;
+
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>? _gemm;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>? _blockedGemm;
     private Action<Index2D, ArrayView<float>, int, int, int, int, int, ArrayView<float>>? _biasPartials;
     private Action<Index1D, ArrayView<float>, int, int, ArrayView<float>>? _addPartials;
 
@@ -110,9 +123,22 @@ internal sealed class DenseKernels(Accelerator accelerator)
         }
 
         // M on x: the batch can be 2^20 rows (65,536 tiles), past the 65,535 limit of a CUDA grid's y and z.
+        if (UsesBlockedKernel(shape.M, shape.N, splits))
+        {
+            _blockedGemm ??= accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(BlockedGemmKernel);
+            var blocks = new Index3D((shape.M + BlockTile - 1) / BlockTile, (shape.N + BlockTile - 1) / BlockTile, splits);
+            _blockedGemm(new KernelConfig(blocks, new Index3D(256, 1, 1)), a, b, bias, c, shape);
+            return;
+        }
+
         var grid = new Index3D((shape.M + Tile - 1) / Tile, (shape.N + Tile - 1) / Tile, splits);
         _gemm(new KernelConfig(grid, new Index3D(Tile, Tile, 1)), a, b, bias, c, shape);
     }
+
+    /// <summary>Whether a GEMM of C <c>[m, n]</c> in <paramref name="splits"/> splits runs the register-blocked kernel.</summary>
+    internal static bool UsesBlockedKernel(int m, int n, int splits) =>
+        m >= BlockTile && n >= BlockTile
+        && (long)((m + BlockTile - 1) / BlockTile) * ((n + BlockTile - 1) / BlockTile) * splits >= MinBlockedBlocks;
 
     /// <summary>
     /// C <c>[M, N]</c> (row stride Ldc) = or += Σ_k A(m, k)·B(k, n) (+ bias[n]). A(m, k) is <c>a[m·Lda + k]</c>, or
@@ -187,6 +213,108 @@ internal sealed class DenseKernels(Accelerator accelerator)
             long index = (long)Grid.IdxZ * s.SplitStride + (long)m * s.Ldc + n;
             c[index] = s.Accumulate != 0 ? c[index] + sum : sum;
         }
+    }
+
+    // Register-blocked GEMM, same contract as GemmKernel. Block (X, Y, z) computes C[X·64 .. +64, Y·64 .. +64]; thread
+    // (tx, ty) = (tid % 16, tid / 16) owns rows ty + 16i and columns tx + 16j, i, j = 0..3: 16 accumulators in
+    // registers, 8 shared loads per 16 FMAs (the 16×16 kernel does 2 per FMA). A 64×16 slice of A and a 16×64 slice
+    // of B are staged per step, both k-major so the inner loop reads A by broadcast and B from consecutive banks;
+    // global loads run along whichever index is contiguous in memory. Out-of-range elements load as 0.
+    private static void BlockedGemmKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, GemmShape s)
+    {
+        var tileA = SharedMemory.Allocate<float>(BlockK * BlockTile); // [k][m]
+        var tileB = SharedMemory.Allocate<float>(BlockK * BlockTile); // [k][n]
+        int tid = Group.IdxX;
+        int tx = tid & 15;
+        int ty = tid >> 4;
+        int blockM = Grid.IdxX * BlockTile;
+        int blockN = Grid.IdxY * BlockTile;
+        int kBegin = Grid.IdxZ * s.KChunk;
+        int kEnd = Math.Min(s.K, kBegin + s.KChunk);
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        for (int k0 = kBegin; k0 < kEnd; k0 += BlockK)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                int e = tid + 256 * r;
+                int aRow = s.TransposeA != 0 ? e & 63 : e >> 4;
+                int aCol = s.TransposeA != 0 ? e >> 6 : e & 15;
+                int m = blockM + aRow;
+                int k = k0 + aCol;
+                float va = 0f;
+                if (m < s.M && k < kEnd)
+                {
+                    va = s.TransposeA != 0 ? a[(long)k * s.Lda + m] : a[(long)m * s.Lda + k];
+                }
+
+                tileA[aCol * BlockTile + aRow] = va;
+
+                int bCol = s.TransposeB != 0 ? e >> 4 : e & 63;
+                int bRow = s.TransposeB != 0 ? e & 15 : e >> 6;
+                int n = blockN + bCol;
+                k = k0 + bRow;
+                float vb = 0f;
+                if (n < s.N && k < kEnd)
+                {
+                    vb = s.TransposeB != 0 ? b[(long)n * s.Ldb + k] : b[(long)k * s.Ldb + n];
+                }
+
+                tileB[bRow * BlockTile + bCol] = vb;
+            }
+
+            Group.Barrier();
+            for (int kk = 0; kk < BlockK; kk++)
+            {
+                int ao = kk * BlockTile + ty;
+                int bo = kk * BlockTile + tx;
+                float a0 = tileA[ao], a1 = tileA[ao + 16], a2 = tileA[ao + 32], a3 = tileA[ao + 48];
+                float b0 = tileB[bo], b1 = tileB[bo + 16], b2 = tileB[bo + 32], b3 = tileB[bo + 48];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+
+            Group.Barrier();
+        }
+
+        int m0 = blockM + ty;
+        int n0 = blockN + tx;
+        StoreRow(c, bias, s, m0, n0, c00, c01, c02, c03);
+        StoreRow(c, bias, s, m0 + 16, n0, c10, c11, c12, c13);
+        StoreRow(c, bias, s, m0 + 32, n0, c20, c21, c22, c23);
+        StoreRow(c, bias, s, m0 + 48, n0, c30, c31, c32, c33);
+    }
+
+    // Four outputs of one row m at columns n, n+16, n+32, n+48 (bias, accumulate and split as in GemmKernel).
+    private static void StoreRow(ArrayView<float> c, ArrayView<float> bias, GemmShape s, int m, int n, float v0, float v1, float v2, float v3)
+    {
+        if (m >= s.M)
+        {
+            return;
+        }
+
+        Store(c, bias, s, m, n, v0);
+        Store(c, bias, s, m, n + 16, v1);
+        Store(c, bias, s, m, n + 32, v2);
+        Store(c, bias, s, m, n + 48, v3);
+    }
+
+    private static void Store(ArrayView<float> c, ArrayView<float> bias, GemmShape s, int m, int n, float sum)
+    {
+        if (n >= s.N)
+        {
+            return;
+        }
+
+        if (s.HasBias != 0)
+        {
+            sum += bias[n];
+        }
+
+        long index = (long)Grid.IdxZ * s.SplitStride + (long)m * s.Ldc + n;
+        c[index] = s.Accumulate != 0 ? c[index] + sum : sum;
     }
 
     // dy is [rows, outDim]; thread (o, z) sums column o over rows [z·chunk, (z+1)·chunk) and adds the sum to
