@@ -44,7 +44,10 @@ public sealed class GradientSplitTests
         Assert.True(splits * 8 >= 1024, $"{splits} splits");
         // Short batches and big layers stay whole: nothing to gain.
         Assert.Equal(1, DenseKernels.GradientSplit(100, 64, 32).Splits);
-        Assert.Equal(1, DenseKernels.GradientSplit(4096, 1024, 1024).Splits);
+        Assert.Equal(1, DenseKernels.GradientSplit(4096, 2048, 2048).Splits);
+        // The MLPerf tower's first layer: 32 blocked blocks, split into ≥ 1024 blocks in all.
+        var (wide, _) = DenseKernels.GradientSplit(65536, 512, 256);
+        Assert.True(wide * 32 >= 1024 && DenseKernels.UsesBlockedKernel(256, 512, wide), $"{wide} splits");
     }
 
     [Fact]
