@@ -72,7 +72,14 @@ internal static class TrainCommand
                 ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, cancellationToken, out _)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp);
-            using var trainer = new NcfTrainer(model, data, training with { Optimizer = finetuneOptimizer, LearningRate = finetuneLr, Seed = seed + 2 });
+            using var trainer = new NcfTrainer(model, data, training with
+            {
+                Optimizer = finetuneOptimizer,
+                LearningRate = finetuneLr,
+                Seed = seed + 2,
+                // As the authors' NeuMF.py: the assembled model is evaluated before fine-tuning and may be the best.
+                EvaluateBeforeTraining = training.EvaluateEachEpoch,
+            });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
             result = trainer.Fit(best, cancellationToken, printer.Batches);
@@ -173,7 +180,7 @@ internal static class TrainCommand
                 .Add("train_positives", data.TrainCount)
                 .Add("seed", (long)training.Seed)
                 .Add("backend", backend.Name)
-                .Add("epochs", result.Epochs.Count)
+                .Add("epochs", result.Epochs.Count(e => e.Epoch > 0))
                 .Add("best_epoch", best?.Epoch ?? 0)
                 .Add("best_selected_by", data.Validation is null ? "test" : "validation")
                 .Add("best_hr10", best?.Test?.HitRate ?? double.NaN)
@@ -269,6 +276,12 @@ internal static class TrainCommand
 
             string phase = Phase is null ? "" : $"[{Phase}] ";
             string validation = r.Validation is { } val ? $"  val HR@10 {val.HitRate:F4} NDCG@10 {val.Ndcg:F4}" : "";
+            if (r.Epoch == 0)
+            {
+                _stdout.WriteLine($"{phase}epoch   0/{_epochs}  before training  HR@10 {r.Test?.HitRate:F4}  NDCG@10 {r.Test?.Ndcg:F4}{validation}  (eval {r.EvalSeconds:F2} s)");
+                return;
+            }
+
             _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}  HR@10 {r.Test?.HitRate:F4}  NDCG@10 {r.Test?.Ndcg:F4}{validation}  " +
                 $"{r.TrainSeconds:F2} s  {Common.Number(r.SamplesPerSecond)} samples/s  (prep {r.PrepSeconds:F2} s, eval {r.EvalSeconds:F2} s)");
         }

@@ -86,8 +86,15 @@ public sealed class CliTests : IDisposable
         {
             var (code, output, error) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp, "--finetune-optimizer", optimizer);
             Assert.True(code == 0, error);
-            var epoch = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0]).RootElement;
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+            // The assembled model is evaluated before fine-tuning (epoch 0, no loss), as the authors' NeuMF.py does.
+            Assert.Equal(0, lines[0].GetProperty("epoch").GetInt32());
+            Assert.Equal(JsonValueKind.Null, lines[0].GetProperty("loss").ValueKind);
+            Assert.True(lines[0].GetProperty("hr10").GetDouble() > 0);
+            Assert.Equal(1, lines[^1].GetProperty("epochs").GetInt32());
+            var epoch = lines[1];
             Assert.Equal("neumf", epoch.GetProperty("phase").GetString());
+            Assert.Equal(1, epoch.GetProperty("epoch").GetInt32());
             return epoch.GetProperty("loss").GetDouble();
         }
 
@@ -96,7 +103,7 @@ public sealed class CliTests : IDisposable
         double sgd = FirstLoss("sgd"), adam = FirstLoss("adam");
         Assert.True(adam < sgd, $"adam {adam} vs sgd {sgd}");
         var (_, byDefault, _) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp);
-        Assert.Equal(sgd, JsonDocument.Parse(byDefault.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0]).RootElement.GetProperty("loss").GetDouble());
+        Assert.Equal(sgd, JsonDocument.Parse(byDefault.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1]).RootElement.GetProperty("loss").GetDouble());
     }
 
     [Fact]

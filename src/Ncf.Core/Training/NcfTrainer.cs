@@ -116,6 +116,13 @@ public sealed class NcfTrainer : IDisposable
         _lastPlannedEpoch = EpochsDone + Options.Epochs - 1;
         try
         {
+            if (Options.EvaluateBeforeTraining && EpochsDone == 0)
+            {
+                var initial = Evaluate(new EpochReport { Epoch = 0, Loss = double.NaN }, cancellationToken);
+                reports.Add(initial);
+                progress?.Report(initial);
+            }
+
             for (int e = 0; e < Options.Epochs; e++)
             {
                 var report = TrainEpoch(cancellationToken, batchProgress);

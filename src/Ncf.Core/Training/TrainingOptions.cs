@@ -61,6 +61,13 @@ public sealed record TrainingOptions
     /// <summary>Evaluate on the test (and validation) cases after every epoch. Default true.</summary>
     public bool EvaluateEachEpoch { get; init; } = true;
 
+    /// <summary>
+    /// Also evaluate the model before the first epoch of a fresh trainer, reported as epoch 0 with no loss, and let
+    /// it be the best epoch. Default false. The NCF authors' scripts do this; it matters for a NeuMF assembled from
+    /// pre-trained GMF and MLP models, whose starting point can beat every fine-tuned epoch.
+    /// </summary>
+    public bool EvaluateBeforeTraining { get; init; }
+
     /// <summary>Checks the values; throws <see cref="NcfException"/> with a readable message.</summary>
     public void Validate()
     {
@@ -99,10 +106,10 @@ public sealed record TrainingOptions
 /// <summary>What one epoch did.</summary>
 public sealed record EpochReport
 {
-    /// <summary>1-based epoch number.</summary>
+    /// <summary>1-based epoch number; 0 for the evaluation before training (<see cref="TrainingOptions.EvaluateBeforeTraining"/>).</summary>
     public int Epoch { get; init; }
 
-    /// <summary>Mean training loss over the epoch's examples.</summary>
+    /// <summary>Mean training loss over the epoch's examples (NaN for epoch 0: nothing was trained).</summary>
     public double Loss { get; init; }
 
     /// <summary>Test metrics after the epoch (null when not evaluated).</summary>

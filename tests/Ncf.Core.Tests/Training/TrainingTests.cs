@@ -82,6 +82,39 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Evaluating_before_training_reports_epoch_0_can_be_best_and_changes_nothing_else()
+    {
+        TrainingResult Run(bool before, out float[] parameters, out RankingMetrics untrained)
+        {
+            using var backend = new CpuBackend(threads: 1);
+            using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+            model.Initialize(5);
+            // The reference for epoch 0: the evaluator on the initialised model, called directly.
+            untrained = Evaluator.SampledRanking(model, Small.Test!, 10, TieBreaking.Pessimistic);
+            using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Epochs = 2, Seed = 5, EvaluateBeforeTraining = before });
+            var result = trainer.Fit();
+            parameters = model.Parameters.ToArray();
+            return result;
+        }
+
+        var plain = Run(false, out var plainParameters, out _);
+        var withInitial = Run(true, out var withInitialParameters, out var untrained);
+        Assert.Equal([0, 1, 2], withInitial.Epochs.Select(e => e.Epoch));
+        var initial = withInitial.Epochs[0];
+        Assert.True(double.IsNaN(initial.Loss));
+        Assert.Equal(0, initial.Samples);
+        Assert.Equal(untrained, initial.Test);
+        // Evaluating draws nothing from the training streams: the trained epochs and parameters are bit-identical.
+        Assert.Equal(plain.Epochs.Select(e => BitConverter.DoubleToInt64Bits(e.Loss)), withInitial.Epochs.Skip(1).Select(e => BitConverter.DoubleToInt64Bits(e.Loss)));
+        Assert.Equal(plain.Epochs.Select(e => e.Test), withInitial.Epochs.Skip(1).Select(e => e.Test));
+        Assert.Equal(plainParameters, withInitialParameters);
+
+        // Epoch 0 competes for best: a result whose epoch 0 scored highest picks it.
+        var rigged = new TrainingResult([initial with { Test = untrained with { HitRate = 0.99 } }, .. withInitial.Epochs.Skip(1)], false);
+        Assert.Equal(0, rigged.Best!.Epoch);
+    }
+
+    [Fact]
     public void Negatives_are_unseen_items_redrawn_each_epoch_and_every_positive_appears_once()
     {
         var sampler = new NegativeSampler(Small, 4, 3);
