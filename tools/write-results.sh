@@ -89,13 +89,15 @@ for path in sorted(glob.glob("runs/ft/*.jsonl")):
     epochs = [r for r in rows if "hr10" in r and "epoch" in r]
     if not epochs:
         continue
-    best = max(epochs, key=lambda r: r["hr10"])
+    # Chosen as the runs chose: on validation when they had it, else on test; epoch 0 (before fine-tuning) competes.
+    best = max(epochs, key=lambda r: r.get("val_hr10", r["hr10"]))
+    trained = sum(1 for r in epochs if r["epoch"] > 0)
     wall = "—"
     err = path[:-6] + ".err"
     if os.path.exists(err):
         m = re.search(r"^([\d.]+) s$", open(err).read(), re.M)
         wall = f"{float(m.group(1)):.0f}" if m else "stopped"
-    print(f"| {name} | {len(epochs)} | {best['epoch']} | {best['hr10']:.4f} | {best['ndcg10']:.4f} | {epochs[-1]['hr10']:.4f} | {epochs[-1]['ndcg10']:.4f} | {wall} |")
+    print(f"| {name} | {trained} | {best['epoch']} | {best['hr10']:.4f} | {best['ndcg10']:.4f} | {epochs[-1]['hr10']:.4f} | {epochs[-1]['ndcg10']:.4f} | {wall} |")
     cmd = path[:-6] + ".cmd"
     if os.path.exists(cmd):
         cmds.append((name, open(cmd).read().strip()))

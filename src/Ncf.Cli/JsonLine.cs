@@ -36,6 +36,21 @@ internal sealed class JsonLine
         return this;
     }
 
+    /// <summary>An optional integer: null when absent.</summary>
+    public JsonLine AddOptional(string name, int? value)
+    {
+        if (value is { } v)
+        {
+            _writer.WriteNumber(name, v);
+        }
+        else
+        {
+            _writer.WriteNull(name);
+        }
+
+        return this;
+    }
+
     public JsonLine Add(string name, string? value)
     {
         if (value is null)

@@ -181,7 +181,7 @@ internal static class TrainCommand
                 .Add("seed", (long)training.Seed)
                 .Add("backend", backend.Name)
                 .Add("epochs", result.Epochs.Count(e => e.Epoch > 0))
-                .Add("best_epoch", best?.Epoch ?? 0)
+                .AddOptional("best_epoch", best?.Epoch)
                 .Add("best_selected_by", data.Validation is null ? "test" : "validation")
                 .Add("best_hr10", best?.Test?.HitRate ?? double.NaN)
                 .Add("best_ndcg10", best?.Test?.Ndcg ?? double.NaN)

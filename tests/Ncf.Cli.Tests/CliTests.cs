@@ -107,6 +107,26 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_pretrained_NeuMF_worse_after_fine_tuning_keeps_its_starting_point_with_checkpoint_best()
+    {
+        string gmf = Path.Combine(_folder, "gmf.ncf"), mlp = Path.Combine(_folder, "mlp.ncf"), neumf = Path.Combine(_folder, "neumf.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "3", "--model", "gmf", "--out", gmf).Code);
+        Assert.Equal(0, Run("train", "--epochs", "3", "--model", "mlp", "--out", mlp).Code);
+        // SGD at lr 50 wrecks the assembled model in one epoch, so its epoch 0 is the best.
+        var (code, output, error) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp, "--finetune-lr", "50",
+            "--checkpoint", "best", "--out", neumf);
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        double before = lines[0].GetProperty("hr10").GetDouble(), after = lines[1].GetProperty("hr10").GetDouble();
+        Assert.True(before > after + 0.05, $"before {before}, after {after}: the check needs fine-tuning to hurt");
+        Assert.Equal(0, lines[^1].GetProperty("best_epoch").GetInt32());
+
+        var (ecode, eout, eerr) = Run("evaluate", "--model", neumf, "--json");
+        Assert.True(ecode == 0, eerr);
+        Assert.Equal(before, JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
+    }
+
+    [Fact]
     public void Text_output_has_a_line_per_epoch_with_speed_and_the_popularity_baseline()
     {
         var (code, output, error) = Run("train", "--epochs", "1", "--model", "gmf");

@@ -51,17 +51,22 @@ public sealed class GradientSplitTests
     }
 
     [Fact]
-    public void TheDeviceTestShapesReachTheBlockedKernelInEveryGemm()
+    public void TheDeviceTestShapesReachEveryGemmPath()
     {
-        // IlgpuBackendTests.DenseShapes (on a real device) lists these so that the blocked kernel's forward
-        // (B transposed), dx (plain) and split dW (A transposed) paths are all compared with the reference.
-        foreach (var (rows, inDim, outDim) in new[] { (3000, 70, 130), (8192, 128, 128) })
+        // The device tests' shapes (OpenCL on PoCL in CI, CUDA on a GPU) must compare the blocked kernel's forward
+        // (B transposed), dx (plain) and split dW (A transposed) paths with the reference, and the 16×16 ones too.
+        var shapes = IlgpuBackendTests<IlgpuCpuFixture>.DenseShapes(simulator: false).ToArray();
+        static bool BlockedDw((int Rows, int In, int Out) s)
         {
-            Assert.True(DenseKernels.UsesBlockedKernel(rows, outDim, 1), $"forward [{rows}, {inDim} -> {outDim}]");
-            Assert.True(DenseKernels.UsesBlockedKernel(rows, inDim, 1), $"dx [{rows}, {inDim} -> {outDim}]");
-            var (splits, _) = DenseKernels.GradientSplit(rows, inDim, outDim);
-            Assert.True(splits > 1 && DenseKernels.UsesBlockedKernel(outDim, inDim, splits), $"dW [{rows}, {inDim} -> {outDim}]");
+            var (splits, _) = DenseKernels.GradientSplit(s.Rows, s.In, s.Out);
+            return splits > 1 && DenseKernels.UsesBlockedKernel(s.Out, s.In, splits);
         }
+
+        Assert.Contains(shapes, s => DenseKernels.UsesBlockedKernel(s.Rows, s.Out, 1));
+        Assert.Contains(shapes, s => DenseKernels.UsesBlockedKernel(s.Rows, s.In, 1));
+        Assert.Contains(shapes, BlockedDw);
+        Assert.Contains(shapes, s => s.Rows > 0 && !DenseKernels.UsesBlockedKernel(s.Rows, s.Out, 1));
+        Assert.Contains(shapes, s => DenseKernels.GradientSplit(s.Rows, s.In, s.Out).Splits > 1 && !BlockedDw(s));
 
         // NeuMF-8's narrow layers stay on the 16×16 kernel.
         Assert.False(DenseKernels.UsesBlockedKernel(65536, 32, 1));

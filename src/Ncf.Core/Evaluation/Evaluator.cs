@@ -31,14 +31,19 @@ public readonly record struct RankingMetrics(double HitRate, double Ndcg, int Ca
 /// </summary>
 public static class Evaluator
 {
-    /// <summary>Rank of <paramref name="targetScore"/> among <paramref name="candidateScores"/> (whose items are <paramref name="candidateItems"/>).</summary>
+    /// <summary>
+    /// Rank of <paramref name="targetScore"/> among <paramref name="candidateScores"/> (whose items are
+    /// <paramref name="candidateItems"/>). NaN ranks below every number: a NaN target is last (a diverged model must
+    /// not score a hit because every comparison with NaN is false), and a NaN candidate never outranks the target.
+    /// </summary>
     public static int Rank(float targetScore, int targetItem, ReadOnlySpan<float> candidateScores, ReadOnlySpan<int> candidateItems, TieBreaking ties)
     {
+        bool targetIsNaN = float.IsNaN(targetScore);
         int rank = 0;
         for (int n = 0; n < candidateScores.Length; n++)
         {
             float s = candidateScores[n];
-            bool above = ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore;
+            bool above = targetIsNaN || (ties == TieBreaking.Pessimistic ? s >= targetScore : s > targetScore);
             if (above && candidateItems[n] != targetItem)
             {
                 rank++;
@@ -52,6 +57,11 @@ public static class Evaluator
     private static (double Hit, double Gain) RankAmongAll(ReadOnlySpan<float> scores, int target, ReadOnlySpan<int> seen, int k, TieBreaking ties)
     {
         float targetScore = scores[target];
+        if (float.IsNaN(targetScore))
+        {
+            return (0, 0); // last, as in Rank
+        }
+
         int rank = 0, next = 0;
         for (int i = 0; i < scores.Length; i++)
         {

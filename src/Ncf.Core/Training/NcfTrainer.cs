@@ -94,6 +94,8 @@ public sealed class NcfTrainer : IDisposable
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
 
+    private bool _reportedBeforeTraining;
+
     /// <summary>Epochs completed.</summary>
     public int EpochsDone { get; private set; }
 
@@ -116,8 +118,10 @@ public sealed class NcfTrainer : IDisposable
         _lastPlannedEpoch = EpochsDone + Options.Epochs - 1;
         try
         {
-            if (Options.EvaluateBeforeTraining && EpochsDone == 0)
+            // Only a model no step has touched is "before training" (a cancelled first Fit may have taken some).
+            if (Options.EvaluateBeforeTraining && !_reportedBeforeTraining && Optimizer.StepCount == 0)
             {
+                _reportedBeforeTraining = true;
                 var initial = Evaluate(new EpochReport { Epoch = 0, Loss = double.NaN }, cancellationToken);
                 reports.Add(initial);
                 progress?.Report(initial);

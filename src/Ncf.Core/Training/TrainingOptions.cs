@@ -76,6 +76,12 @@ public sealed record TrainingOptions
             throw new NcfException($"Epochs must be 0 or more; got {Epochs}.");
         }
 
+        if (EvaluateBeforeTraining && !EvaluateEachEpoch)
+        {
+            // Otherwise the untrained model would be the only evaluated epoch, and so always the best one.
+            throw new NcfException("Evaluating before training needs evaluation after each epoch too.");
+        }
+
         if (BatchSize is < 1 or > 1 << 24)
         {
             throw new NcfException($"Batch size must be between 1 and 16,777,216; got {BatchSize}.");

@@ -26,6 +26,9 @@ internal sealed class DenseKernels(Accelerator accelerator)
     /// <summary>k-depth of one shared-memory stage of the blocked kernel.</summary>
     private const int BlockK = 16;
 
+    /// <summary>Row stride of the blocked kernel's shared tiles (one float of padding against bank conflicts).</summary>
+    private const int TileStride = BlockTile + 1;
+
     /// <summary>
     /// The blocked kernel runs when it has at least this many blocks (splits included); below, the 16×16 kernel's
     /// 16× more blocks keep more of the GPU busy. A function of the shape only, so results stay device-independent.
@@ -226,8 +229,10 @@ internal sealed class DenseKernels(Accelerator accelerator)
     // global loads run along whichever index is contiguous in memory. Out-of-range elements load as 0.
     private static void BlockedGemmKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, GemmShape s)
     {
-        var tileA = SharedMemory.Allocate<float>(BlockK * BlockTile); // [k][m]
-        var tileB = SharedMemory.Allocate<float>(BlockK * BlockTile); // [k][n]
+        // Rows of 65 floats, not 64: the loads store 16 consecutive k of one m (or n), which at a stride of 64 would
+        // all hit one of the 32 shared-memory banks; at 65 they spread over 16.
+        var tileA = SharedMemory.Allocate<float>(BlockK * TileStride); // [k][m]
+        var tileB = SharedMemory.Allocate<float>(BlockK * TileStride); // [k][n]
         int tid = Group.IdxX;
         int tx = tid & 15;
         int ty = tid >> 4;
@@ -252,7 +257,7 @@ internal sealed class DenseKernels(Accelerator accelerator)
                     va = s.TransposeA != 0 ? a[(long)k * s.Lda + m] : a[(long)m * s.Lda + k];
                 }
 
-                tileA[aCol * BlockTile + aRow] = va;
+                tileA[aCol * TileStride + aRow] = va;
 
                 int bCol = s.TransposeB != 0 ? e >> 4 : e & 63;
                 int bRow = s.TransposeB != 0 ? e & 15 : e >> 6;
@@ -264,14 +269,14 @@ internal sealed class DenseKernels(Accelerator accelerator)
                     vb = s.TransposeB != 0 ? b[(long)n * s.Ldb + k] : b[(long)k * s.Ldb + n];
                 }
 
-                tileB[bRow * BlockTile + bCol] = vb;
+                tileB[bRow * TileStride + bCol] = vb;
             }
 
             Group.Barrier();
             for (int kk = 0; kk < BlockK; kk++)
             {
-                int ao = kk * BlockTile + ty;
-                int bo = kk * BlockTile + tx;
+                int ao = kk * TileStride + ty;
+                int bo = kk * TileStride + tx;
                 float a0 = tileA[ao], a1 = tileA[ao + 16], a2 = tileA[ao + 32], a3 = tileA[ao + 48];
                 float b0 = tileB[bo], b1 = tileB[bo + 16], b2 = tileB[bo + 32], b3 = tileB[bo + 48];
                 c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;

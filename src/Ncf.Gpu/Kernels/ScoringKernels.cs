@@ -59,8 +59,8 @@ internal sealed class ScoringKernels(Accelerator accelerator)
     }
 
     // scores is [rows, columns], targetColumns and ranks are [rows]: rank = number of other columns scoring >= the
-    // target (ties count against the target, as in the NCF authors' evaluation; NaN scores never count); -1 for an
-    // out-of-range target.
+    // target (ties count against the target, as in the NCF authors' evaluation; a NaN candidate never counts, and a
+    // NaN target ranks last, as Evaluator.Rank); -1 for an out-of-range target.
     private static void TargetRanksKernel(Index1D r, ArrayView<float> scores, int columns, ArrayView<int> targetColumns, ArrayView<int> ranks)
     {
         int target = targetColumns[r];
@@ -72,6 +72,12 @@ internal sealed class ScoringKernels(Accelerator accelerator)
 
         int rowStart = r * columns;
         float targetScore = scores[rowStart + target];
+        if (float.IsNaN(targetScore))
+        {
+            ranks[r] = columns - 1;
+            return;
+        }
+
         int rank = 0;
         for (int c = 0; c < columns; c++)
         {

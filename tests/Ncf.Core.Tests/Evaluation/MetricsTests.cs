@@ -57,6 +57,24 @@ public class MetricsTests
     }
 
     [Fact]
+    public void NaN_ranks_below_every_number_so_a_diverged_model_scores_no_hit()
+    {
+        // Every score NaN (a model that diverged): every comparison with NaN is false, so a naive count gives rank 0
+        // and HR 1. NaN is last instead: no hit, sampled or full ranking.
+        var nan = Enumerable.Repeat(float.NaN, 12).ToArray();
+        var (scorer, set) = OneCase(3, nan);
+        Assert.Equal(0.0, Evaluator.SampledRanking(scorer, set, 10).HitRate);
+        Assert.Equal(0.0, Evaluator.SampledRanking(scorer, set, 10, TieBreaking.Optimistic).HitRate);
+        var known = new UserItemIndex(1, 12, [0], [5]);
+        Assert.Equal(0.0, Evaluator.FullRanking(scorer, set, known, 10).HitRate);
+
+        // A finite target against NaN candidates: they never outrank it (rank 2 here, from items 0 and 1).
+        var someNaN = Enumerable.Range(0, 12).Select(i => i >= 4 ? float.NaN : 12f - i).ToArray();
+        (scorer, set) = OneCase(2, someNaN);
+        Assert.Equal(Math.Log(2) / Math.Log(4), Evaluator.SampledRanking(scorer, set, 10).Ndcg, 12);
+    }
+
+    [Fact]
     public void The_target_listed_among_its_own_negatives_does_not_lower_its_rank()
     {
         // As in 156 cases of the NCF ML-1M negative file. Target 2 has rank 2 (items 0 and 1 score higher).
