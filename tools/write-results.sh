@@ -77,6 +77,7 @@ PY
     echo
     echo "Each row is one \`ncf train\` run (its \`.cmd\` beside it in \`runs/ft/\`, the command below); wall time is the whole"
     echo "process on the shared 2-core machine, other runs and builds sometimes beside it. The findings are in the notes above."
+    echo "The pre-trained runs here predate the epoch-0 evaluation, so their best epoch is among the fine-tuned ones."
     echo
     python3 - <<'PY'
 import glob, json, os, re
