@@ -18,13 +18,26 @@ public sealed class CliTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>The JSON objects of a <c>--json</c> run's output, one per line.</summary>
+    private static JsonElement[] JsonLines(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+    /// <summary>A GMF and an MLP trained for <paramref name="epochs"/> on the embedded data, saved for <c>--gmf/--mlp</c>.</summary>
+    private (string Gmf, string Mlp) TrainParents(int epochs)
+    {
+        string gmf = Path.Combine(_folder, "gmf.ncf"), mlp = Path.Combine(_folder, "mlp.ncf");
+        Assert.Equal(0, Run("train", "--epochs", $"{epochs}", "--model", "gmf", "--out", gmf).Code);
+        Assert.Equal(0, Run("train", "--epochs", $"{epochs}", "--model", "mlp", "--out", mlp).Code);
+        return (gmf, mlp);
+    }
+
     [Fact]
     public void Train_json_prints_one_object_per_epoch_then_a_summary_and_saves_a_usable_model()
     {
         string model = Path.Combine(_folder, "neumf.ncf");
         var (code, output, error) = Run("train", "--epochs", "2", "--json", "--out", model, "--threads", "1");
         Assert.True(code == 0, error);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var lines = JsonLines(output);
         Assert.Equal(3, lines.Length);
         for (int e = 0; e < 2; e++)
         {
@@ -64,7 +77,7 @@ public sealed class CliTests : IDisposable
         // These settings peak at epoch 8 of 10 on the embedded data, so the best and the final epoch differ.
         var (code, output, error) = Run("train", "--epochs", "10", "--model", "gmf", "--lr", "0.01", "--json", "--checkpoint", "best", "--out", model);
         Assert.True(code == 0, error);
-        var summary = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+        var summary = JsonLines(output)[^1];
         Assert.Equal("best", summary.GetProperty("checkpoint").GetString());
         Assert.True(summary.GetProperty("best_epoch").GetInt32() < 10, "the check needs a best epoch before the last");
         Assert.NotEqual(summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("final_hr10").GetDouble());
@@ -79,14 +92,12 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Finetune_optimizer_chooses_how_pretrained_NeuMF_is_trained()
     {
-        string gmf = Path.Combine(_folder, "gmf.ncf"), mlp = Path.Combine(_folder, "mlp.ncf");
-        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "gmf", "--out", gmf).Code);
-        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "mlp", "--out", mlp).Code);
+        var (gmf, mlp) = TrainParents(epochs: 1);
         double FirstLoss(string optimizer)
         {
             var (code, output, error) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp, "--finetune-optimizer", optimizer);
             Assert.True(code == 0, error);
-            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+            var lines = JsonLines(output);
             // The assembled model is evaluated before fine-tuning (epoch 0, no loss), as the authors' NeuMF.py does.
             Assert.Equal(0, lines[0].GetProperty("epoch").GetInt32());
             Assert.Equal(JsonValueKind.Null, lines[0].GetProperty("loss").ValueKind);
@@ -103,20 +114,19 @@ public sealed class CliTests : IDisposable
         double sgd = FirstLoss("sgd"), adam = FirstLoss("adam");
         Assert.True(adam < sgd, $"adam {adam} vs sgd {sgd}");
         var (_, byDefault, _) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp);
-        Assert.Equal(sgd, JsonDocument.Parse(byDefault.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1]).RootElement.GetProperty("loss").GetDouble());
+        Assert.Equal(sgd, JsonLines(byDefault)[1].GetProperty("loss").GetDouble());
     }
 
     [Fact]
     public void A_pretrained_NeuMF_worse_after_fine_tuning_keeps_its_starting_point_with_checkpoint_best()
     {
-        string gmf = Path.Combine(_folder, "gmf.ncf"), mlp = Path.Combine(_folder, "mlp.ncf"), neumf = Path.Combine(_folder, "neumf.ncf");
-        Assert.Equal(0, Run("train", "--epochs", "3", "--model", "gmf", "--out", gmf).Code);
-        Assert.Equal(0, Run("train", "--epochs", "3", "--model", "mlp", "--out", mlp).Code);
+        var (gmf, mlp) = TrainParents(epochs: 3);
+        string neumf = Path.Combine(_folder, "neumf.ncf");
         // SGD at lr 50 wrecks the assembled model in one epoch, so its epoch 0 is the best.
         var (code, output, error) = Run("train", "--epochs", "1", "--json", "--gmf", gmf, "--mlp", mlp, "--finetune-lr", "50",
             "--checkpoint", "best", "--out", neumf);
         Assert.True(code == 0, error);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var lines = JsonLines(output);
         double before = lines[0].GetProperty("hr10").GetDouble(), after = lines[1].GetProperty("hr10").GetDouble();
         Assert.True(before > after + 0.05, $"before {before}, after {after}: the check needs fine-tuning to hurt");
         Assert.Equal(0, lines[^1].GetProperty("best_epoch").GetInt32());

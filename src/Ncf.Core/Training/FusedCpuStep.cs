@@ -82,7 +82,6 @@ internal sealed class FusedCpuStep : IParallelJob
             _macsPerRow += (long)_shape.Width[k] * _shape.Width[k + 1];
         }
 
-
         int cap = capacity, f = _shape.Factors;
         _gmfUserRows = new float[_shape.HasGmf ? cap * f : 0];
         _gmfItemRows = new float[_shape.HasGmf ? cap * f : 0];

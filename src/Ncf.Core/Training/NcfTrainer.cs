@@ -26,6 +26,7 @@ public sealed class NcfTrainer : IDisposable
     private readonly float[] _hostLabels;
     private readonly float[] _hostLoss = new float[2];
     private int _stamp;
+    private bool _reportedBeforeTraining;
 
     // Host sampling, double-buffered: the epoch being trained and, while Fit runs, the next one being built.
     private TrainingSample[]? _epochSamples, _nextEpochSamples;
@@ -93,8 +94,6 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
-
-    private bool _reportedBeforeTraining;
 
     /// <summary>Epochs completed.</summary>
     public int EpochsDone { get; private set; }

@@ -210,15 +210,9 @@ internal sealed class DenseKernels(Accelerator accelerator)
             Group.Barrier();
         }
 
-        if (m < s.M && n < s.N)
+        if (m < s.M)
         {
-            if (s.HasBias != 0)
-            {
-                sum += bias[n];
-            }
-
-            long index = (long)Grid.IdxZ * s.SplitStride + (long)m * s.Ldc + n;
-            c[index] = s.Accumulate != 0 ? c[index] + sum : sum;
+            Store(c, bias, s, m, n, sum);
         }
     }
 
@@ -296,7 +290,7 @@ internal sealed class DenseKernels(Accelerator accelerator)
         StoreRow(c, bias, s, m0 + 48, n0, c30, c31, c32, c33);
     }
 
-    // Four outputs of one row m at columns n, n+16, n+32, n+48 (bias, accumulate and split as in GemmKernel).
+    // Four outputs of one row m at columns n, n+16, n+32, n+48, each through Store.
     private static void StoreRow(ArrayView<float> c, ArrayView<float> bias, GemmShape s, int m, int n, float v0, float v1, float v2, float v3)
     {
         if (m >= s.M)
@@ -310,6 +304,7 @@ internal sealed class DenseKernels(Accelerator accelerator)
         Store(c, bias, s, m, n + 48, v3);
     }
 
+    // One output C[m, n] of either kernel (m in range): bias, then written or accumulated at its split's offset.
     private static void Store(ArrayView<float> c, ArrayView<float> bias, GemmShape s, int m, int n, float sum)
     {
         if (n >= s.N)
