@@ -69,9 +69,9 @@ internal static class Cli
 
         ncf train [--data PATH] [--format auto|ml-100k|ml-1m|movielens-csv|ncf|csv] [--model gmf|mlp|neumf]
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
-                  [--threads N] [--optimizer adam|lazy-adam|sgd] [--l2 0] [--pretrain] [--validation]
+                  [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
-                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam]
+                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
@@ -80,10 +80,13 @@ internal static class Cli
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code).
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);
             with lazy-adam it penalises the batch's rows only (1e-5 helped GMF-64, 3e-5 collapsed it).
+            lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
+            deferred-adam gives exact Adam's result at about lazy-adam's cost (skipped steps applied in closed form
+            when a row is next used; like lazy-adam, its L2 reaches only the batch's rows).
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--json]
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
-                  [--optimizer adam|lazy-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
+                  [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
         ncf data download NAME --to DIR        NAME: ml-100k, ml-1m, ml-latest-small, ml-20m
         ncf devices                            lists compute devices
 

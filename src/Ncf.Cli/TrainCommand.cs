@@ -28,7 +28,7 @@ internal static class TrainCommand
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
         // The paper fine-tunes with plain SGD (§3.4.1); the authors' published NeuMF command uses Adam.
         var finetuneOptimizer = args.Choice("finetune-optimizer", OptimizerKind.Sgd, ("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam),
-            ("lazy-adam", OptimizerKind.LazyAdam));
+            ("lazy-adam", OptimizerKind.LazyAdam), ("deferred-adam", OptimizerKind.DeferredAdam));
         bool json = args.Flag("json");
         bool keepBest = args.Choice("checkpoint", false, ("final", false), ("best", true));
         bool fullRanking = args.Flag("full-ranking");

@@ -123,3 +123,30 @@ public interface IFusedOptimizerKernels
     void AdamStepClearingGradients(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
         in AdamSettings settings);
 }
+
+/// <summary>
+/// Deferred Adam for embedding tables (see <see cref="Kernels.AdamKernel.DeferredRowsSimd"/>): exact Adam's result
+/// with the work of row-sparse Adam. Offered by backends whose buffers the host can index (the per-row step counters
+/// live on the host); the optimizer refuses deferred Adam on a backend without it.
+/// </summary>
+public interface IDeferredAdamKernels
+{
+    /// <summary>
+    /// Brings rows <paramref name="rows"/> (distinct ids) of <c>[*, dim]</c> matrices from their
+    /// <paramref name="lastStep"/> to the step before <c>settings.Step</c> as exact Adam would with zero gradients,
+    /// then applies step <c>settings.Step</c> with their gradients, and records that step in <paramref name="lastStep"/>.
+    /// </summary>
+    void AdamDeferredRowsStep(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
+        int dim, View<int> rows, Span<int> lastStep, in AdamSettings settings, Kernels.AdamCatchUp catchUp);
+
+    /// <summary>
+    /// Brings rows <paramref name="rows"/> (distinct ids) behind step <c>settings.Step</c> up to it, as exact Adam
+    /// would with zero gradients: done to a batch's rows before the forward pass reads them.
+    /// </summary>
+    void AdamCatchUpRows(View<float> parameters, View<float> firstMoment, View<float> secondMoment, int dim, View<int> rows,
+        Span<int> lastStep, in AdamSettings settings, Kernels.AdamCatchUp catchUp);
+
+    /// <summary>Brings every row behind step <c>settings.Step</c> up to it, as exact Adam would with zero gradients.</summary>
+    void AdamCatchUpTable(View<float> parameters, View<float> firstMoment, View<float> secondMoment, int dim, Span<int> lastStep,
+        in AdamSettings settings, Kernels.AdamCatchUp catchUp);
+}

@@ -7,7 +7,7 @@ namespace Ncf.Kernels;
 /// <summary>
 /// Adam in PyTorch's form (see <see cref="AdamSettings"/>), dense over all elements or lazily over rows.
 /// </summary>
-public static class AdamKernel
+public static partial class AdamKernel
 {
     /// <summary>Scalar reference, in double, over every element.</summary>
     public static void Reference(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,

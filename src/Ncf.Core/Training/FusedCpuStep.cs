@@ -59,7 +59,8 @@ internal sealed class FusedCpuStep : IParallelJob
     private float[] _labels = [];
     private int[] _uniqueUsers = [], _uniqueItems = [];
     private int _uniqueUserCount, _uniqueItemCount;
-    private AdamSettings _adam;
+    private AdamSettings _adam, _catchUp;
+    private readonly Dictionary<ParameterSlice, int[]> _lastStep = []; // deferred Adam's per-row steps, by embedding table
 
     private FusedCpuStep(CpuBackend backend, NcfModel model, Optimizer optimizer, int capacity)
     {
@@ -73,6 +74,17 @@ internal sealed class FusedCpuStep : IParallelJob
         {
             _firstMoment = ((CpuBuffer<float>)adam.FirstMoment).Array;
             _secondMoment = ((CpuBuffer<float>)adam.SecondMoment).Array;
+            if (adam.Deferred is not null)
+            {
+                var slices = parameters.Layout.Slices;
+                for (int s = 0; s < slices.Count; s++)
+                {
+                    if (slices[s].RowIds != IdSpace.None)
+                    {
+                        _lastStep[slices[s]] = adam.LastStep(s);
+                    }
+                }
+            }
         }
 
         _shape = new ModelSlices(model);
@@ -171,13 +183,20 @@ internal sealed class FusedCpuStep : IParallelJob
         _optimizer.CountStep();
         if (_optimizer is Adam adam)
         {
-            var o = adam.Options;
-            _adam = new AdamSettings(adam.LearningRate, o.Beta1, o.Beta2, o.Epsilon, adam.L2, adam.StepCount);
+            _adam = adam.Settings(adam.StepCount);
+            _catchUp = adam.Settings(adam.StepCount - 1);
         }
 
         bool parallel = _threading.Choose(_chunks > 1 && _backend.Threads > 1,
             !_optimizer.IsRowSparse || (long)_chunkRows * _macsPerRow >= MinParallelChunkMacs);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_lastStep.Count > 0)
+        {
+            // Deferred Adam: the batch's rows catch up on the steps they sat out before the forward pass reads them.
+            _phase = CatchUpPhase;
+            _backend.RunJob(this, parallel ? 2 : 1);
+        }
+
         _phase = 0;
         _backend.RunJob(this, parallel ? _chunks : 1);
         _phase = 1;
@@ -192,10 +211,20 @@ internal sealed class FusedCpuStep : IParallelJob
         CpuBackend.KahanAdd(lossAccumulator, loss);
     }
 
-    /// <summary>Phase 0: chunks <c>part, part + parts, …</c>. Phase 1: owner 0 (user tables) and owner 1 (item tables, dense layers).</summary>
+    /// <summary>
+    /// Phase 0: chunks <c>part, part + parts, …</c>. Phase 1: owner 0 (user tables) and owner 1 (item tables, dense
+    /// layers). <see cref="CatchUpPhase"/>: owner 0 catches up the batch's user rows, owner 1 its item rows.
+    /// </summary>
     public void Execute(int part, int parts)
     {
-        if (_phase == 0)
+        if (_phase == CatchUpPhase)
+        {
+            for (int owner = part; owner < 2; owner += parts)
+            {
+                CatchUpTables(owner == 0 ? IdSpace.User : IdSpace.Item);
+            }
+        }
+        else if (_phase == 0)
         {
             for (int c = part; c < _chunks; c += parts)
             {
@@ -321,6 +350,23 @@ internal sealed class FusedCpuStep : IParallelJob
         }
     }
 
+    private const int CatchUpPhase = 2;
+
+    /// <summary>Deferred Adam: brings the batch's rows of one id space's tables up to the step before this one.</summary>
+    private void CatchUpTables(IdSpace space)
+    {
+        var unique = space == IdSpace.User ? _uniqueUsers.AsSpan(0, _uniqueUserCount) : _uniqueItems.AsSpan(0, _uniqueItemCount);
+        var catchUp = ((Adam)_optimizer).Deferred!;
+        foreach (var (table, lastStep) in _lastStep)
+        {
+            if (table.RowIds == space)
+            {
+                AdamKernel.CatchUpRowsSimd(Slice(_values, table), Slice(_firstMoment!, table), Slice(_secondMoment!, table), table.Columns, unique,
+                    lastStep, _catchUp, catchUp);
+            }
+        }
+    }
+
     /// <summary>Scatter-adds one id space's embedding gradients in sample order, then updates those tables.</summary>
     private void UpdateTables(IdSpace space)
     {
@@ -403,7 +449,16 @@ internal sealed class FusedCpuStep : IParallelJob
         }
         else if (_optimizer.IsRowSparse && slice.RowIds != IdSpace.None)
         {
-            AdamKernel.RowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), dim, uniqueRows, _adam);
+            if (_lastStep.TryGetValue(slice, out var lastStep))
+            {
+                AdamKernel.DeferredRowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), dim, uniqueRows, lastStep, _adam,
+                    ((Adam)_optimizer).Deferred!);
+            }
+            else
+            {
+                AdamKernel.RowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), dim, uniqueRows, _adam);
+            }
+
             foreach (int row in uniqueRows)
             {
                 g.Slice(row * dim, dim).Clear();

@@ -51,7 +51,7 @@ public sealed class NcfTrainer : IDisposable
         {
             if (Optimizer.IsRowSparse)
             {
-                throw new NcfException($"Lazy Adam needs each batch's ids on the host; on the {backend.Name} backend use exact Adam or SGD.");
+                throw new NcfException($"Row-sparse Adam (lazy or deferred) needs each batch's ids on the host; on the {backend.Name} backend use exact Adam or SGD.");
             }
 
             _deviceSampler = factory.CreateEpochSampler(data, Options.Negatives, Options.Seed);
@@ -102,7 +102,10 @@ public sealed class NcfTrainer : IDisposable
     public static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options) => options.Optimizer switch
     {
         OptimizerKind.Sgd => new Sgd(model.Parameters, options.LearningRate, options.L2),
-        OptimizerKind.LazyAdam => new Adam(model.Parameters, new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2, Lazy = true }),
+        OptimizerKind.LazyAdam => new Adam(model.Parameters,
+            new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2, Embeddings = AdamEmbeddingUpdate.Lazy }),
+        OptimizerKind.DeferredAdam => new Adam(model.Parameters,
+            new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2, Embeddings = AdamEmbeddingUpdate.Deferred }),
         _ => new Adam(model.Parameters, new AdamOptions { LearningRate = options.LearningRate, L2 = options.L2 }),
     };
 
@@ -155,6 +158,7 @@ public sealed class NcfTrainer : IDisposable
     public EpochReport Evaluate(EpochReport report, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
+        Optimizer.CatchUp();
         RankingMetrics? test = Data.Test is null ? null : Sampled(Data.Test, cancellationToken);
         RankingMetrics? validation = Data.Validation is null ? null : Sampled(Data.Validation, cancellationToken);
         return report with { Test = test, Validation = validation, EvalSeconds = clock.Elapsed.TotalSeconds };
@@ -219,6 +223,8 @@ public sealed class NcfTrainer : IDisposable
             }
         }
 
+        // Deferred Adam's untouched rows catch up here, inside the timed epoch, so the model is exact Adam's between epochs.
+        Optimizer.CatchUp();
         Model.Backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         _lossAccumulator.Read(0, _hostLoss);
@@ -287,7 +293,8 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>
     /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
-    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples.
+    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples. With deferred Adam,
+    /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps.
     /// </summary>
     public double TrainBatch(ReadOnlySpan<int> users, ReadOnlySpan<int> items, ReadOnlySpan<float> labels)
     {
@@ -327,6 +334,7 @@ public sealed class NcfTrainer : IDisposable
 
     private void Step(View<int> users, View<int> items, View<float> labels, int n, BatchRows rows)
     {
+        Optimizer.BeforeForward(rows);
         var logits = Model.Forward(users, items, n);
         var dLogits = Model.LogitGradients(n);
         _loss.ForwardBackward(logits, labels, dLogits, _lossAccumulator.All);

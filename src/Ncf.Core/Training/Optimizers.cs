@@ -1,4 +1,5 @@
 using Ncf.Backends;
+using Ncf.Kernels;
 using Ncf.Tensors;
 
 namespace Ncf.Training;
@@ -14,6 +15,12 @@ public enum OptimizerKind
     /// untouched rows are not decayed. Much cheaper for large catalogues; slightly different trajectories.
     /// </summary>
     LazyAdam,
+
+    /// <summary>
+    /// Adam with exact (dense) Adam's result at lazy Adam's cost: an embedding row is updated only when a batch touches
+    /// it, first catching up in closed form on the zero-gradient steps it sat out (see <see cref="AdamEmbeddingUpdate.Deferred"/>).
+    /// </summary>
+    DeferredAdam,
 
     /// <summary>Plain stochastic gradient descent (used to fine-tune a pre-trained NeuMF, as in the paper).</summary>
     Sgd,
@@ -36,15 +43,29 @@ public abstract class Optimizer : IDisposable
     protected Optimizer(ParameterSet parameters, float learningRate, float l2)
     {
         Parameters = parameters;
-        LearningRate = learningRate;
+        _learningRate = learningRate;
         L2 = l2;
     }
 
     /// <summary>The parameters updated.</summary>
     public ParameterSet Parameters { get; }
 
-    /// <summary>Step size.</summary>
-    public float LearningRate { get; set; }
+    private float _learningRate;
+
+    /// <summary>Step size. Changing it first brings deferred updates up to date (see <see cref="CatchUp"/>), so the steps
+    /// already taken keep the rate they were taken at.</summary>
+    public float LearningRate
+    {
+        get => _learningRate;
+        set
+        {
+            if (value != _learningRate)
+            {
+                CatchUp();
+                _learningRate = value;
+            }
+        }
+    }
 
     /// <summary>L2 penalty added to every gradient (<c>g + l2·p</c>).</summary>
     public float L2 { get; }
@@ -64,6 +85,25 @@ public abstract class Optimizer : IDisposable
 
     /// <summary>Counts a step applied outside <see cref="Step"/> (the fused CPU training step).</summary>
     internal void CountStep() => StepCount++;
+
+    /// <summary>
+    /// Brings every parameter to the value the optimizer's steps so far imply. Only an optimizer that defers updates of
+    /// untouched embedding rows (<see cref="AdamEmbeddingUpdate.Deferred"/>) has anything to do; the trainer calls this
+    /// after each epoch and before evaluating, so only code that reads parameters in the middle of its own
+    /// <see cref="NcfTrainer.TrainBatch"/> loop needs to call it. Cheap when nothing is behind.
+    /// </summary>
+    public virtual void CatchUp()
+    {
+    }
+
+    /// <summary>
+    /// Called with the batch's distinct rows before the forward pass reads them. Deferred Adam brings those rows up to
+    /// date here, so their gradients are taken where exact Adam's would be; other optimizers have nothing to do. The
+    /// trainer calls it; a hand-written loop (forward, backward, <see cref="Step"/>) must call it before its forward pass.
+    /// </summary>
+    public virtual void BeforeForward(in BatchRows rows)
+    {
+    }
 
     /// <summary>Applies one update. <paramref name="rows"/> are the batch's distinct ids (used by row-sparse optimizers).</summary>
     public abstract void Step(in BatchRows rows);
@@ -134,14 +174,39 @@ public sealed record AdamOptions
     /// <summary>L2 penalty coupled into the gradient. Default 0 (the paper uses none).</summary>
     public float L2 { get; init; }
 
-    /// <summary>Update embedding tables only in the batch's rows. Default false (exact dense Adam).</summary>
-    public bool Lazy { get; init; }
+    /// <summary>How embedding tables are updated. Default <see cref="AdamEmbeddingUpdate.Dense"/> (exact Adam).</summary>
+    public AdamEmbeddingUpdate Embeddings { get; init; }
+}
+
+/// <summary>How Adam updates the rows of embedding tables that a batch does not touch.</summary>
+public enum AdamEmbeddingUpdate
+{
+    /// <summary>Every row, every step (exact Adam, as PyTorch and the paper's code do): cost grows with the tables.</summary>
+    Dense,
+
+    /// <summary>
+    /// Only the batch's rows; untouched rows keep their values and moments ("lazy" Adam, as TensorFlow's LazyAdam and
+    /// PyTorch's SparseAdam). The cheapest; its trajectories differ from exact Adam's, since an untouched row stops
+    /// instead of coasting on its momentum.
+    /// </summary>
+    Lazy,
+
+    /// <summary>
+    /// Only the batch's rows, each first brought forward in closed form over the zero-gradient steps it sat out
+    /// (<see cref="Kernels.AdamCatchUp"/>): exact Adam's result, up to rounding and ε's placement, at about lazy cost.
+    /// Skipped steps carry no L2 term, so it equals exact Adam when L2 is 0. Host-indexed backends only (the CPU).
+    /// </summary>
+    Deferred,
 }
 
 /// <summary>Adam with moments mirroring the parameter layout; dense, or row-sparse for embedding tables.</summary>
 public sealed class Adam : Optimizer
 {
     private readonly DeviceBuffer<float> _firstMoment, _secondMoment;
+
+    // Deferred updates: per slice (null for dense layers), the step each row was last brought up to.
+    private readonly int[]?[] _lastStep;
+    private readonly AdamCatchUp? _catchUp;
 
     /// <summary>Creates Adam over <paramref name="parameters"/>.</summary>
     public Adam(ParameterSet parameters, AdamOptions? options = null)
@@ -150,6 +215,21 @@ public sealed class Adam : Optimizer
         Options = options;
         _firstMoment = parameters.Backend.AllocateFloat(parameters.Layout.Length);
         _secondMoment = parameters.Backend.AllocateFloat(parameters.Layout.Length);
+        var slices = parameters.Layout.Slices;
+        _lastStep = new int[slices.Count][];
+        if (options.Embeddings == AdamEmbeddingUpdate.Deferred)
+        {
+            if (parameters.Backend is not IDeferredAdamKernels)
+            {
+                throw new NcfException($"Deferred Adam keeps per-row step counts on the host and runs on the CPU backend only; on the {parameters.Backend.Name} backend use exact Adam.");
+            }
+
+            _catchUp = new AdamCatchUp(options.Beta1, options.Beta2, options.Epsilon);
+            for (int s = 0; s < slices.Count; s++)
+            {
+                _lastStep[s] = slices[s].RowIds == IdSpace.None ? null : new int[slices[s].Rows];
+            }
+        }
     }
 
     /// <summary>The settings.</summary>
@@ -160,15 +240,68 @@ public sealed class Adam : Optimizer
     internal DeviceBuffer<float> SecondMoment => _secondMoment;
 
     /// <inheritdoc />
-    public override bool IsRowSparse => Options.Lazy;
+    public override bool IsRowSparse => Options.Embeddings != AdamEmbeddingUpdate.Dense;
+
+    /// <summary>The closed-form catch-up of deferred Adam; null otherwise.</summary>
+    internal AdamCatchUp? Deferred => _catchUp;
+
+    /// <summary>Deferred Adam's per-row last steps of slice <paramref name="sliceIndex"/> (an embedding table).</summary>
+    internal int[] LastStep(int sliceIndex) => _lastStep[sliceIndex] ?? throw new InvalidOperationException("Not a deferred embedding table.");
+
+    /// <summary>This step's settings.</summary>
+    internal AdamSettings Settings(int step) => new(LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon, L2, step);
+
+    /// <inheritdoc />
+    public override void BeforeForward(in BatchRows rows)
+    {
+        if (_catchUp is null || StepCount == 0)
+        {
+            return;
+        }
+
+        var kernels = (IDeferredAdamKernels)Parameters.Backend;
+        var settings = Settings(StepCount);
+        var slices = Parameters.Layout.Slices;
+        for (int s = 0; s < slices.Count; s++)
+        {
+            if (_lastStep[s] is { } lastStep)
+            {
+                var slice = slices[s];
+                kernels.AdamCatchUpRows(Parameters.Value(slice), _firstMoment.Slice(slice.Offset, slice.Length),
+                    _secondMoment.Slice(slice.Offset, slice.Length), slice.Columns, rows.For(slice.RowIds), lastStep, settings, _catchUp);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override void CatchUp()
+    {
+        if (_catchUp is null || StepCount == 0)
+        {
+            return;
+        }
+
+        var kernels = (IDeferredAdamKernels)Parameters.Backend;
+        var settings = Settings(StepCount);
+        var slices = Parameters.Layout.Slices;
+        for (int s = 0; s < slices.Count; s++)
+        {
+            if (_lastStep[s] is { } lastStep)
+            {
+                var slice = slices[s];
+                kernels.AdamCatchUpTable(Parameters.Value(slice), _firstMoment.Slice(slice.Offset, slice.Length),
+                    _secondMoment.Slice(slice.Offset, slice.Length), slice.Columns, lastStep, settings, _catchUp);
+            }
+        }
+    }
 
     /// <inheritdoc />
     public override void Step(in BatchRows rows)
     {
         StepCount++;
-        var settings = new AdamSettings(LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon, L2, StepCount);
+        var settings = Settings(StepCount);
         var backend = Parameters.Backend;
-        if (!Options.Lazy)
+        if (Options.Embeddings == AdamEmbeddingUpdate.Dense)
         {
             if (backend is IFusedOptimizerKernels fused)
             {
@@ -193,6 +326,11 @@ public sealed class Adam : Optimizer
             if (slice.RowIds == IdSpace.None)
             {
                 backend.AdamStep(Parameters.Value(slice), Parameters.Gradient(slice), m, v, settings);
+            }
+            else if (_lastStep[s] is { } lastStep)
+            {
+                ((IDeferredAdamKernels)backend).AdamDeferredRowsStep(Parameters.Value(slice), Parameters.Gradient(slice), m, v, slice.Columns,
+                    rows.For(slice.RowIds), lastStep, settings, _catchUp!);
             }
             else
             {

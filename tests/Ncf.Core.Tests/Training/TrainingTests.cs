@@ -36,6 +36,7 @@ public class TrainingTests
     [Theory]
     [InlineData(ModelKind.Gmf, OptimizerKind.Adam)]
     [InlineData(ModelKind.NeuMF, OptimizerKind.LazyAdam)]
+    [InlineData(ModelKind.NeuMF, OptimizerKind.DeferredAdam)]
     public void Same_seed_gives_bit_identical_losses_and_another_seed_does_not(ModelKind kind, OptimizerKind optimizer)
     {
         var a = Train(kind, 7, 2, optimizer);
@@ -183,6 +184,7 @@ public class TrainingTests
     [InlineData(OptimizerKind.Adam, 1)]
     [InlineData(OptimizerKind.Adam, 2)]
     [InlineData(OptimizerKind.LazyAdam, 2)]
+    [InlineData(OptimizerKind.DeferredAdam, 2)]
     public void A_training_step_allocates_nothing_in_steady_state(OptimizerKind optimizer, int threads)
     {
         using var backend = new CpuBackend(threads: threads);
@@ -238,6 +240,40 @@ public class TrainingTests
         double batchLoss = trainer.TrainBatch(users, items, labels);
         Assert.Equal(accumulator.ToArray()[0] / 4, batchLoss, 6);
         Assert.Equal(manual.Parameters.ToArray(), viaTrainer.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void Deferred_adam_keeps_exact_adams_learning_rate_per_step_when_it_changes()
+    {
+        // Each batch touches its own users, so most rows sit out most steps. The learning rate goes up tenfold after
+        // three steps: deferred rows must catch up on the first three at the old rate (changing the rate catches every
+        // row up first). Applied at the new rate, a pending step would move a row by ~1e-2; rounding alone stays
+        // below 1e-5.
+        float[] Run(OptimizerKind kind)
+        {
+            using var backend = new CpuBackend();
+            using var model = new NcfModel(backend, Small.UserCount, Small.ItemCount, new ModelOptions());
+            model.Initialize(9);
+            using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Optimizer = kind });
+            for (int batch = 0; batch < 6; batch++)
+            {
+                if (batch == 3)
+                {
+                    trainer.Optimizer.LearningRate = 0.01f;
+                }
+
+                int[] users = Enumerable.Range(batch * 8, 8).ToArray();
+                int[] items = Enumerable.Range(batch * 5, 8).ToArray();
+                trainer.TrainBatch(users, items, [1, 0, 1, 0, 1, 0, 1, 0]);
+            }
+
+            trainer.Optimizer.CatchUp();
+            return model.Parameters.ToArray();
+        }
+
+        float[] exact = Run(OptimizerKind.Adam), deferred = Run(OptimizerKind.DeferredAdam);
+        double worst = exact.Zip(deferred, (x, y) => (double)Math.Abs(x - y)).Max();
+        Assert.True(worst < 1e-5, $"largest difference {worst}");
     }
 
     private sealed class InlineProgress<T>(Action<T> action) : IProgress<T>

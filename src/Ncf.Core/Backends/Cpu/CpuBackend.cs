@@ -16,7 +16,7 @@ public enum CpuKernelTier
 /// The CPU backend: buffers are managed arrays, kernels are the SIMD (or, on request, scalar reference)
 /// kernels of <see cref="Ncf.Kernels"/>. Results depend only on the inputs, never on timing.
 /// </summary>
-public sealed class CpuBackend : IBackend, IFusedOptimizerKernels
+public sealed class CpuBackend : IBackend, IFusedOptimizerKernels, IDeferredAdamKernels
 {
     /// <summary>A backend running the given kernel tier on up to <paramref name="threads"/> threads (0: all cores).</summary>
     public CpuBackend(CpuKernelTier tier = CpuKernelTier.Simd, int threads = 0)
@@ -341,6 +341,50 @@ public sealed class CpuBackend : IBackend, IFusedOptimizerKernels
         else
         {
             AdamKernel.RowsReference(Span(parameters), Span(gradients), Span(firstMoment), Span(secondMoment), dim, Span(rows), settings);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AdamDeferredRowsStep(View<float> parameters, View<float> gradients, View<float> firstMoment, View<float> secondMoment,
+        int dim, View<int> rows, Span<int> lastStep, in AdamSettings settings, AdamCatchUp catchUp)
+    {
+        if (Simd)
+        {
+            AdamKernel.DeferredRowsSimd(Span(parameters), Span(gradients), Span(firstMoment), Span(secondMoment), dim, Span(rows), lastStep,
+                settings, catchUp);
+        }
+        else
+        {
+            AdamKernel.DeferredRowsReference(Span(parameters), Span(gradients), Span(firstMoment), Span(secondMoment), dim, Span(rows), lastStep,
+                settings);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AdamCatchUpRows(View<float> parameters, View<float> firstMoment, View<float> secondMoment, int dim, View<int> rows,
+        Span<int> lastStep, in AdamSettings settings, AdamCatchUp catchUp)
+    {
+        if (Simd)
+        {
+            AdamKernel.CatchUpRowsSimd(Span(parameters), Span(firstMoment), Span(secondMoment), dim, Span(rows), lastStep, settings, catchUp);
+        }
+        else
+        {
+            AdamKernel.CatchUpRowsReference(Span(parameters), Span(firstMoment), Span(secondMoment), dim, Span(rows), lastStep, settings);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AdamCatchUpTable(View<float> parameters, View<float> firstMoment, View<float> secondMoment, int dim, Span<int> lastStep,
+        in AdamSettings settings, AdamCatchUp catchUp)
+    {
+        if (Simd)
+        {
+            AdamKernel.CatchUpSimd(Span(parameters), Span(firstMoment), Span(secondMoment), dim, lastStep, settings, catchUp);
+        }
+        else
+        {
+            AdamKernel.CatchUpReference(Span(parameters), Span(firstMoment), Span(secondMoment), dim, lastStep, settings);
         }
     }
 

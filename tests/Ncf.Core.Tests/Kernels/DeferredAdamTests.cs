@@ -1,0 +1,222 @@
+using Ncf.Backends;
+using Ncf.Backends.Cpu;
+using Ncf.Core.Tests.TestSupport;
+using Ncf.Kernels;
+using Ncf.Randomness;
+
+namespace Ncf.Core.Tests.Kernels;
+
+/// <summary>
+/// Deferred Adam against exact Adam stepped one step at a time: the closed-form coefficient against the sum it stands
+/// for, a hand-worked catch-up, random sparse schedules against dense Adam, and rows idle past every table.
+/// </summary>
+public class DeferredAdamTests
+{
+    private const float Beta1 = 0.9f, Beta2 = 0.999f, Epsilon = 1e-8f;
+    private static readonly AdamCatchUp Tables = new(Beta1, Beta2, Epsilon);
+
+    [Theory]
+    [InlineData(0, false, 1)]
+    [InlineData(0, false, 5)]
+    [InlineData(3, false, 200)] // past the horizon from the first steps, where the bias corrections matter most
+    [InlineData(100, false, 1000)]
+    [InlineData(-50, true, 100)] // from just before the steady step to past it
+    [InlineData(10, true, 7)]
+    [InlineData(25_000, false, 5_000)] // past both decay tables
+    public void Coefficients_equal_the_sums_and_powers_they_stand_for(int start, bool fromSteadyStep, int skipped)
+    {
+        int lastStep = fromSteadyStep ? Tables.SteadyStep + start : start;
+        const float LearningRate = 0.01f;
+        var c = Tables.For(lastStep, lastStep + skipped, LearningRate);
+
+        // Σ_j lr·a_j and the a-weighted mean of ε_j over every skipped step, no horizon, powers from Math.Pow:
+        // a_j = b_t·r^j, b_t = sqrt(1 − β2^t) / (1 − β1^t), r = β1 / sqrt(β2), ε_j = ε·sqrt(1 − β2^t) / β2^(j/2).
+        double ratio = Beta1 / Math.Sqrt(Beta2), sum = 0, weightedEpsilon = 0;
+        for (int j = 1; j <= skipped; j++)
+        {
+            int t = lastStep + j;
+            double a = Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)) * Math.Pow(ratio, j);
+            sum += LearningRate * a;
+            weightedEpsilon += a * Epsilon * Math.Sqrt(1 - Math.Pow(Beta2, t)) / Math.Pow(Beta2, j / 2.0);
+        }
+
+        weightedEpsilon *= LearningRate / sum;
+
+        // Float results of double sums: a few float ulps (2^-24 ≈ 6e-8) of relative error.
+        Assert.Equal(1, c.Step / sum, 1e-6);
+        Assert.Equal(Math.Pow(Beta1, skipped), c.Decay1, Math.Max(1e-6 * Math.Pow(Beta1, skipped), 1e-38));
+        Assert.Equal(1, c.Decay2 / Math.Pow(Beta2, skipped), 1e-6);
+        Assert.Equal(1, c.Epsilon / weightedEpsilon, 1e-6);
+    }
+
+    [Fact]
+    public void No_skipped_step_changes_nothing_and_bad_settings_are_refused()
+    {
+        Assert.True(Tables.For(7, 7, 0.1f).IsNone);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdamCatchUp(0.99f, 0.99f, 1e-8f)); // β1 ≥ β2
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdamCatchUp(0.9f, 1f, 1e-8f));
+        float[] p = new float[6], m = new float[6], v = new float[6];
+        int[] lastStep = [4, 0]; // row 0 claims a step not yet taken
+        var settings = new AdamSettings(0.1f, Beta1, Beta2, Epsilon, 0, 3);
+        Assert.Throws<ArgumentOutOfRangeException>(() => AdamKernel.CatchUpSimd(p, m, v, 3, lastStep, settings, Tables));
+        Assert.Throws<ArgumentException>(() => AdamKernel.CatchUpSimd(p, m, v, 3, new int[3], settings, Tables));
+        Assert.Throws<ArgumentException>(() => AdamKernel.CatchUpSimd(p, m, v, 3, new int[2], settings with { Beta1 = 0.8f }, Tables));
+    }
+
+    /// <summary>
+    /// The hand example of <see cref="OptimizerKernelTests"/> after step 3 (p = 0.8075551, m = 0.118, v = 0.00131193775,
+    /// lr = 0.1), then two steps without a gradient, worked in double:
+    /// step 4: m = 0.1062, v = 0.00131062581; m̂ = 0.1062/0.3439; v̂ = v/0.003994004; p = 0.7536466;
+    /// step 5: m = 0.09558, v = 0.00130931519; m̂ = 0.09558/0.40951; v̂ = v/0.004990010; p = 0.7080816.
+    /// </summary>
+    [Theory]
+    [InlineData(CpuKernelTier.Simd)]
+    [InlineData(CpuKernelTier.Reference)]
+    public void Catching_up_two_steps_matches_hand_arithmetic(CpuKernelTier tier)
+    {
+        using var backend = new CpuBackend(tier);
+        var p = Buffer(backend, 0.8075551f);
+        var m = Buffer(backend, 0.118f);
+        var v = Buffer(backend, 0.00131193775f);
+        int[] lastStep = [3];
+        ((IDeferredAdamKernels)backend).AdamCatchUpTable(p.All, m.All, v.All, 1, lastStep, new AdamSettings(0.1f, Beta1, Beta2, Epsilon, 0, 5), Tables);
+        // √v̂ ≈ 0.57 against ε = 1e-8: ε's placement is invisible; float storage of the inputs leaves ~1e-7.
+        Assert.Equal(0.7080816, p.ToArray()[0], 1e-6);
+        Assert.Equal(0.09558, m.ToArray()[0], 1e-7);
+        Assert.Equal(0.00130931519, v.ToArray()[0], 1e-10);
+        Assert.Equal(5, lastStep[0]);
+    }
+
+    private static DeviceBuffer<float> Buffer(CpuBackend backend, float value)
+    {
+        var buffer = backend.AllocateFloat(1);
+        buffer.Write(0, [value]);
+        return buffer;
+    }
+
+    /// <summary>
+    /// Rows touched with probabilities from 1 to 1/32 over 300 steps, deferred (SIMD and reference) and caught up at
+    /// step 150 and at the end, against dense Adam in double fed zero gradients for untouched rows.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(19)]
+    [InlineData(40)]
+    public void Deferred_rows_then_catch_up_equal_dense_adam_on_a_sparse_schedule(int dim)
+    {
+        const int TableRows = 18, Steps = 300;
+        var settings = new AdamSettings(0.01f, Beta1, Beta2, Epsilon, 0, 0);
+        int length = TableRows * dim;
+        float[] p0 = TestData.Uniform(length, (ulong)dim, stream: 1);
+        float[] pd = (float[])p0.Clone(), md = new float[length], vd = new float[length];
+        float[] ps = (float[])p0.Clone(), ms = new float[length], vs = new float[length];
+        float[] pr = (float[])p0.Clone(), mr = new float[length], vr = new float[length];
+        int[] lastSimd = new int[TableRows], lastReference = new int[TableRows];
+        var rng = new Rng(11, (ulong)dim);
+        var rows = new List<int>();
+        for (int step = 1; step <= Steps; step++)
+        {
+            rows.Clear();
+            for (int row = 0; row < TableRows; row++)
+            {
+                if (rng.NextDouble() < 1.0 / (1 << (row % 6)))
+                {
+                    rows.Add(row);
+                }
+            }
+
+            float[] g = new float[length];
+            foreach (int row in rows)
+            {
+                for (int c = 0; c < dim; c++)
+                {
+                    g[row * dim + c] = (float)(2 * rng.NextDouble() - 1);
+                }
+            }
+
+            var now = settings with { Step = step };
+            AdamKernel.Reference(pd, g, md, vd, now);
+            AdamKernel.DeferredRowsSimd(ps, g, ms, vs, dim, rows.ToArray(), lastSimd, now, Tables);
+            AdamKernel.DeferredRowsReference(pr, g, mr, vr, dim, rows.ToArray(), lastReference, now);
+            if (step == Steps / 2 || step == Steps)
+            {
+                AdamKernel.CatchUpSimd(ps, ms, vs, dim, lastSimd, now, Tables);
+                AdamKernel.CatchUpReference(pr, mr, vr, dim, lastReference, now);
+                Assert.All(lastSimd, s => Assert.Equal(step, s));
+
+                // The reference takes dense Adam's own steps: the same arithmetic per element, so the same bits.
+                Tolerance.AssertClose(pd, pr, 0, 0, $"reference p[dim={dim}, step={step}]");
+                Tolerance.AssertClose(md, mr, 0, 0, $"reference m[dim={dim}, step={step}]");
+                Tolerance.AssertClose(vd, vr, 0, 0, $"reference v[dim={dim}, step={step}]");
+
+                // Float SIMD and closed-form catch-up against stepwise double: per step each moves p by ≤ lr = 0.01
+                // with float rounding (~1e-7 relative); over 300 steps that stays well under 2e-6, and an error in
+                // the closed form (a wrong power, a missing bias term) shows at the 1e-4 level or above.
+                Tolerance.AssertClose(pd, ps, 1e-5, 2e-6, $"deferred p[dim={dim}, step={step}]");
+                Tolerance.AssertClose(md, ms, 1e-5, 1e-7, $"deferred m[dim={dim}, step={step}]");
+                Tolerance.AssertClose(vd, vs, 1e-5, 1e-10, $"deferred v[dim={dim}, step={step}]");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.01f)]
+    public void Every_row_every_step_equals_dense_simd_bit_for_bit(float l2)
+    {
+        // Nothing is ever skipped, so the deferred kernel is dense Adam's arithmetic, L2 included.
+        const int TableRows = 9, Dim = 21, Steps = 12;
+        int length = TableRows * Dim;
+        float[] pd = TestData.Uniform(length, 3, stream: 1), md = new float[length], vd = new float[length];
+        float[] ps = (float[])pd.Clone(), ms = new float[length], vs = new float[length];
+        int[] lastStep = new int[TableRows];
+        int[] all = Enumerable.Range(0, TableRows).Reverse().ToArray();
+        for (int step = 1; step <= Steps; step++)
+        {
+            float[] g = TestData.Uniform(length, (ulong)step, stream: 2);
+            var settings = new AdamSettings(0.01f, Beta1, Beta2, Epsilon, l2, step);
+            AdamKernel.Simd(pd, g, md, vd, settings);
+            AdamKernel.DeferredRowsSimd(ps, g, ms, vs, Dim, all, lastStep, settings, Tables);
+        }
+
+        Tolerance.AssertClose(pd, ps, 0, 0, "p");
+        Tolerance.AssertClose(md, ms, 0, 0, "m");
+        Tolerance.AssertClose(vd, vs, 0, 0, "v");
+    }
+
+    [Fact]
+    public void A_row_idle_past_the_horizon_the_steady_step_and_the_decay_tables_matches_dense_adam()
+    {
+        // Row 0 takes a gradient every step; row 1 at steps 1, 2 and 30,000 only; row 2 never (it must not move).
+        const int Dim = 5, Steps = 30_000;
+        Assert.True(Tables.SteadyStep < Steps - 5_000, $"steady step {Tables.SteadyStep}");
+        float[] pd = TestData.Uniform(3 * Dim, 5, stream: 1), md = new float[3 * Dim], vd = new float[3 * Dim];
+        float[] ps = (float[])pd.Clone(), ms = new float[3 * Dim], vs = new float[3 * Dim];
+        float[] p0 = (float[])pd.Clone();
+        int[] lastStep = new int[3];
+        float[] g = new float[3 * Dim];
+        for (int step = 1; step <= Steps; step++)
+        {
+            bool second = step <= 2 || step == Steps;
+            for (int c = 0; c < Dim; c++)
+            {
+                g[c] = MathF.Sin(step * 0.37f + c);
+                g[Dim + c] = second ? MathF.Cos(step + c) : 0;
+            }
+
+            var settings = new AdamSettings(0.001f, Beta1, Beta2, Epsilon, 0, step);
+            AdamKernel.Simd(pd, g, md, vd, settings);
+            AdamKernel.DeferredRowsSimd(ps, g, ms, vs, Dim, second ? [0, 1] : [0], lastStep, settings, Tables);
+        }
+
+        // Both paths are float; row 0 is bit-identical (never skipped), row 1 differs by the rounding of ~30,000
+        // stepwise decays against one closed form: relative 1e-5 on values of order 1 with updates of 1e-3.
+        Tolerance.AssertClose(pd, ps, 1e-5, 1e-6, "p");
+        Tolerance.AssertClose(md, ms, 1e-4, 1e-9, "m");
+        Tolerance.AssertClose(vd, vs, 1e-4, 1e-12, "v");
+        Assert.True(p0.AsSpan(2 * Dim).SequenceEqual(ps.AsSpan(2 * Dim)), "a row never touched moved");
+        Assert.False(p0.AsSpan(Dim, Dim).SequenceEqual(ps.AsSpan(Dim, Dim)), "row 1 did not move");
+    }
+}
