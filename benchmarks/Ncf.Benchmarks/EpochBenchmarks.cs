@@ -19,7 +19,7 @@ public class EpochBenchmarks : IWorkload
 {
     private NcfDataset _data = null!;
 
-    [Params(OptimizerKind.Adam, OptimizerKind.LazyAdam)]
+    [Params(OptimizerKind.Adam, OptimizerKind.LazyAdam, OptimizerKind.DeferredAdam)]
     public OptimizerKind Optimizer { get; set; }
 
     [Params(true, false)]

@@ -28,7 +28,7 @@ public class TrainingBenchmarks : IWorkload
     [Params(1, 2)]
     public int Threads { get; set; }
 
-    [Params(OptimizerKind.Adam, OptimizerKind.LazyAdam)]
+    [Params(OptimizerKind.Adam, OptimizerKind.LazyAdam, OptimizerKind.DeferredAdam)]
     public OptimizerKind Optimizer { get; set; }
 
     /// <summary>The fused step (a whole pass per chunk of rows) or the layer-by-layer one; same results.</summary>

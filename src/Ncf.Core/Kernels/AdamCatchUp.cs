@@ -22,7 +22,12 @@ namespace Ncf.Kernels;
 /// the sums are stored prefixes of geometric series; before, they are dot products with stored bias terms. So a row
 /// costs a lookup or two short dot products, whatever the number of steps it missed. The result differs from
 /// stepping exact Adam <c>k</c> times only by rounding and, for elements whose <c>sqrt(v)</c> is not far above ε,
-/// by the spread of the <c>ε_j</c> at second order (tiny gradients early in training: ~1e-5 of a step there).
+/// by the spread of the <c>ε_j</c> at second order. That spread is large early in training, when
+/// <c>sqrt(1 − β2^t)</c> still changes fast (0.03 at step 1, 0.3 at step 100) — and early is also when embedding
+/// gradients are tiny and ε matters most (measured on ML-1M: one closed-form catch-up per row put the GMF tables 1e-4
+/// off exact Adam within 10 steps). So rows last updated before <see cref="StepwiseUntil"/> (where the spread over
+/// the horizon falls below 1e-3) catch up step by step instead, with exact Adam's own arithmetic on a zero gradient,
+/// for at most <see cref="Horizon"/> steps followed by a pure decay of the moments.
 /// Needs <c>β1 &lt; β2</c> (0.9 against 0.999 at the defaults), without which the ε sum would not fall off.
 /// Immutable and thread-safe; build one per (β1, β2, ε) and reuse it.
 /// </remarks>
@@ -41,6 +46,7 @@ public sealed class AdamCatchUp
     private readonly double[] _bias; // b_t, t = 0..SteadyStep + Horizon (b_0 unused)
     private readonly double[] _biasEpsilon; // b_t·sqrt(1 − β2^t), same range
     private readonly float[] _decay1, _decay2; // β^k, k = 0..DecayTableLength − 1
+    private readonly double[] _inverseBias1, _inverseSqrtBias2; // 1 / (1 − β1^t), 1 / sqrt(1 − β2^t), t < StepwiseUntil + Horizon
 
     /// <summary>Builds the tables for Adam's <paramref name="beta1"/>, <paramref name="beta2"/> and <paramref name="epsilon"/>.</summary>
     public AdamCatchUp(float beta1, float beta2, float epsilon)
@@ -90,6 +96,24 @@ public sealed class AdamCatchUp
             _biasEpsilon[t] = (1 - power2) / (1 - power1);
         }
 
+        // Stepwise while the ε_j of one catch-up (Horizon steps) spread by more than 1e-3: sqrt(1 − β2^(t + H)) against
+        // sqrt(1 − β2^(t + 1)).
+        int stepwise = 1;
+        while (stepwise < MaxTableSteps
+               && Math.Sqrt((1 - Math.Pow(b2, stepwise + Horizon)) / (1 - Math.Pow(b2, stepwise + 1))) - 1 > 1e-3)
+        {
+            stepwise = Math.Max(stepwise + 1, (int)(stepwise * 1.01));
+        }
+
+        StepwiseUntil = stepwise;
+        _inverseBias1 = new double[StepwiseUntil + Horizon + 1];
+        _inverseSqrtBias2 = new double[StepwiseUntil + Horizon + 1];
+        for (int t = 1; t < _inverseBias1.Length; t++)
+        {
+            _inverseBias1[t] = 1 / (1 - Math.Pow(b1, t));
+            _inverseSqrtBias2[t] = 1 / Math.Sqrt(1 - Math.Pow(b2, t));
+        }
+
         _decay1 = new float[DecayTableLength];
         _decay2 = new float[DecayTableLength];
         for (int k = 0; k < DecayTableLength; k++)
@@ -113,6 +137,22 @@ public sealed class AdamCatchUp
 
     /// <summary>The step from which Adam's bias corrections are 1 to within 2^-30.</summary>
     public int SteadyStep { get; }
+
+    /// <summary>Rows last updated before this step catch up step by step (see the remarks).</summary>
+    public int StepwiseUntil { get; }
+
+    /// <summary>Adam's <c>lr / (1 − β1^t)</c> for a step <paramref name="t"/> of the stepwise range.</summary>
+    public float StepSize(int t, float learningRate) => (float)(learningRate * _inverseBias1[t]);
+
+    /// <summary>Adam's <c>1 / sqrt(1 − β2^t)</c> for a step <paramref name="t"/> of the stepwise range.</summary>
+    public float InverseSqrtBiasCorrection2(int t) => (float)_inverseSqrtBias2[t];
+
+    /// <summary>The moments' decay over <paramref name="steps"/> steps, with no change to the parameters.</summary>
+    public Coefficients DecayOnly(int steps) => steps <= 0
+        ? Coefficients.None
+        : new Coefficients(0, Power(_decay1, Beta1, steps), Power(_decay2, Beta2, steps), Epsilon);
+
+    private static float Power(float[] table, float beta, int k) => k < table.Length ? table[k] : (float)Math.Pow(beta, k);
 
     /// <summary>True when this table was built for the given Adam settings.</summary>
     public bool Matches(float beta1, float beta2, float epsilon) => beta1 == Beta1 && beta2 == Beta2 && epsilon == Epsilon;
@@ -157,8 +197,8 @@ public sealed class AdamCatchUp
 
         return new Coefficients(
             (float)(learningRate * sum),
-            k < DecayTableLength ? _decay1[k] : (float)Math.Pow(Beta1, k),
-            k < DecayTableLength ? _decay2[k] : (float)Math.Pow(Beta2, k),
+            Power(_decay1, Beta1, k),
+            Power(_decay2, Beta2, k),
             sum > 0 ? (float)(Epsilon * epsilonSum / sum) : Epsilon); // sum = 0 only when β1 = 0: no momentum to coast on
     }
 

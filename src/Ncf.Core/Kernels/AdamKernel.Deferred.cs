@@ -131,8 +131,27 @@ public static partial class AdamKernel
         }
 
         int start = row * dim;
-        CatchUpRow(parameters.Slice(start, dim), firstMoment.Slice(start, dim), secondMoment.Slice(start, dim),
-            catchUp.For(last, settings.Step, settings.LearningRate));
+        var p = parameters.Slice(start, dim);
+        var m = firstMoment.Slice(start, dim);
+        var v = secondMoment.Slice(start, dim);
+        if (last + 1 < catchUp.StepwiseUntil)
+        {
+            // Early in training ε's share changes too fast from step to step for one closed form (AdamCatchUp): exact
+            // Adam's zero-gradient steps one by one, as far as they still move the row, then the moments' decay.
+            int end = Math.Min(settings.Step, last + catchUp.Horizon);
+            for (int t = last + 1; t <= end; t++)
+            {
+                Update<ZeroGradient>(p, default, m, v, settings.Beta1, settings.Beta2, settings.Epsilon, 0,
+                    catchUp.StepSize(t, settings.LearningRate), catchUp.InverseSqrtBiasCorrection2(t));
+            }
+
+            CatchUpRow(p, m, v, catchUp.DecayOnly(settings.Step - end));
+        }
+        else
+        {
+            CatchUpRow(p, m, v, catchUp.For(last, settings.Step, settings.LearningRate));
+        }
+
         lastStep[row] = settings.Step;
     }
 
@@ -141,6 +160,11 @@ public static partial class AdamKernel
     /// <summary><c>p −= c.Step·m / (sqrt(v) + c.Epsilon); m ·= c.Decay1; v ·= c.Decay2</c>, the tail as a lane computes it.</summary>
     private static void CatchUpRow(Span<float> p, Span<float> m, Span<float> v, AdamCatchUp.Coefficients c)
     {
+        if (c.IsNone)
+        {
+            return;
+        }
+
         ref float pS = ref MemoryMarshal.GetReference(p);
         ref float mS = ref MemoryMarshal.GetReference(m);
         ref float vS = ref MemoryMarshal.GetReference(v);
