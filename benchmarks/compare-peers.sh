@@ -33,6 +33,7 @@ run() { # name, command...
 }
 run ncf-adam      dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json
 run ncf-lazy-adam dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json --optimizer lazy-adam
+run ncf-deferred-adam dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json --optimizer deferred-adam
 run pytorch       $PY "$PEERS/pytorch_ncf.py" --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS"
 run torchsharp    dotnet "$WORK/torchsharp-ncf/bin/Release/net10.0/torchsharp-ncf.dll" --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS"
 run ncf-score     dotnet "$WORK/ncf/ncf.dll" bench --data "$DATA" --threads "$THREADS" --score-users all --json
@@ -46,9 +47,10 @@ def epochs(name):
 def rate(name):
     e = epochs(name)
     return sum(r["samples"] for r in e) / sum(r["train_seconds"] for r in e), e[-1]["hr10"], sum(r.get("eval_seconds", 0) for r in e) / len(e)
-ours, ours_lazy, py, ts = (rate(n) for n in ("ncf-adam", "ncf-lazy-adam", "pytorch", "torchsharp"))
+ours, ours_lazy, ours_deferred, py, ts = (rate(n) for n in ("ncf-adam", "ncf-lazy-adam", "ncf-deferred-adam", "pytorch", "torchsharp"))
 print(f"{'engine':<28}{'samples/s':>12}{'HR@10':>8}{'vs TorchSharp':>15}{'vs PyTorch':>12}")
-for label, (r, hr, _) in [("ncf (exact Adam)", ours), ("ncf (lazy Adam)", ours_lazy), ("TorchSharp 0.107 peer", ts), ("PyTorch peer", py)]:
+for label, (r, hr, _) in [("ncf (exact Adam)", ours), ("ncf (lazy Adam)", ours_lazy), ("ncf (deferred Adam)", ours_deferred),
+                          ("TorchSharp 0.107 peer", ts), ("PyTorch peer", py)]:
     print(f"{label:<28}{r:>12,.0f}{hr:>8.4f}{r / ts[0]:>14.2f}x{r / py[0]:>11.2f}x")
 score = [json.loads(l) for l in open(os.path.join(out, "ncf-score.jsonl")) if l.strip()][-1]
 py_pairs = 6040 * 100 / py[2]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The headline CPU figures of docs/performance.md in one go, on an otherwise idle machine:
-#  1. benchmarks/compare-peers.sh 1 (one ML-1M epoch each: ncf exact and lazy Adam, PyTorch, TorchSharp; scoring);
-#  2. 20 epochs of NeuMF-8 end to end (process start to exit, evaluation after every epoch), lazy and exact Adam;
+#  1. benchmarks/compare-peers.sh 1 (one ML-1M epoch each: ncf exact, lazy and deferred Adam, PyTorch, TorchSharp; scoring);
+#  2. 20 epochs of NeuMF-8 end to end (process start to exit, evaluation after every epoch), lazy, deferred and exact Adam;
 #  3. the fused step against the layer-by-layer one (`ncf bench --step`), alternated, two rounds.
 # Usage: benchmarks/headline.sh   env: DATA (NCF prefix), THREADS (2), SEED (42)
 set -euo pipefail
@@ -13,7 +13,7 @@ benchmarks/compare-peers.sh 1
 NCF="dotnet ${NCF_PEER_BUILD:-${TMPDIR:-/tmp}/ncf-peers}/ncf/ncf.dll" # published by compare-peers.sh
 echo
 echo "20 epochs, NeuMF-8, seed $SEED, $THREADS threads (wall time of the whole process):"
-for opt in lazy-adam adam; do
+for opt in lazy-adam deferred-adam adam; do
   start=$(date +%s.%N)
   summary=$($NCF train --data "$DATA" --epochs 20 --seed "$SEED" --threads "$THREADS" --optimizer "$opt" --json | tail -n 1)
   wall=$(echo "$(date +%s.%N) - $start" | bc)

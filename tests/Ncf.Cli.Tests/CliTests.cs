@@ -118,6 +118,30 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Deferred_adam_trains_like_exact_adam_and_lazy_adam_does_not()
+    {
+        double[] Losses(string optimizer)
+        {
+            var (code, output, error) = Run("train", "--data", "synthetic:300x200x25", "--epochs", "2", "--json", "--optimizer", optimizer);
+            Assert.True(code == 0, error);
+            return JsonLines(output).Where(l => l.TryGetProperty("loss", out var loss) && loss.ValueKind == JsonValueKind.Number)
+                .Select(l => l.GetProperty("loss").GetDouble()).ToArray();
+        }
+
+        // Same seed and examples. Deferred Adam is exact Adam up to rounding (~1e-7 relative in the parameters, see
+        // DeferredAdamTests), so the epoch losses agree to 1e-5; lazy Adam drops the untouched rows' momentum steps and
+        // its second epoch's loss moves by more than that.
+        double[] exact = Losses("adam"), deferred = Losses("deferred-adam"), lazy = Losses("lazy-adam");
+        Assert.Equal(2, deferred.Length);
+        for (int e = 0; e < 2; e++)
+        {
+            Assert.True(Math.Abs(exact[e] - deferred[e]) <= 1e-5 * exact[e], $"epoch {e + 1}: exact {exact[e]} vs deferred {deferred[e]}");
+        }
+
+        Assert.True(Math.Abs(exact[1] - lazy[1]) > 1e-4 * exact[1], $"exact {exact[1]} vs lazy {lazy[1]}");
+    }
+
+    [Fact]
     public void A_pretrained_NeuMF_worse_after_fine_tuning_keeps_its_starting_point_with_checkpoint_best()
     {
         var (gmf, mlp) = TrainParents(epochs: 3);
