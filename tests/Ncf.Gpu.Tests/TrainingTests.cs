@@ -38,6 +38,19 @@ public abstract class TrainingStepTests<TFixture>(TFixture fixture, ITestOutputH
     public void NeuMFStepMatchesTheCpuBackend() => OneStepMatchesTheCpuBackend(ModelKind.NeuMF);
 
     [DeviceFact]
+    public void RowSparseAdamIsAClearErrorOnTheDevice()
+    {
+        // Deferred Adam keeps per-row step counts on the host, and both row-sparse variants need each batch's ids
+        // there; the device backend samples on the device, so both are refused with a message rather than run wrong.
+        var data = Data.Value;
+        using var model = new NcfModel(fixture.Backend, data.UserCount, data.ItemCount, new ModelOptions { Kind = ModelKind.Gmf, Factors = 8 });
+        var deferred = Assert.Throws<NcfException>(() => new Adam(model.Parameters, new AdamOptions { Embeddings = AdamEmbeddingUpdate.Deferred }));
+        Assert.Contains("CPU backend only", deferred.Message);
+        var lazy = Assert.Throws<NcfException>(() => new NcfTrainer(model, data, new TrainingOptions { Optimizer = OptimizerKind.LazyAdam }));
+        Assert.Contains("Row-sparse Adam", lazy.Message);
+    }
+
+    [DeviceFact]
     public void DeviceEvaluationMatchesTheHostEvaluator()
     {
         var data = Data.Value;

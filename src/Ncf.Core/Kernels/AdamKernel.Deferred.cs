@@ -52,19 +52,13 @@ public static partial class AdamKernel
         ValidateLastStep(parameters.Length, dim, lastStep);
         ValidateCatchUp(catchUp, settings);
         float stepSize = settings.StepSize, inverseSqrtBc2 = settings.InverseSqrtBiasCorrection2;
+        var previous = settings with { Step = settings.Step - 1 };
         foreach (int row in rows)
         {
+            CatchUpRow(parameters, firstMoment, secondMoment, dim, row, lastStep, previous, catchUp);
             int start = row * dim;
-            var p = parameters.Slice(start, dim);
-            var m = firstMoment.Slice(start, dim);
-            var v = secondMoment.Slice(start, dim);
-            var coefficients = catchUp.For(LastStep(lastStep, row, settings.Step - 1), settings.Step - 1, settings.LearningRate);
-            if (!coefficients.IsNone)
-            {
-                CatchUpRow(p, m, v, coefficients);
-            }
-
-            Update(p, gradients.Slice(start, dim), m, v, settings.Beta1, settings.Beta2, settings.Epsilon, settings.L2, stepSize, inverseSqrtBc2);
+            Update(parameters.Slice(start, dim), gradients.Slice(start, dim), firstMoment.Slice(start, dim), secondMoment.Slice(start, dim),
+                settings.Beta1, settings.Beta2, settings.Epsilon, settings.L2, stepSize, inverseSqrtBc2);
             lastStep[row] = settings.Step;
         }
     }

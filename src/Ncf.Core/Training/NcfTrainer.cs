@@ -51,6 +51,7 @@ public sealed class NcfTrainer : IDisposable
         {
             if (Optimizer.IsRowSparse)
             {
+                Optimizer.Dispose();
                 throw new NcfException($"Row-sparse Adam (lazy or deferred) needs each batch's ids on the host; on the {backend.Name} backend use exact Adam or SGD.");
             }
 
@@ -149,6 +150,8 @@ public sealed class NcfTrainer : IDisposable
         {
             _lastPlannedEpoch = -1;
             FinishNextEpochBuild();
+            // A cancelled epoch leaves deferred rows behind; whoever saves the model next must find it current.
+            Optimizer.CatchUp();
         }
 
         return new TrainingResult(reports, false);
