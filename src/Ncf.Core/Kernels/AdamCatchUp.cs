@@ -36,7 +36,10 @@ public sealed class AdamCatchUp
     /// <summary>Steps of decay kept in tables; a row idle longer takes <see cref="Math.Pow"/> (rare: one per idle spell).</summary>
     private const int DecayTableLength = 4096;
 
-    /// <summary>Stored <c>b_t</c> and <c>sqrt(1 − β2^t)</c> stop here; <c>β2</c> so close to 1 that they would not takes the slow path.</summary>
+    /// <summary>
+    /// The bias-term tables stop at this many steps. Only a β2 so close to 1 that its bias correction has not settled by
+    /// then reaches past them, and its later steps compute the terms directly (slower, same result).
+    /// </summary>
     private const int MaxTableSteps = 1 << 20;
 
     private readonly double[] _ratioPowers; // r^j, j = 0..Horizon
