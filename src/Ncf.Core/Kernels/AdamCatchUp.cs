@@ -37,8 +37,9 @@ public sealed class AdamCatchUp
     private const int DecayTableLength = 4096;
 
     /// <summary>
-    /// The bias-term tables stop at this many steps. Only a β2 so close to 1 that its bias correction has not settled by
-    /// then reaches past them, and its later steps compute the terms directly (slower, same result).
+    /// The bias-term tables stop at this many steps. Only a β2 so close to 1 (above ~0.99998) that its bias correction
+    /// has not settled by then reaches past them; catch-ups starting beyond the tables compute the terms directly
+    /// (slower, same result).
     /// </summary>
     private const int MaxTableSteps = 1 << 20;
 
@@ -46,10 +47,10 @@ public sealed class AdamCatchUp
     private readonly double[] _ratioPrefix; // Σ_{i=1..j} r^i, j = 0..Horizon
     private readonly double[] _epsilonPowers; // (r / sqrt(β2))^j = (β1 / β2)^j
     private readonly double[] _epsilonPrefix;
-    private readonly double[] _bias; // b_t, t = 0..SteadyStep + Horizon (b_0 unused)
+    private readonly double[] _bias; // b_t, t = 0..min(SteadyStep, MaxTableSteps) + Horizon (b_0 unused)
     private readonly double[] _biasEpsilon; // b_t·sqrt(1 − β2^t), same range
     private readonly float[] _decay1, _decay2; // β^k, k = 0..DecayTableLength − 1
-    private readonly double[] _inverseBias1, _inverseSqrtBias2; // 1 / (1 − β1^t), 1 / sqrt(1 − β2^t), t < StepwiseUntil + Horizon
+    private readonly double[] _inverseBias1, _inverseSqrtBias2; // 1 / (1 − β1^t), 1 / sqrt(1 − β2^t), t ≤ StepwiseUntil + Horizon
 
     /// <summary>Builds the tables for Adam's <paramref name="beta1"/>, <paramref name="beta2"/> and <paramref name="epsilon"/>.</summary>
     public AdamCatchUp(float beta1, float beta2, float epsilon)
@@ -86,8 +87,8 @@ public sealed class AdamCatchUp
 
         // b_t = 1 within 2^-30 once β1^t and β2^t are both below 2^-31 (b_t − 1 ≈ β1^t − β2^t / 2).
         double steady = Math.Max(b1 == 0 ? 1 : Math.Log(Math.Pow(2, -31)) / Math.Log(b1), Math.Log(Math.Pow(2, -31)) / Math.Log(b2));
-        SteadyStep = (int)Math.Min(MaxTableSteps, Math.Ceiling(steady) + 1);
-        int tableSteps = SteadyStep + Horizon + 1;
+        SteadyStep = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(steady) + 1);
+        int tableSteps = Math.Min(SteadyStep, MaxTableSteps) + Horizon + 1;
         _bias = new double[tableSteps];
         _biasEpsilon = new double[tableSteps];
         double power1 = 1, power2 = 1;
@@ -99,8 +100,9 @@ public sealed class AdamCatchUp
             _biasEpsilon[t] = (1 - power2) / (1 - power1);
         }
 
-        // Stepwise while the ε_j of one catch-up (Horizon steps) spread by more than 1e-3: sqrt(1 − β2^(t + H)) against
-        // sqrt(1 − β2^(t + 1)).
+        // Stepwise while the bias part of the ε_j of one catch-up (Horizon steps) spreads by more than 1e-3:
+        // sqrt(1 − β2^(t + H)) against sqrt(1 − β2^(t + 1)). Their other factor, β2^(−j/2), spreads by up to 14 % over
+        // the horizon at any step, but the weights fall as r^j, so the a-weighted mean leaves ~2e-5 of the ε term there.
         int stepwise = 1;
         while (stepwise < MaxTableSteps
                && Math.Sqrt((1 - Math.Pow(b2, stepwise + Horizon)) / (1 - Math.Pow(b2, stepwise + 1))) - 1 > 1e-3)
@@ -144,11 +146,11 @@ public sealed class AdamCatchUp
     /// <summary>Rows last updated before this step catch up step by step (see the remarks).</summary>
     public int StepwiseUntil { get; }
 
-    /// <summary>Adam's <c>lr / (1 − β1^t)</c> for a step <paramref name="t"/> of the stepwise range.</summary>
-    public float StepSize(int t, float learningRate) => (float)(learningRate * _inverseBias1[t]);
+    /// <summary>Adam's <c>lr / (1 − β1^t)</c> for a step <paramref name="t"/> of the stepwise range (≤ StepwiseUntil + Horizon).</summary>
+    internal float StepSize(int t, float learningRate) => (float)(learningRate * _inverseBias1[t]);
 
     /// <summary>Adam's <c>1 / sqrt(1 − β2^t)</c> for a step <paramref name="t"/> of the stepwise range.</summary>
-    public float InverseSqrtBiasCorrection2(int t) => (float)_inverseSqrtBias2[t];
+    internal float InverseSqrtBiasCorrection2(int t) => (float)_inverseSqrtBias2[t];
 
     /// <summary>The moments' decay over <paramref name="steps"/> steps, with no change to the parameters.</summary>
     public Coefficients DecayOnly(int steps) => steps <= 0
@@ -231,7 +233,7 @@ public sealed class AdamCatchUp
     /// </summary>
     public readonly record struct Coefficients(float Step, float Decay1, float Decay2, float Epsilon)
     {
-        /// <summary>No skipped step.</summary>
+        /// <summary>No skipped step (its ε is never used: <see cref="IsNone"/> rows are skipped).</summary>
         public static Coefficients None => new(0, 1, 1, 1);
 
         /// <summary>True when there is something to apply.</summary>

@@ -51,6 +51,9 @@ internal sealed class FusedCpuStep : IParallelJob
     private const long MinParallelChunkMacs = 1 << 20;
     private readonly ThreadingProbe _threading = new();
 
+    /// <summary>The fused step's phase before the chunks, for deferred Adam (chunks are phase 0, table owners phase 1).</summary>
+    private const int CatchUpPhase = 2;
+
     /// <summary>Row width (floats) from which exact Adam walks a table by runs of touched and untouched rows.</summary>
     private const int MinExactAdamRowWidth = 64;
     private readonly long _macsPerRow;
@@ -59,7 +62,7 @@ internal sealed class FusedCpuStep : IParallelJob
     private float[] _labels = [];
     private int[] _uniqueUsers = [], _uniqueItems = [];
     private int _uniqueUserCount, _uniqueItemCount;
-    private AdamSettings _adam, _catchUp;
+    private AdamSettings _adam, _previousStep; // this step's Adam settings; the last step's, to which deferred rows catch up
     private readonly Dictionary<ParameterSlice, int[]> _lastStep = []; // deferred Adam's per-row steps, by embedding table
 
     private FusedCpuStep(CpuBackend backend, NcfModel model, Optimizer optimizer, int capacity)
@@ -74,7 +77,7 @@ internal sealed class FusedCpuStep : IParallelJob
         {
             _firstMoment = ((CpuBuffer<float>)adam.FirstMoment).Array;
             _secondMoment = ((CpuBuffer<float>)adam.SecondMoment).Array;
-            if (adam.Deferred is not null)
+            if (adam.CatchUpTables is not null)
             {
                 var slices = parameters.Layout.Slices;
                 for (int s = 0; s < slices.Count; s++)
@@ -184,7 +187,7 @@ internal sealed class FusedCpuStep : IParallelJob
         if (_optimizer is Adam adam)
         {
             _adam = adam.Settings(adam.StepCount);
-            _catchUp = adam.Settings(adam.StepCount - 1);
+            _previousStep = adam.Settings(adam.StepCount - 1);
         }
 
         bool parallel = _threading.Choose(_chunks > 1 && _backend.Threads > 1,
@@ -350,19 +353,17 @@ internal sealed class FusedCpuStep : IParallelJob
         }
     }
 
-    private const int CatchUpPhase = 2;
-
     /// <summary>Deferred Adam: brings the batch's rows of one id space's tables up to the step before this one.</summary>
     private void CatchUpTables(IdSpace space)
     {
         var unique = space == IdSpace.User ? _uniqueUsers.AsSpan(0, _uniqueUserCount) : _uniqueItems.AsSpan(0, _uniqueItemCount);
-        var catchUp = ((Adam)_optimizer).Deferred!;
+        var tables = ((Adam)_optimizer).CatchUpTables!;
         foreach (var (table, lastStep) in _lastStep)
         {
             if (table.RowIds == space)
             {
                 AdamKernel.CatchUpRowsSimd(Slice(_values, table), Slice(_firstMoment!, table), Slice(_secondMoment!, table), table.Columns, unique,
-                    lastStep, _catchUp, catchUp);
+                    lastStep, _previousStep, tables);
             }
         }
     }
@@ -452,7 +453,7 @@ internal sealed class FusedCpuStep : IParallelJob
             if (_lastStep.TryGetValue(slice, out var lastStep))
             {
                 AdamKernel.DeferredRowsSimd(p, g, Slice(_firstMoment!, slice), Slice(_secondMoment!, slice), dim, uniqueRows, lastStep, _adam,
-                    ((Adam)_optimizer).Deferred!);
+                    ((Adam)_optimizer).CatchUpTables!);
             }
             else
             {

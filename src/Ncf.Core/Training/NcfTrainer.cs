@@ -150,8 +150,6 @@ public sealed class NcfTrainer : IDisposable
         {
             _lastPlannedEpoch = -1;
             FinishNextEpochBuild();
-            // A cancelled epoch leaves deferred rows behind; whoever saves the model next must find it current.
-            Optimizer.CatchUp();
         }
 
         return new TrainingResult(reports, false);
@@ -196,38 +194,45 @@ public sealed class NcfTrainer : IDisposable
         const long ReportEvery = 1 << 20;
         long nextReport = ReportEvery;
         int batch = Options.BatchSize;
-        for (long start = 0; start < total; start += batch)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            int n = (int)Math.Min(batch, total - start);
-            if (_deviceSampler is not null)
+            for (long start = 0; start < total; start += batch)
             {
-                var (users, items, labels) = _deviceSampler.Batch((int)start, n);
-                Step(users, items, labels, n, default);
-            }
-            else
-            {
-                var chunk = samples.Slice((int)start, n);
-                for (int k = 0; k < n; k++)
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(batch, total - start);
+                if (_deviceSampler is not null)
                 {
-                    _hostUsers[k] = chunk[k].User;
-                    _hostItems[k] = chunk[k].Item;
-                    _hostLabels[k] = chunk[k].Label;
+                    var (users, items, labels) = _deviceSampler.Batch((int)start, n);
+                    Step(users, items, labels, n, default);
+                }
+                else
+                {
+                    var chunk = samples.Slice((int)start, n);
+                    for (int k = 0; k < n; k++)
+                    {
+                        _hostUsers[k] = chunk[k].User;
+                        _hostItems[k] = chunk[k].Item;
+                        _hostLabels[k] = chunk[k].Label;
+                    }
+
+                    StepFromHost(n);
                 }
 
-                StepFromHost(n);
-            }
-
-            if (batchProgress is not null && start + n >= nextReport)
-            {
-                nextReport += ReportEvery;
-                _lossAccumulator.Read(0, _hostLoss);
-                batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, total, _hostLoss[0] / (start + n)));
+                if (batchProgress is not null && start + n >= nextReport)
+                {
+                    nextReport += ReportEvery;
+                    _lossAccumulator.Read(0, _hostLoss);
+                    batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, total, _hostLoss[0] / (start + n)));
+                }
             }
         }
+        finally
+        {
+            // Deferred Adam's untouched rows catch up here, inside the timed epoch, so the model is exact Adam's between
+            // epochs, and also when the epoch is cancelled (whoever saves the model next must find it current).
+            Optimizer.CatchUp();
+        }
 
-        // Deferred Adam's untouched rows catch up here, inside the timed epoch, so the model is exact Adam's between epochs.
-        Optimizer.CatchUp();
         Model.Backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         _lossAccumulator.Read(0, _hostLoss);

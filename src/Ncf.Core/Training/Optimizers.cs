@@ -17,8 +17,9 @@ public enum OptimizerKind
     LazyAdam,
 
     /// <summary>
-    /// Adam with exact (dense) Adam's result at lazy Adam's cost: an embedding row is updated only when a batch touches
-    /// it, first catching up in closed form on the zero-gradient steps it sat out (see <see cref="AdamEmbeddingUpdate.Deferred"/>).
+    /// Adam with exact (dense) Adam's result at close to lazy Adam's cost: an embedding row is updated only when a batch
+    /// touches it, first catching up on the zero-gradient steps it sat out (see <see cref="AdamEmbeddingUpdate.Deferred"/>).
+    /// Exact only without L2: skipped steps carry no L2 term. CPU backend only.
     /// </summary>
     DeferredAdam,
 
@@ -176,6 +177,14 @@ public sealed record AdamOptions
 
     /// <summary>How embedding tables are updated. Default <see cref="AdamEmbeddingUpdate.Dense"/> (exact Adam).</summary>
     public AdamEmbeddingUpdate Embeddings { get; init; }
+
+    /// <summary>Update embedding tables only in the batch's rows: <see cref="AdamEmbeddingUpdate.Lazy"/>.</summary>
+    [Obsolete("Use Embeddings = AdamEmbeddingUpdate.Lazy (or Deferred, exact Adam's result at row-sparse cost).")]
+    public bool Lazy
+    {
+        get => Embeddings == AdamEmbeddingUpdate.Lazy;
+        init => Embeddings = value ? AdamEmbeddingUpdate.Lazy : AdamEmbeddingUpdate.Dense;
+    }
 }
 
 /// <summary>How Adam updates the rows of embedding tables that a batch does not touch.</summary>
@@ -213,17 +222,17 @@ public sealed class Adam : Optimizer
         : base(parameters, (options ??= new AdamOptions()).LearningRate, options.L2)
     {
         Options = options;
+        if (options.Embeddings == AdamEmbeddingUpdate.Deferred && parameters.Backend is not IDeferredAdamKernels)
+        {
+            throw new NcfException($"Deferred Adam keeps per-row step counts on the host and runs on the CPU backend only; on the {parameters.Backend.Name} backend use exact Adam.");
+        }
+
         _firstMoment = parameters.Backend.AllocateFloat(parameters.Layout.Length);
         _secondMoment = parameters.Backend.AllocateFloat(parameters.Layout.Length);
         var slices = parameters.Layout.Slices;
         _lastStep = new int[slices.Count][];
         if (options.Embeddings == AdamEmbeddingUpdate.Deferred)
         {
-            if (parameters.Backend is not IDeferredAdamKernels)
-            {
-                throw new NcfException($"Deferred Adam keeps per-row step counts on the host and runs on the CPU backend only; on the {parameters.Backend.Name} backend use exact Adam.");
-            }
-
             _catchUp = new AdamCatchUp(options.Beta1, options.Beta2, options.Epsilon);
             for (int s = 0; s < slices.Count; s++)
             {
@@ -242,8 +251,8 @@ public sealed class Adam : Optimizer
     /// <inheritdoc />
     public override bool IsRowSparse => Options.Embeddings != AdamEmbeddingUpdate.Dense;
 
-    /// <summary>The closed-form catch-up of deferred Adam; null otherwise.</summary>
-    internal AdamCatchUp? Deferred => _catchUp;
+    /// <summary>Deferred Adam's catch-up tables; null for dense and lazy Adam.</summary>
+    internal AdamCatchUp? CatchUpTables => _catchUp;
 
     /// <summary>Deferred Adam's per-row last steps of slice <paramref name="sliceIndex"/> (an embedding table).</summary>
     internal int[] LastStep(int sliceIndex) => _lastStep[sliceIndex] ?? throw new InvalidOperationException("Not a deferred embedding table.");

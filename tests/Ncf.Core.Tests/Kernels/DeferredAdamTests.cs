@@ -211,36 +211,66 @@ public class DeferredAdamTests
     }
 
     [Fact]
-    public void A_row_idle_past_the_horizon_the_steady_step_and_the_decay_tables_matches_dense_adam()
+    public void Rows_idle_for_every_kind_of_spell_match_dense_adam()
     {
-        // Row 0 takes a gradient every step; row 1 at steps 1, 2 and 30,000 only; row 2 never (it must not move).
-        const int Dim = 5, Steps = 30_000;
-        Assert.True(Tables.SteadyStep < Steps - 5_000, $"steady step {Tables.SteadyStep}");
-        float[] pd = TestData.Uniform(3 * Dim, 5, stream: 1), md = new float[3 * Dim], vd = new float[3 * Dim];
-        float[] ps = (float[])pd.Clone(), ms = new float[3 * Dim], vs = new float[3 * Dim];
+        // Each row's touched steps pick out one path of the catch-up (defaults: stepwise before step 4,801, horizon
+        // 266 steps, dot products before the steady step ~20,000, decay tables of 4,096 steps):
+        //   row 0: every step (never skipped, so bit-identical to dense Adam);
+        //   row 1: 1, 2, steady + 10, 30,000 — stepwise for 266 steps then ~20,000 of pure decay (past the tables),
+        //          then ~9,700 steps in the steady closed form;
+        //   row 2: never (must not move);
+        //   row 3: 100, 1,500, 3,000, 6,000, 6,500 — stepwise spells longer than the horizon (1,399, 1,499, 2,999
+        //          steps: the decay after the horizon must count from its end), then a dot-product spell of 499;
+        //   row 4: 5,000, 5,100 — a dot-product spell shorter than the horizon.
+        const int Dim = 5, Rows = 5, Steps = 30_000;
+        int steady = Tables.SteadyStep;
+        Assert.True(Tables.StepwiseUntil is > 3_000 and < 5_000 && steady is > 6_500 and < Steps - 5_000, $"{Tables.StepwiseUntil}, {steady}");
+        var touched = new[]
+        {
+            Enumerable.Range(1, Steps).ToHashSet(),
+            new HashSet<int> { 1, 2, steady + 10, Steps },
+            new HashSet<int>(),
+            new HashSet<int> { 100, 1_500, 3_000, 6_000, 6_500 },
+            new HashSet<int> { 5_000, 5_100 },
+        };
+        float[] pd = TestData.Uniform(Rows * Dim, 5, stream: 1), md = new float[Rows * Dim], vd = new float[Rows * Dim];
+        float[] ps = (float[])pd.Clone(), ms = new float[Rows * Dim], vs = new float[Rows * Dim];
         float[] p0 = (float[])pd.Clone();
-        int[] lastStep = new int[3];
-        float[] g = new float[3 * Dim];
+        int[] lastStep = new int[Rows];
+        float[] g = new float[Rows * Dim];
+        var rows = new List<int>();
         for (int step = 1; step <= Steps; step++)
         {
-            bool second = step <= 2 || step == Steps;
-            for (int c = 0; c < Dim; c++)
+            rows.Clear();
+            for (int row = 0; row < Rows; row++)
             {
-                g[c] = MathF.Sin(step * 0.37f + c);
-                g[Dim + c] = second ? MathF.Cos(step + c) : 0;
+                bool now = touched[row].Contains(step);
+                if (now)
+                {
+                    rows.Add(row);
+                }
+
+                for (int c = 0; c < Dim; c++)
+                {
+                    g[row * Dim + c] = now ? MathF.Cos(step * 0.37f + c + row) : 0;
+                }
             }
 
             var settings = new AdamSettings(0.001f, Beta1, Beta2, Epsilon, 0, step);
             AdamKernel.Simd(pd, g, md, vd, settings);
-            AdamKernel.DeferredRowsSimd(ps, g, ms, vs, Dim, second ? [0, 1] : [0], lastStep, settings, Tables);
+            AdamKernel.DeferredRowsSimd(ps, g, ms, vs, Dim, rows.ToArray(), lastStep, settings, Tables);
         }
 
-        // Both paths are float; row 0 is bit-identical (never skipped), row 1 differs by the rounding of ~30,000
-        // stepwise decays against one closed form: relative 1e-5 on values of order 1 with updates of 1e-3.
+        AdamKernel.CatchUpSimd(ps, ms, vs, Dim, lastStep, new AdamSettings(0.001f, Beta1, Beta2, Epsilon, 0, Steps), Tables);
+
+        // Both sides are float. Row 0 is bit-identical; the others differ by one closed form (or one power for a long
+        // decay) against thousands of rounded steps: 1e-5 relative on parameters of order 1 that move by 1e-3 a step,
+        // 1e-4 relative on moments that decayed by up to β2^20,000 (2e-9). A decay counted from the wrong step is
+        // off by β2^266 = 0.77 in v, a wrong bias term by more than 1e-3 in p.
+        Tolerance.AssertClose(pd.AsSpan(0, Dim), ps.AsSpan(0, Dim), 0, 0, "row 0 p");
         Tolerance.AssertClose(pd, ps, 1e-5, 1e-6, "p");
-        Tolerance.AssertClose(md, ms, 1e-4, 1e-9, "m");
-        Tolerance.AssertClose(vd, vs, 1e-4, 1e-12, "v");
-        Assert.True(p0.AsSpan(2 * Dim).SequenceEqual(ps.AsSpan(2 * Dim)), "a row never touched moved");
-        Assert.False(p0.AsSpan(Dim, Dim).SequenceEqual(ps.AsSpan(Dim, Dim)), "row 1 did not move");
+        Tolerance.AssertClose(md, ms, 1e-4, 1e-12, "m");
+        Tolerance.AssertClose(vd, vs, 1e-4, 1e-20, "v");
+        Assert.True(p0.AsSpan(2 * Dim, Dim).SequenceEqual(ps.AsSpan(2 * Dim, Dim)), "a row never touched moved");
     }
 }
