@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Ncf.Backends;
 
 namespace Ncf.Kernels;
@@ -174,6 +175,20 @@ public static partial class AdamKernel
             (Vector.LoadUnsafe(ref pS, (nuint)i) - step * mv / (Vector.SquareRoot(vv) + eps)).StoreUnsafe(ref pS, (nuint)i);
             (mv * d1).StoreUnsafe(ref mS, (nuint)i);
             (vv * d2).StoreUnsafe(ref vS, (nuint)i);
+        }
+
+        // 8 lanes at once for rows narrower than Vector<float> (see the Adam kernel's Update).
+        if (Vector<float>.Count > 8 && Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                var mv = Vector256.LoadUnsafe(ref mS, (nuint)i);
+                var vv = Vector256.LoadUnsafe(ref vS, (nuint)i);
+                (Vector256.LoadUnsafe(ref pS, (nuint)i) - Vector256.Create(c.Step) * mv / (Vector256.Sqrt(vv) + Vector256.Create(c.Epsilon)))
+                    .StoreUnsafe(ref pS, (nuint)i);
+                (mv * Vector256.Create(c.Decay1)).StoreUnsafe(ref mS, (nuint)i);
+                (vv * Vector256.Create(c.Decay2)).StoreUnsafe(ref vS, (nuint)i);
+            }
         }
 
         for (; i < n; i++)
