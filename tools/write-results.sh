@@ -97,7 +97,7 @@ for path in sorted(glob.glob("runs/ft/*.jsonl")):
     err = path[:-6] + ".err"
     if os.path.exists(err):
         m = re.search(r"^([\d.]+) s$", open(err).read(), re.M)
-        wall = f"{float(m.group(1)):.0f}" if m else "stopped"
+        wall = f"{float(m.group(1)):.0f}" if m else ("paused" if "paused" in open(err).read() else "stopped")
     print(f"| {name} | {trained} | {best['epoch']} | {best['hr10']:.4f} | {best['ndcg10']:.4f} | {epochs[-1]['hr10']:.4f} | {epochs[-1]['ndcg10']:.4f} | {wall} |")
     cmd = path[:-6] + ".cmd"
     if os.path.exists(cmd):
