@@ -1,6 +1,3 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
-
 namespace Ncf.Kernels;
 
 /// <summary>
@@ -19,8 +16,10 @@ namespace Ncf.Kernels;
 /// factors into the row's <c>m / (sqrt(v) + ε')</c> times the scalar <c>lr·Σ a_j</c>; both depend only on <c>t0</c>
 /// and <c>k</c>. The terms fall as <c>r^j</c> (0.9005 at the defaults), so the sums stop after <see cref="Horizon"/>
 /// terms (<c>(β1/β2)^j &lt; 2^-40</c>); from <see cref="SteadyStep"/> on, the bias terms are 1 to within 2^-30 and
-/// the sums are stored prefixes of geometric series; before, they are dot products with stored bias terms. So a row
-/// costs a lookup or two short dot products, whatever the number of steps it missed. The result differs from
+/// the sums are stored prefixes of geometric series; before, they are differences of two stored tails,
+/// <c>Σ_{j≤n} b_(t0+j)·r^j = G(t0) − r^n·G(t0+n)</c> with <c>G(t) = Σ_{i≥1} b_(t+i)·r^i</c> (in double: the
+/// subtraction loses about one digit of sixteen). So a row costs a few lookups, whatever the number of steps it
+/// missed. The result differs from
 /// stepping exact Adam <c>k</c> times only by rounding and, for elements whose <c>sqrt(v)</c> is not far above ε,
 /// by the spread of the <c>ε_j</c> at second order. That spread is large early in training, when
 /// <c>sqrt(1 − β2^t)</c> still changes fast (0.03 at step 1, 0.3 at step 100) — and early is also when embedding
@@ -47,8 +46,8 @@ public sealed class AdamCatchUp
     private readonly double[] _ratioPrefix; // Σ_{i=1..j} r^i, j = 0..Horizon
     private readonly double[] _epsilonPowers; // (r / sqrt(β2))^j = (β1 / β2)^j
     private readonly double[] _epsilonPrefix;
-    private readonly double[] _bias; // b_t, t = 0..min(SteadyStep, MaxTableSteps) + Horizon (b_0 unused)
-    private readonly double[] _biasEpsilon; // b_t·sqrt(1 − β2^t), same range
+    private readonly double[] _tail; // G(t) = Σ_{i≥1} b_(t+i)·r^i, t = 0..min(SteadyStep, MaxTableSteps) + Horizon
+    private readonly double[] _epsilonTail; // the same for the ε weights: Σ_{i≥1} b_(t+i)·sqrt(1 − β2^(t+i))·(β1/β2)^i
     private readonly float[] _decay1, _decay2; // β^k, k = 0..DecayTableLength − 1
     private readonly double[] _inverseBias1, _inverseSqrtBias2; // 1 / (1 − β1^t), 1 / sqrt(1 − β2^t), t ≤ StepwiseUntil + Horizon
 
@@ -88,16 +87,22 @@ public sealed class AdamCatchUp
         // b_t = 1 within 2^-30 once β1^t and β2^t are both below 2^-31 (b_t − 1 ≈ β1^t − β2^t / 2).
         double steady = Math.Max(b1 == 0 ? 1 : Math.Log(Math.Pow(2, -31)) / Math.Log(b1), Math.Log(Math.Pow(2, -31)) / Math.Log(b2));
         SteadyStep = (int)Math.Min(int.MaxValue / 2, Math.Ceiling(steady) + 1);
+        // The tails, backwards from the last entry (whose tail is summed directly over the horizon):
+        // G(t) = r·(b_(t+1) + G(t+1)), a contraction, so rounding does not build up.
         int tableSteps = Math.Min(SteadyStep, MaxTableSteps) + Horizon + 1;
-        _bias = new double[tableSteps];
-        _biasEpsilon = new double[tableSteps];
-        double power1 = 1, power2 = 1;
-        for (int t = 1; t < tableSteps; t++)
+        _tail = new double[tableSteps];
+        _epsilonTail = new double[tableSteps];
+        int end = tableSteps - 1;
+        for (int i = Horizon; i >= 1; i--)
         {
-            power1 *= b1;
-            power2 *= b2;
-            _bias[t] = Math.Sqrt(1 - power2) / (1 - power1);
-            _biasEpsilon[t] = (1 - power2) / (1 - power1);
+            _tail[end] = ratio * (Bias(end + i) + _tail[end]);
+            _epsilonTail[end] = epsilonRatio * (EpsilonBias(end + i) + _epsilonTail[end]);
+        }
+
+        for (int t = end - 1; t >= 0; t--)
+        {
+            _tail[t] = ratio * (Bias(t + 1) + _tail[t + 1]);
+            _epsilonTail[t] = epsilonRatio * (EpsilonBias(t + 1) + _epsilonTail[t + 1]);
         }
 
         // Stepwise while the bias part of the ε_j of one catch-up (Horizon steps) spreads by more than 1e-3:
@@ -182,10 +187,10 @@ public sealed class AdamCatchUp
             sum = _ratioPrefix[terms];
             epsilonSum = _epsilonPrefix[terms];
         }
-        else if (lastStep + terms < _bias.Length)
+        else if (lastStep + terms < _tail.Length)
         {
-            sum = Dot(_bias.AsSpan(lastStep + 1, terms), _ratioPowers.AsSpan(1, terms));
-            epsilonSum = Dot(_biasEpsilon.AsSpan(lastStep + 1, terms), _epsilonPowers.AsSpan(1, terms));
+            sum = _tail[lastStep] - _ratioPowers[terms] * _tail[lastStep + terms];
+            epsilonSum = _epsilonTail[lastStep] - _epsilonPowers[terms] * _epsilonTail[lastStep + terms];
         }
         else
         {
@@ -193,10 +198,8 @@ public sealed class AdamCatchUp
             sum = epsilonSum = 0;
             for (int j = 1; j <= terms; j++)
             {
-                int t = lastStep + j;
-                double bias1 = 1 - Math.Pow(Beta1, t), bias2 = 1 - Math.Pow(Beta2, t);
-                sum += Math.Sqrt(bias2) / bias1 * _ratioPowers[j];
-                epsilonSum += bias2 / bias1 * _epsilonPowers[j];
+                sum += Bias(lastStep + j) * _ratioPowers[j];
+                epsilonSum += EpsilonBias(lastStep + j) * _epsilonPowers[j];
             }
         }
 
@@ -207,25 +210,11 @@ public sealed class AdamCatchUp
             sum > 0 ? (float)(Epsilon * epsilonSum / sum) : Epsilon); // sum = 0 only when β1 = 0: no momentum to coast on
     }
 
-    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
-    {
-        int n = a.Length, width = Vector<double>.Count, i = 0;
-        var acc = Vector<double>.Zero;
-        ref double aS = ref MemoryMarshal.GetReference(a);
-        ref double bS = ref MemoryMarshal.GetReference(b);
-        for (; i <= n - width; i += width)
-        {
-            acc = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref aS, (nuint)i), Vector.LoadUnsafe(ref bS, (nuint)i), acc);
-        }
+    /// <summary><c>b_t = sqrt(1 − β2^t) / (1 − β1^t)</c>.</summary>
+    private double Bias(int t) => Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t));
 
-        double sum = Vector.Sum(acc);
-        for (; i < n; i++)
-        {
-            sum += a[i] * b[i];
-        }
-
-        return sum;
-    }
+    /// <summary><c>b_t·sqrt(1 − β2^t)</c>, the bias part of term t's ε weight.</summary>
+    private double EpsilonBias(int t) => (1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t));
 
     /// <summary>
     /// One row's catch-up: <c>p −= Step·m / (sqrt(v) + Epsilon); m ·= Decay1; v ·= Decay2</c>. <see cref="None"/>

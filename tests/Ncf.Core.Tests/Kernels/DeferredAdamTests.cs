@@ -214,14 +214,14 @@ public class DeferredAdamTests
     public void Rows_idle_for_every_kind_of_spell_match_dense_adam()
     {
         // Each row's touched steps pick out one path of the catch-up (defaults: stepwise before step 4,801, horizon
-        // 266 steps, dot products before the steady step ~20,000, decay tables of 4,096 steps):
+        // 266 steps, differences of stored tails before the steady step ~21,500, decay tables of 4,096 steps):
         //   row 0: every step (never skipped, so bit-identical to dense Adam);
         //   row 1: 1, 2, steady + 10, 30,000 — stepwise for 266 steps then ~20,000 of pure decay (past the tables),
         //          then ~9,700 steps in the steady closed form;
         //   row 2: never (must not move);
         //   row 3: 100, 1,500, 3,000, 6,000, 6,500 — stepwise spells longer than the horizon (1,399, 1,499, 2,999
-        //          steps: the decay after the horizon must count from its end), then a dot-product spell of 499;
-        //   row 4: 5,000, 5,100 — a dot-product spell shorter than the horizon.
+        //          steps: the decay after the horizon must count from its end), then a tail-difference spell of 499;
+        //   row 4: 5,000, 5,100 — a tail-difference spell shorter than the horizon.
         const int Dim = 5, Rows = 5, Steps = 30_000;
         int steady = Tables.SteadyStep;
         Assert.True(Tables.StepwiseUntil is > 3_000 and < 5_000 && steady is > 6_500 and < Steps - 5_000, $"{Tables.StepwiseUntil}, {steady}");

@@ -98,7 +98,7 @@ public class FusedCpuStepTests
 
     [Theory]
     [InlineData(0.999f, 2)] // the defaults: these ~290 steps all fall in the stepwise range (the first ~4,800)
-    [InlineData(0.95f, 4)] // β2 = 0.95: stepwise to step ~120, dot products to ~420, then the steady closed form
+    [InlineData(0.95f, 4)] // β2 = 0.95: stepwise to step ~120, tail differences to ~420, then the steady closed form
     public void Deferred_adam_trains_as_exact_adam_does(float beta2, int epochs)
     {
         // Same model, data and examples; deferred Adam applies exact Adam's zero-gradient steps late, so only rounding
