@@ -17,24 +17,17 @@ public static partial class AdamKernel
 {
     /// <summary>
     /// Scalar oracle: each row of <paramref name="rows"/> takes <see cref="Reference"/> once per skipped step with a
-    /// zero gradient (and no L2), then once with its gradient; its <paramref name="lastStep"/> becomes the step's.
-    /// Costs a pass over the row per skipped step: for tests.
+    /// zero gradient (and no L2, <see cref="CatchUpRowsReference"/>), then once with its gradient; its
+    /// <paramref name="lastStep"/> becomes the step's. Costs a pass over the row per skipped step: for tests.
     /// </summary>
     public static void DeferredRowsReference(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment,
         Span<float> secondMoment, int dim, ReadOnlySpan<int> rows, Span<int> lastStep, in AdamSettings settings)
     {
         Validate(parameters, gradients, firstMoment, secondMoment, settings);
-        ValidateRows(parameters.Length, dim, rows);
-        ValidateLastStep(parameters.Length, dim, lastStep);
-        var zeros = new float[dim];
+        CatchUpRowsReference(parameters, firstMoment, secondMoment, dim, rows, lastStep, settings with { Step = settings.Step - 1 });
         foreach (int row in rows)
         {
             var slice = new Range(row * dim, row * dim + dim);
-            for (int t = LastStep(lastStep, row, settings.Step - 1) + 1; t < settings.Step; t++)
-            {
-                Reference(parameters[slice], zeros, firstMoment[slice], secondMoment[slice], settings with { Step = t, L2 = 0 });
-            }
-
             Reference(parameters[slice], gradients[slice], firstMoment[slice], secondMoment[slice], settings);
             lastStep[row] = settings.Step;
         }

@@ -261,29 +261,13 @@ public sealed class Adam : Optimizer
     internal AdamSettings Settings(int step) => new(LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon, L2, step);
 
     /// <inheritdoc />
-    public override void BeforeForward(in BatchRows rows)
-    {
-        if (_catchUp is null || StepCount == 0)
-        {
-            return;
-        }
-
-        var kernels = (IDeferredAdamKernels)Parameters.Backend;
-        var settings = Settings(StepCount);
-        var slices = Parameters.Layout.Slices;
-        for (int s = 0; s < slices.Count; s++)
-        {
-            if (_lastStep[s] is { } lastStep)
-            {
-                var slice = slices[s];
-                kernels.AdamCatchUpRows(Parameters.Value(slice), _firstMoment.Slice(slice.Offset, slice.Length),
-                    _secondMoment.Slice(slice.Offset, slice.Length), slice.Columns, rows.For(slice.RowIds), lastStep, settings, _catchUp);
-            }
-        }
-    }
+    public override void BeforeForward(in BatchRows rows) => CatchUpEmbeddings(rows, batchRowsOnly: true);
 
     /// <inheritdoc />
-    public override void CatchUp()
+    public override void CatchUp() => CatchUpEmbeddings(default, batchRowsOnly: false);
+
+    /// <summary>Deferred Adam: brings the embedding tables' rows (the batch's, or all) up to the last step taken.</summary>
+    private void CatchUpEmbeddings(in BatchRows rows, bool batchRowsOnly)
     {
         if (_catchUp is null || StepCount == 0)
         {
@@ -295,11 +279,21 @@ public sealed class Adam : Optimizer
         var slices = Parameters.Layout.Slices;
         for (int s = 0; s < slices.Count; s++)
         {
-            if (_lastStep[s] is { } lastStep)
+            if (_lastStep[s] is not { } lastStep)
             {
-                var slice = slices[s];
-                kernels.AdamCatchUpTable(Parameters.Value(slice), _firstMoment.Slice(slice.Offset, slice.Length),
-                    _secondMoment.Slice(slice.Offset, slice.Length), slice.Columns, lastStep, settings, _catchUp);
+                continue;
+            }
+
+            var slice = slices[s];
+            var m = _firstMoment.Slice(slice.Offset, slice.Length);
+            var v = _secondMoment.Slice(slice.Offset, slice.Length);
+            if (batchRowsOnly)
+            {
+                kernels.AdamCatchUpRows(Parameters.Value(slice), m, v, slice.Columns, rows.For(slice.RowIds), lastStep, settings, _catchUp);
+            }
+            else
+            {
+                kernels.AdamCatchUpTable(Parameters.Value(slice), m, v, slice.Columns, lastStep, settings, _catchUp);
             }
         }
     }
