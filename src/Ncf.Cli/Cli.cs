@@ -71,7 +71,7 @@ internal static class Cli
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
-                  [--gmf FILE --mlp FILE] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
+                  [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)

@@ -25,6 +25,12 @@ internal static class TrainCommand
         }
 
         pretrain |= gmfFile is not null;
+        // The paper's α (§3.4.1): the share of the GMF parent in the assembled output layer; it fixes 0.5.
+        float alpha = args.Float("alpha", 0.5f);
+        if (!(alpha >= 0 && alpha <= 1))
+        {
+            throw new NcfException($"--alpha: expected a number from 0 to 1 (the GMF parent's share of the output layer); got {alpha}.");
+        }
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
         // The paper fine-tunes with plain SGD (§3.4.1); the authors' published NeuMF command uses Adam.
         var finetuneOptimizer = args.Choice("finetune-optimizer", OptimizerKind.Sgd, ("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam),
@@ -71,7 +77,7 @@ internal static class TrainCommand
             using var mlp = mlpFile is null
                 ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, cancellationToken, out _)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
-            model = NcfModel.FromPretrained(gmf, mlp);
+            model = NcfModel.FromPretrained(gmf, mlp, alpha);
             using var trainer = new NcfTrainer(model, data, training with
             {
                 Optimizer = finetuneOptimizer,

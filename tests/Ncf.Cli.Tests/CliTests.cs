@@ -118,6 +118,30 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Alpha_one_assembles_a_NeuMF_that_ranks_as_its_GMF_parent()
+    {
+        var (gmf, mlp) = TrainParents(epochs: 2);
+        var (gcode, gout, gerr) = Run("evaluate", "--model", gmf, "--json");
+        Assert.True(gcode == 0, gerr);
+        var parent = JsonDocument.Parse(gout).RootElement;
+
+        // α = 1 keeps the GMF half of the output layer and zeroes the MLP half: the same logits, so the same ranks.
+        double Assembled(string alpha)
+        {
+            var (code, output, error) = Run("train", "--epochs", "0", "--json", "--gmf", gmf, "--mlp", mlp, "--alpha", alpha);
+            Assert.True(code == 0, error);
+            return JsonLines(output)[0].GetProperty("hr10").GetDouble();
+        }
+
+        Assert.Equal(parent.GetProperty("hr").GetDouble(), Assembled("1"), 6);
+        Assert.NotEqual(Assembled("1"), Assembled("0.5"));
+
+        var (bad, _, message) = Run("train", "--epochs", "0", "--gmf", gmf, "--mlp", mlp, "--alpha", "1.5");
+        Assert.Equal(2, bad);
+        Assert.Contains("--alpha", message);
+    }
+
+    [Fact]
     public void Deferred_adam_trains_like_exact_adam_and_lazy_adam_does_not()
     {
         double[] Losses(string optimizer)

@@ -458,6 +458,11 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
             throw new NcfException("Pre-training needs a GMF model and an MLP model.");
         }
 
+        if (!(alpha >= 0 && alpha <= 1))
+        {
+            throw new NcfException($"The pre-training trade-off alpha must lie in [0, 1]; got {alpha}.");
+        }
+
         if (gmf.Options.Factors != mlp.Options.Factors || gmf.UserCount != mlp.UserCount || gmf.ItemCount != mlp.ItemCount)
         {
             throw new NcfException("The GMF and MLP models must have the same factor, users and items.");

@@ -192,15 +192,19 @@ public class ModelGradientTests
         Assert.All(values.AsSpan(layout["mlp.0.bias"].Offset, layout["mlp.0.bias"].Length).ToArray(), v => Assert.Equal(0f, v));
     }
 
-    [Fact]
-    public void Pretrained_neumf_scores_as_the_alpha_blend_of_gmf_and_mlp()
+    [Theory]
+    [InlineData(0.5f)]
+    [InlineData(0f)]
+    [InlineData(0.3f)]
+    [InlineData(1f)]
+    public void Pretrained_neumf_scores_as_the_alpha_blend_of_gmf_and_mlp(float alpha)
     {
         using var backend = new CpuBackend();
         using var gmf = new NcfModel(backend, 5, 6, new ModelOptions { Kind = ModelKind.Gmf, Factors = 4 });
         using var mlp = new NcfModel(backend, 5, 6, new ModelOptions { Kind = ModelKind.Mlp, Factors = 4, Layers = 2 });
         gmf.Parameters.Load(ToFloat(Random(gmf.Parameters.Layout.Length, 20)));
         mlp.Parameters.Load(ToFloat(Random(mlp.Parameters.Layout.Length, 21)));
-        using var neumf = NcfModel.FromPretrained(gmf, mlp, alpha: 0.5f);
+        using var neumf = NcfModel.FromPretrained(gmf, mlp, alpha);
         int[] users = [0, 1, 2, 3, 4, 4];
         int[] items = [5, 4, 3, 2, 1, 0];
         var g = new float[6];
@@ -213,7 +217,20 @@ public class ModelGradientTests
         // logit_NeuMF = α·(h_g·φ_g) + (1-α)·(h_m·φ_m) + α·b_g + (1-α)·b_m = α·logit_GMF + (1-α)·logit_MLP.
         for (int k = 0; k < 6; k++)
         {
-            Assert.Equal(0.5 * g[k] + 0.5 * m[k], n[k], 5);
+            Assert.Equal(alpha * g[k] + (1 - alpha) * m[k], n[k], 5);
         }
+    }
+
+    [Theory]
+    [InlineData(-0.1f)]
+    [InlineData(1.5f)]
+    [InlineData(float.NaN)]
+    public void Pretraining_refuses_an_alpha_outside_zero_to_one(float alpha)
+    {
+        using var backend = new CpuBackend();
+        using var gmf = new NcfModel(backend, 5, 6, new ModelOptions { Kind = ModelKind.Gmf, Factors = 4 });
+        using var mlp = new NcfModel(backend, 5, 6, new ModelOptions { Kind = ModelKind.Mlp, Factors = 4, Layers = 2 });
+        var error = Assert.Throws<NcfException>(() => NcfModel.FromPretrained(gmf, mlp, alpha));
+        Assert.Contains("alpha", error.Message);
     }
 }
