@@ -68,6 +68,7 @@ if [ "$WHAT" = mlp ] || [ "$WHAT" = all ]; then
   # The paper's MLP (lr 0.001, no L2) is runs/paper/mlp-F from tools/paper-table.sh; the assembly below uses it too.
   run mlp lr5e-4 --layers 3 --epochs 20 --lr 0.0005
   run mlp lr2.5e-4-l2-3e-6-e30 --layers 3 --epochs 30 --lr 0.00025 --l2 3e-6
+  run mlp neg8-e12 --layers 3 --epochs 12 --neg 8
 fi
 if [ "$WHAT" = assemble ] || [ "$WHAT" = all ]; then
   printf 'gmf\tmlp\thr10\tndcg10\n' > "$OUT/assembled.tsv.tmp"

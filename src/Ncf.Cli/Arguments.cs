@@ -53,6 +53,9 @@ internal sealed class Arguments
         return _values.ContainsKey(name);
     }
 
+    /// <summary>Whether the option was on the command line, without reading it.</summary>
+    public bool Given(string name) => _values.ContainsKey(name);
+
     public string? String(string name)
     {
         _used.Add(name);

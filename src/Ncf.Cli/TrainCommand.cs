@@ -25,6 +25,15 @@ internal static class TrainCommand
         }
 
         pretrain |= gmfFile is not null;
+        // These shape the assembled NeuMF only; silently ignoring them would let a typo'd command train something else.
+        foreach (string option in new[] { "alpha", "finetune-lr", "finetune-optimizer" })
+        {
+            if (!pretrain && args.Given(option))
+            {
+                throw new NcfException($"--{option} applies to pre-trained NeuMF only: add --pretrain, or --gmf FILE --mlp FILE.");
+            }
+        }
+
         // The paper's α (§3.4.1): the share of the GMF parent in the assembled output layer; it fixes 0.5.
         float alpha = args.Float("alpha", 0.5f);
         if (!(alpha >= 0 && alpha <= 1))

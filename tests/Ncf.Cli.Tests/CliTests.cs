@@ -141,6 +141,21 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--alpha", message);
     }
 
+    [Theory]
+    [InlineData("--alpha", "0.7")]
+    [InlineData("--finetune-lr", "0.01")]
+    [InlineData("--finetune-optimizer", "adam")]
+    public void Pretraining_options_without_pretraining_are_refused(string option, string value)
+    {
+        string model = Path.Combine(_folder, "never.ncf");
+        var (code, output, error) = Run("train", "--epochs", "1", "--model", "neumf", option, value, "--out", model);
+        Assert.Equal(2, code);
+        Assert.Contains(option, error);
+        Assert.Contains("--pretrain", error);
+        Assert.DoesNotContain("epoch", output);
+        Assert.False(File.Exists(model));
+    }
+
     [Fact]
     public void Deferred_adam_trains_like_exact_adam_and_lazy_adam_does_not()
     {
