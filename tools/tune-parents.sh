@@ -55,6 +55,7 @@ if [ "$WHAT" = gmf ] || [ "$WHAT" = all ]; then
   run gmf lr1.25e-4-l2-1e-5-e60 --epochs 60 --lr 0.000125 --l2 1e-5
   run gmf lr1.25e-4-l2-2e-5-e60 --epochs 60 --lr 0.000125 --l2 2e-5
   run gmf lr6.25e-5-l2-1e-5-e100 --epochs 100 --lr 0.0000625 --l2 1e-5
+  run gmf lr1.25e-4-neg8-l2-1e-5-e50 --epochs 50 --lr 0.000125 --neg 8 --l2 1e-5
   # The same choice made without the test set: the epoch is chosen on the validation hold-out.
   run gmf val-lr1e-3-l2-1e-5 --epochs 20 --l2 1e-5 --validation
   run gmf val-lr5e-4-l2-5e-6-e30 --epochs 30 --lr 0.0005 --l2 5e-6 --validation
@@ -69,6 +70,8 @@ if [ "$WHAT" = mlp ] || [ "$WHAT" = all ]; then
   run mlp lr5e-4 --layers 3 --epochs 20 --lr 0.0005
   run mlp lr2.5e-4-l2-3e-6-e30 --layers 3 --epochs 30 --lr 0.00025 --l2 3e-6
   run mlp neg8-e12 --layers 3 --epochs 12 --neg 8
+  run mlp neg16-e9 --layers 3 --epochs 9 --neg 16
+  RUN_SEED=1 run mlp neg8-e12-s1 --layers 3 --epochs 12 --neg 8
 fi
 if [ "$WHAT" = assemble ] || [ "$WHAT" = all ]; then
   printf 'gmf\tmlp\thr10\tndcg10\n' > "$OUT/assembled.tsv.tmp"

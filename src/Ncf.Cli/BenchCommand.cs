@@ -37,9 +37,11 @@ internal static class BenchCommand
             return Cli.Ok;
         }
 
-        using var backend = Common.CreateBackend(args);
-        var data = Common.LoadData(args, seed);
+        var createBackend = Common.Backend(args);
+        var loadData = Common.DataLoader(args, seed);
         args.RejectUnknown("bench");
+        using var backend = createBackend();
+        var data = loadData();
 
         using var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         model.Initialize(seed);

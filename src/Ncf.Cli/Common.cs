@@ -14,27 +14,29 @@ internal static class Common
         "json", "pretrain", "validation", "full-ranking", "include-known", "help", "ceilings", "overwrite",
     };
 
-    public static NcfDataset LoadData(Arguments args, ulong seed)
+    /// <summary>
+    /// Reads the data options (--data --format --validation --min-interactions --test-neg) and returns the loader,
+    /// so that a command can reject unknown options before it spends time loading anything.
+    /// </summary>
+    public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
     {
         string? path = args.String("data");
         string? format = args.String("format");
         bool validation = args.Flag("validation");
-        if (path is null)
+        int minInteractions = args.Int("min-interactions", 0, 0, 1_000_000);
+        int testNegatives = args.Int("test-neg", 99, 1, 100_000);
+        bool fileOptions = format is not null || validation || args.Given("min-interactions") || args.Given("test-neg");
+        if (path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
         {
-            if (format is not null || validation)
+            if (fileOptions)
             {
-                throw new NcfException("--format and --validation need --data; the embedded synthetic data has its own split.");
+                throw new NcfException("--format, --validation, --min-interactions and --test-neg need --data PATH; the synthetic data has its own split.");
             }
 
-            return SyntheticData.Generate();
+            return path is null ? () => SyntheticData.Generate() : () => Synthetic(path);
         }
 
-        if (path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
-        {
-            return Synthetic(path);
-        }
-
-        return DataFiles.Load(path, format, validation, seed, args.Int("min-interactions", 0, 0, 1_000_000), args.Int("test-neg", 99, 1, 100_000));
+        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives);
     }
 
     /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
@@ -85,29 +87,31 @@ internal static class Common
     /// The backend for --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow),
     /// or auto (CUDA, else OpenCL, else cpu). A requested device that is missing is an error, not a silent fallback.
     /// </summary>
-    public static IBackend CreateBackend(Arguments args)
+    /// <summary>Reads --threads and --device and returns the backend's factory (the device is opened only when called).</summary>
+    public static Func<IBackend> Backend(Arguments args)
     {
         int threads = args.Int("threads", 0, 0, 1024);
-        string device = args.String("device") ?? "cpu";
-        switch (device.Trim().ToLowerInvariant())
+        string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
+        return device switch
         {
-            case "cpu":
-                return new CpuBackend(threads: threads);
-            case "auto":
-                foreach (var kind in new[] { Ncf.Gpu.GpuDeviceKind.Cuda, Ncf.Gpu.GpuDeviceKind.OpenCL })
-                {
-                    if (Ncf.Gpu.IlgpuBackend.IsAvailable(kind))
-                    {
-                        return Ncf.Gpu.IlgpuBackend.Create(kind);
-                    }
-                }
+            "cpu" => () => new CpuBackend(threads: threads),
+            "auto" => () => FirstGpuOrCpu(threads),
+            "cuda" or "opencl" or "ilgpu-cpu" => () => Ncf.Gpu.IlgpuBackend.Create(Ncf.Gpu.IlgpuBackend.ParseKind(device)),
+            _ => throw new NcfException($"--device expects cpu, cuda, opencl, ilgpu-cpu or auto; got '{device}'."),
+        };
+    }
 
-                return new CpuBackend(threads: threads);
-            case "cuda" or "opencl" or "ilgpu-cpu":
-                return Ncf.Gpu.IlgpuBackend.Create(Ncf.Gpu.IlgpuBackend.ParseKind(device));
-            default:
-                throw new NcfException($"--device expects cpu, cuda, opencl, ilgpu-cpu or auto; got '{device}'.");
+    private static IBackend FirstGpuOrCpu(int threads)
+    {
+        foreach (var kind in new[] { Ncf.Gpu.GpuDeviceKind.Cuda, Ncf.Gpu.GpuDeviceKind.OpenCL })
+        {
+            if (Ncf.Gpu.IlgpuBackend.IsAvailable(kind))
+            {
+                return Ncf.Gpu.IlgpuBackend.Create(kind);
+            }
         }
+
+        return new CpuBackend(threads: threads);
     }
 
     public static string Number(double value, string format = "N0") => value.ToString(format, CultureInfo.InvariantCulture);

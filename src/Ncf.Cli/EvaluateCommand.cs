@@ -16,8 +16,9 @@ internal static class EvaluateCommand
         bool full = args.Flag("full-ranking");
         bool json = args.Flag("json");
         var ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic));
-        var data = Common.LoadData(args, args.ULong("seed", 42));
+        var loadData = Common.DataLoader(args, args.ULong("seed", 42));
         args.RejectUnknown("evaluate");
+        var data = loadData();
         if (data.Test is null)
         {
             throw new NcfException($"{data.Name}: the data has no test cases to evaluate on.");
@@ -32,7 +33,7 @@ internal static class EvaluateCommand
 
         var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
-        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Train, k, ties, cancellationToken) : null;
+        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Known, k, ties, cancellationToken) : null;
         if (json)
         {
             var line = new JsonLine().Add("k", k).Add("hr", sampled.HitRate).Add("ndcg", sampled.Ndcg)

@@ -53,10 +53,12 @@ internal static class TrainCommand
             throw new NcfException("--pretrain applies to --model neumf only.");
         }
 
-        using var backend = Common.CreateBackend(args);
-        var loadClock = Stopwatch.StartNew();
-        var data = Common.LoadData(args, seed);
+        var createBackend = Common.Backend(args);
+        var loadData = Common.DataLoader(args, seed);
         args.RejectUnknown("train");
+        using var backend = createBackend();
+        var loadClock = Stopwatch.StartNew();
+        var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
 
         var popularity = data.Test is null ? (RankingMetrics?)null
@@ -116,7 +118,7 @@ internal static class TrainCommand
             }
 
             RankingMetrics? full = fullRanking && data.Test is not null
-                ? Evaluator.FullRanking(model, data.Test, data.Train, training.TopK, training.Ties, cancellationToken)
+                ? Evaluator.FullRanking(model, data.Test, data.Known, training.TopK, training.Ties, cancellationToken)
                 : null;
             if (output is not null)
             {

@@ -32,7 +32,7 @@ public sealed class NcfRecommender : IDisposable
 
     /// <summary>Bundles a model trained on <paramref name="data"/>.</summary>
     public NcfRecommender(NcfModel model, NcfDataset data)
-        : this(model, data.UserIds, data.ItemIds, data.Train, data.Name)
+        : this(model, data.UserIds, data.ItemIds, data.Known, data.Name)
     {
     }
 
@@ -47,7 +47,7 @@ public sealed class NcfRecommender : IDisposable
     /// <summary>External item IDs.</summary>
     public IdMap ItemIds { get; }
 
-    /// <summary>Each user's training items.</summary>
+    /// <summary>Each user's known items: every interaction of the data, held-out ones included (see <see cref="NcfDataset.Known"/>).</summary>
     public UserItemIndex KnownItems { get; }
 
     /// <summary>Name of the data the model was trained on.</summary>

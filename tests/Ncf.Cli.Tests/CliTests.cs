@@ -241,6 +241,30 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("   at ", error);
     }
 
+    [Theory]
+    [InlineData("train")]
+    [InlineData("evaluate", "--model", "m.ncf")]
+    [InlineData("bench")]
+    public void A_mistyped_option_is_named_before_any_data_is_read(params string[] command)
+    {
+        // The data file does not exist: were it read first, its error would hide the typo (--test-negatives for --test-neg).
+        var (code, _, error) = Run([.. command, "--data", Path.Combine(_folder, "missing.csv"), "--test-negatives", "1"]);
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown option for '" + command[0] + "': --test-negatives", error);
+    }
+
+    [Theory]
+    [InlineData("--test-neg", "5")]
+    [InlineData("--min-interactions", "3")]
+    [InlineData("--format", "csv")]
+    public void Data_file_options_without_a_data_file_are_refused(string option, string value)
+    {
+        var (code, output, error) = Run("train", "--epochs", "1", option, value);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("need --data PATH", error);
+    }
+
     [Fact]
     public void Recommend_rejects_a_corrupted_model_file_and_an_unknown_user()
     {

@@ -70,8 +70,18 @@ public sealed class NcfDataset
     /// <summary>Number of training positives.</summary>
     public int TrainCount => TrainUsers.Length;
 
-    /// <summary>Each user's training items (for negative sampling and for excluding known items).</summary>
+    /// <summary>Each user's training items (for negative sampling).</summary>
     public UserItemIndex Train { get; }
+
+    private UserItemIndex? _known;
+
+    /// <summary>
+    /// Each user's every known item: training positives and the held-out validation and test targets. Recommendations
+    /// exclude these (a user's latest interaction is held out for the test, yet it is still something they have seen),
+    /// and full-catalogue ranking skips them as competitors of the target (a held-out positive is not a negative).
+    /// Without hold-outs it holds the same pairs as <see cref="Train"/>.
+    /// </summary>
+    public UserItemIndex Known => _known ??= BuildKnown();
 
     /// <summary>Test cases (leave-one-out), if any.</summary>
     public EvaluationSet? Test { get; }
@@ -84,6 +94,34 @@ public sealed class NcfDataset
 
     /// <summary>External item IDs.</summary>
     public IdMap ItemIds { get; }
+
+    private UserItemIndex BuildKnown()
+    {
+        if (Test is null && Validation is null)
+        {
+            return Train;
+        }
+
+        int held = (Test?.Count ?? 0) + (Validation?.Count ?? 0);
+        var users = new int[TrainCount + held];
+        var items = new int[TrainCount + held];
+        TrainUsers.CopyTo(users, 0);
+        TrainItems.CopyTo(items, 0);
+        int n = TrainCount;
+        foreach (var set in new[] { Validation, Test })
+        {
+            if (set is null)
+            {
+                continue;
+            }
+
+            set.Users.CopyTo(users, n);
+            set.TargetItems.CopyTo(items, n);
+            n += set.Count;
+        }
+
+        return new UserItemIndex(UserCount, ItemCount, users, items);
+    }
 
     /// <summary>Number of training interactions per item (the popularity baseline's score).</summary>
     public int[] ItemPopularity()

@@ -147,8 +147,10 @@ public static class Evaluator
     }
 
     /// <summary>
-    /// Full ranking: each held-out item ranked against every item the user has no training interaction with
-    /// (Krichene and Rendle 2020 show sampled metrics can disagree with these).
+    /// Full ranking: each held-out item ranked against every item not in <paramref name="known"/> for its user
+    /// (Krichene and Rendle 2020 show sampled metrics can disagree with these). Pass <see cref="NcfDataset.Known"/>,
+    /// so that the user's other held-out positives (the validation item when testing) are not counted as competitors;
+    /// the target itself is never counted, whether or not <paramref name="known"/> lists it.
     /// </summary>
     public static RankingMetrics FullRanking(IScorer scorer, EvaluationSet cases, UserItemIndex known, int k = 10,
         TieBreaking ties = TieBreaking.Pessimistic, CancellationToken cancellationToken = default)

@@ -111,6 +111,21 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Full_ranking_of_the_test_item_does_not_count_the_held_out_validation_item_as_a_competitor()
+    {
+        // One user, 12 items scored 12 - i. Training items 0 and 1, validation target 3, test target 5.
+        // Competitors of item 5 are items 2 and 4 (item 3 is a held-out positive, not a negative): rank 2.
+        var scorer = new TableScorer([Enumerable.Range(0, 12).Select(i => 12f - i).ToArray()]);
+        var test = new EvaluationSet([0], [5], [0, 0], []);
+        var validation = new EvaluationSet([0], [3], [0, 0], []);
+        var data = new NcfDataset("hand-made", 1, 12, [0, 0], [0, 1], test, validation);
+        Assert.Equal([0, 1, 3, 5], data.Known.ItemsOf(0).ToArray());
+        Assert.Equal([0, 1], data.Train.ItemsOf(0).ToArray());
+        Assert.Equal(Math.Log(2) / Math.Log(4), Evaluator.FullRanking(scorer, test, data.Known, k: 10).Ndcg, 12);
+        Assert.Equal(Math.Log(2) / Math.Log(5), Evaluator.FullRanking(scorer, test, data.Train, k: 10).Ndcg, 12);
+    }
+
+    [Fact]
     public void Top_k_excludes_known_items_orders_ties_by_index_and_honours_candidates()
     {
         var scorer = new TableScorer([[1f, 9f, 9f, 3f, 7f, 9f]]);

@@ -107,6 +107,30 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void Held_out_items_are_known_items_so_they_are_never_recommended_back()
+    {
+        // Alice trained on i-a; her validation item i-b and test item i-c were held out of training, yet she has seen
+        // them: a recommender built from the split must leave them out, as it leaves out i-a, also after a save.
+        using var backend = new CpuBackend();
+        var test = new EvaluationSet([0], [2], [0, 0], []);
+        var validation = new EvaluationSet([0], [1], [0, 0], []);
+        var data = new NcfDataset("split", 2, 5, [0, 1], [0, 3], test, validation,
+            userIds: new IdMap(["alice", "bob"]), itemIds: new IdMap(["i-a", "i-b", "i-c", "i-d", "i-e"]));
+        var model = new NcfModel(backend, 2, 5, new ModelOptions { Kind = ModelKind.Gmf, Factors = 4 });
+        model.Initialize(3);
+        using var recommender = new NcfRecommender(model, data);
+        string path = Path.Combine(_folder, "split.ncf");
+        recommender.Save(path);
+        using var loaded = NcfRecommender.Load(path, backend);
+        foreach (var r in new[] { recommender, loaded })
+        {
+            Assert.Equal(["i-d", "i-e"], r.Recommend("alice", 5).Select(x => x.ItemId).Order());
+            Assert.Equal(5, r.Recommend("alice", 5, includeKnown: true).Count);
+            Assert.Equal(["i-a", "i-b", "i-c", "i-e"], r.Recommend("bob", 5).Select(x => x.ItemId).Order());
+        }
+    }
+
+    [Fact]
     public void Unknown_users_and_items_are_clear_errors()
     {
         using var backend = new CpuBackend();
