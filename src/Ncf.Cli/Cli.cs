@@ -72,11 +72,12 @@ internal static class Cli
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
-                  [--test-neg 99] [--min-interactions N]
+                  [--test-neg 99] [--min-interactions N] [--holdout latest|none]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
-            uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --pretrain trains GMF and
+            uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --holdout none trains on every
+            interaction and evaluates nothing: the model to serve, once the settings were chosen. --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code).
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);
             with lazy-adam it penalises the batch's rows only (1e-5 helped GMF-64, 3e-5 collapsed it).

@@ -15,7 +15,7 @@ internal static class Common
     };
 
     /// <summary>
-    /// Reads the data options (--data --format --validation --min-interactions --test-neg) and returns the loader,
+    /// Reads the data options (--data --format --validation --min-interactions --test-neg --holdout) and returns the loader,
     /// so that a command can reject unknown options before it spends time loading anything.
     /// </summary>
     public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
@@ -25,19 +25,29 @@ internal static class Common
         bool validation = args.Flag("validation");
         int minInteractions = args.Int("min-interactions", 0, 0, 1_000_000);
         int testNegatives = args.Int("test-neg", 99, 1, 100_000);
-        bool fileOptions = format is not null || validation || args.Given("min-interactions") || args.Given("test-neg");
+        var holdOut = HoldOutOption(args);
+        bool fileOptions = format is not null || validation || args.Given("min-interactions") || args.Given("test-neg") || args.Given("holdout");
         if (path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
         {
             if (fileOptions)
             {
-                throw new NcfException("--format, --validation, --min-interactions and --test-neg need --data PATH; the synthetic data has its own split.");
+                throw new NcfException("--format, --validation, --min-interactions, --test-neg and --holdout need --data PATH; the synthetic data has its own split.");
             }
 
             return path is null ? () => SyntheticData.Generate() : () => Synthetic(path);
         }
 
-        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives);
+        if (holdOut == HoldOut.None && (validation || args.Given("test-neg")))
+        {
+            throw new NcfException("--holdout none trains on every interaction and keeps no test or validation cases; drop --validation and --test-neg.");
+        }
+
+        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut);
     }
+
+    /// <summary>--holdout latest|none: the paper's leave-one-out test (default), or nothing held out (a model to serve).</summary>
+    public static HoldOut HoldOutOption(Arguments args) =>
+        args.Choice("holdout", HoldOut.Latest, ("latest", HoldOut.Latest), ("none", HoldOut.None));
 
     /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
     private static NcfDataset Synthetic(string spec)

@@ -5,7 +5,8 @@ namespace Ncf.Cli;
 /// <summary>Reads data files for the commands: a file, a folder or an NCF prefix, format detected or forced.</summary>
 internal static class DataFiles
 {
-    public static NcfDataset Load(string path, string? format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99) =>
+    public static NcfDataset Load(string path, string? format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99,
+        HoldOut holdOut = HoldOut.Latest) =>
         NcfDataLoader.Load(path, new DataLoadOptions
         {
             Format = format is null ? DatasetFormat.Auto : DatasetFormats.Parse(format),
@@ -13,5 +14,6 @@ internal static class DataFiles
             Seed = seed,
             MinInteractionsPerUser = minInteractions,
             TestNegatives = testNegatives,
+            HoldOut = holdOut,
         });
 }

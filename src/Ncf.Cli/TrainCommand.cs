@@ -53,6 +53,11 @@ internal static class TrainCommand
             throw new NcfException("--pretrain applies to --model neumf only.");
         }
 
+        if (Common.HoldOutOption(args) == HoldOut.None && (keepBest || fullRanking))
+        {
+            throw new NcfException($"--{(keepBest ? "checkpoint best" : "full-ranking")} needs held-out test cases; --holdout none keeps none.");
+        }
+
         var createBackend = Common.Backend(args);
         var loadData = Common.DataLoader(args, seed);
         args.RejectUnknown("train");
@@ -199,7 +204,7 @@ internal static class TrainCommand
                 .Add("backend", backend.Name)
                 .Add("epochs", result.Epochs.Count(e => e.Epoch > 0))
                 .AddOptional("best_epoch", best?.Epoch)
-                .Add("best_selected_by", data.Validation is null ? "test" : "validation")
+                .Add("best_selected_by", data.Validation is not null ? "validation" : data.Test is not null ? "test" : "none")
                 .Add("best_hr10", best?.Test?.HitRate ?? double.NaN)
                 .Add("best_ndcg10", best?.Test?.Ndcg ?? double.NaN)
                 .Add("final_hr10", final?.Test?.HitRate ?? double.NaN)
@@ -225,6 +230,10 @@ internal static class TrainCommand
             stdout.WriteLine($"best epoch {best.Epoch} (chosen on {by}): HR@10 {best.Test?.HitRate:F4}  NDCG@10 {best.Test?.Ndcg:F4}");
             stdout.WriteLine($"final epoch {final.Epoch}: HR@10 {final.Test?.HitRate:F4}  NDCG@10 {final.Test?.Ndcg:F4}");
         }
+        else if (final is not null && data.Test is null)
+        {
+            stdout.WriteLine($"final epoch {final.Epoch}: loss {final.Loss:F4} (nothing held out, so nothing evaluated)");
+        }
 
         if (popularity is { } p)
         {
@@ -233,7 +242,7 @@ internal static class TrainCommand
 
         if (full is { } fr)
         {
-            stdout.WriteLine($"full ranking (all items, training items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
+            stdout.WriteLine($"full ranking (all items, the user's known items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
         }
 
         string saved = output is null ? "" : $"; model saved to {output} ({(keepBest ? $"best epoch {best?.Epoch}" : "final epoch")})";
@@ -293,13 +302,14 @@ internal static class TrainCommand
 
             string phase = Phase is null ? "" : $"[{Phase}] ";
             string validation = r.Validation is { } val ? $"  val HR@10 {val.HitRate:F4} NDCG@10 {val.Ndcg:F4}" : "";
+            string metrics = r.Test is { } t ? $"  HR@10 {t.HitRate:F4}  NDCG@10 {t.Ndcg:F4}" : "";
             if (r.Epoch == 0)
             {
-                _stdout.WriteLine($"{phase}epoch   0/{_epochs}  before training  HR@10 {r.Test?.HitRate:F4}  NDCG@10 {r.Test?.Ndcg:F4}{validation}  (eval {r.EvalSeconds:F2} s)");
+                _stdout.WriteLine($"{phase}epoch   0/{_epochs}  before training{metrics}{validation}  (eval {r.EvalSeconds:F2} s)");
                 return;
             }
 
-            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}  HR@10 {r.Test?.HitRate:F4}  NDCG@10 {r.Test?.Ndcg:F4}{validation}  " +
+            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}{metrics}{validation}  " +
                 $"{r.TrainSeconds:F2} s  {Common.Number(r.SamplesPerSecond)} samples/s  (prep {r.PrepSeconds:F2} s, eval {r.EvalSeconds:F2} s)");
         }
 

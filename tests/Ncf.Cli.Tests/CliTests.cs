@@ -266,6 +266,54 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Holdout_none_trains_on_every_interaction_and_recommend_leaves_them_all_out()
+    {
+        // Three users with string IDs; each user's latest item would be the test item under the default split.
+        string log = Path.Combine(_folder, "log.csv");
+        var lines = new List<string> { "user,item,timestamp" };
+        for (int u = 0; u < 3; u++)
+        {
+            lines.AddRange(Enumerable.Range(0, 6).Select(i => $"u{u},film-{(u * 5 + i * 7) % 40},{i}"));
+        }
+
+        File.WriteAllLines(log, lines);
+        string model = Path.Combine(_folder, "all.ncf");
+        var (code, output, error) = Run("train", "--data", log, "--holdout", "none", "--model", "gmf", "--epochs", "2", "--json", "--out", model);
+        Assert.True(code == 0, error);
+        var summary = JsonLines(output)[^1];
+        Assert.Equal(18, summary.GetProperty("train_positives").GetInt32()); // nothing held out (6 per user)
+        Assert.Equal(2, summary.GetProperty("epochs").GetInt32());
+
+        (code, output, error) = Run("recommend", "--model", model, "--user", "u0", "--k", "40", "--json");
+        Assert.True(code == 0, error);
+        // The log has 16 distinct films (u1 and u2 share two with the others); u0 gets the 10 it has not seen.
+        var seen = Enumerable.Range(0, 6).Select(i => $"film-{i * 7 % 40}").ToHashSet();
+        var items = JsonLines(output)[0].GetProperty("items").EnumerateArray().Select(r => r.GetProperty("item").GetString()!).ToArray();
+        Assert.Equal(10, items.Length);
+        Assert.DoesNotContain(items, seen.Contains);
+
+        (code, output, _) = Run("train", "--data", log, "--holdout", "none", "--epochs", "1");
+        Assert.Equal(0, code);
+        Assert.Contains("nothing held out", output);
+        Assert.DoesNotContain("HR@10", output);
+    }
+
+    [Theory]
+    [InlineData("--checkpoint", "best")]
+    [InlineData("--full-ranking")]
+    [InlineData("--validation")]
+    [InlineData("--test-neg", "5")]
+    public void Holdout_none_refuses_options_that_need_held_out_cases(params string[] option)
+    {
+        string log = Path.Combine(_folder, "log.csv");
+        File.WriteAllLines(log, ["a,x", "a,y", "b,x", "b,z"]);
+        var (code, output, error) = Run(["train", "--data", log, "--holdout", "none", .. option]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("--holdout none", error);
+    }
+
+    [Fact]
     public void Recommend_rejects_a_corrupted_model_file_and_an_unknown_user()
     {
         string model = Path.Combine(_folder, "gmf.ncf");

@@ -13,6 +13,9 @@ public sealed class DataLoadOptions
     /// </summary>
     public int TestNegatives { get; init; } = 99;
 
+    /// <summary>What is held out of training for the test. Default <see cref="Data.HoldOut.Latest"/> (the paper).</summary>
+    public HoldOut HoldOut { get; init; } = HoldOut.Latest;
+
     /// <summary>
     /// When true, each user's second-latest interaction is held out of training as a validation case with its
     /// own negatives, so epochs and settings can be chosen without the test set. Default false (the paper).
@@ -43,6 +46,16 @@ public sealed class DataLoadOptions
         if (MinInteractionsPerUser < 0)
         {
             throw new NcfException($"MinInteractionsPerUser must be 0 or more; got {MinInteractionsPerUser}.");
+        }
+
+        if (!Enum.IsDefined(HoldOut))
+        {
+            throw new NcfException($"Unknown hold-out {(int)HoldOut}.");
+        }
+
+        if (Validation && HoldOut == HoldOut.None)
+        {
+            throw new NcfException("A validation hold-out needs a test hold-out: with HoldOut.None every interaction trains the model.");
         }
 
         if (!Enum.IsDefined(Format))

@@ -44,6 +44,21 @@ public sealed class LeaveOneOutSplitterTests
     }
 
     [Fact]
+    public void HoldOutNone_TrainsOnEveryDistinctPair_AndKeepsNoCases()
+    {
+        // Every row of the hand-made log in file order, A's repeated z once: the tie-breaking and latest-item rules
+        // play no part. A user who has seen every item (B after v) is no error: no negatives are drawn.
+        var data = LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { HoldOut = HoldOut.None, TestNegatives = 4 });
+
+        Assert.Null(data.Test);
+        Assert.Null(data.Validation);
+        Assert.Equal([0, 0, 0, 1, 0, 1, 2, 1], data.TrainUsers);
+        Assert.Equal([0, 1, 2, 0, 3, 1, 0, 4], data.TrainItems);
+        Assert.Same(data.Train, data.Known);
+        Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { HoldOut = HoldOut.None, Validation = true }));
+    }
+
+    [Fact]
     public void Validation_IsSecondLatest_AndLeavesTraining()
     {
         var data = LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 1, Validation = true });

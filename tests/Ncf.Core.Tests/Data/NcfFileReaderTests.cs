@@ -48,6 +48,17 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void HoldOutNone_AddsTheTestItemsToTraining()
+    {
+        var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { HoldOut = HoldOut.None });
+
+        Assert.Null(data.Test);
+        Assert.Equal(10, data.TrainCount);
+        Assert.Equal([0, 0, 0, 1, 1, 2, 2, 0, 1, 2], data.TrainUsers);
+        Assert.Equal([1, 2, 3, 3, 4, 5, 0, 4, 0, 3], data.TrainItems);
+    }
+
+    [Fact]
     public void Validation_HoldsOutLatestTrainingRow_TieGoesToLaterLine()
     {
         var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { Validation = true, TestNegatives = 2 });

@@ -70,7 +70,19 @@ public static class NcfFileReader
             test = new TestCases { Users = ratings.Users, Items = ratings.Items };
         }
 
-        return Assemble(name ?? Path.GetFileName(prefix), userCount, itemCount, train, test, hasNegatives, options);
+        name ??= Path.GetFileName(prefix);
+        return options.HoldOut == HoldOut.None
+            ? TrainOnEverything(name, userCount, itemCount, train, test)
+            : Assemble(name, userCount, itemCount, train, test, hasNegatives, options);
+    }
+
+    // HoldOut.None: the test items are training positives too (after the training rows, so sampling order is the file's).
+    private static NcfDataset TrainOnEverything(string name, int userCount, int itemCount, Ratings train, TestCases test)
+    {
+        int[] users = [.. train.Users, .. test.Users];
+        int[] items = [.. train.Items, .. test.Items];
+        return new NcfDataset(name, userCount, itemCount, users, items, test: null, validation: null,
+            IdMap.Identity(userCount), IdMap.Identity(itemCount));
     }
 
     private static NcfDataset Assemble(string name, int userCount, int itemCount, Ratings train, TestCases test, bool fixedNegatives, DataLoadOptions options)

@@ -15,6 +15,7 @@ namespace Ncf.Data;
 /// <para><b>Training.</b> All remaining rows in file order. Every row of a held-out (user, item) pair is removed,
 /// not only the latest one, so a repeated pair never leaks the test or validation item into training; repeated
 /// training pairs are kept once (their first row).</para>
+/// <para><b>No hold-out</b> (<see cref="HoldOut.None"/>): every distinct pair trains, and there are no cases.</para>
 /// <para><b>Negatives.</b> <see cref="DataLoadOptions.TestNegatives"/> distinct items per case, drawn without
 /// replacement from items the user never interacted with anywhere in the log (so validation negatives never
 /// include the test item), seeded by <see cref="DataLoadOptions.Seed"/> per user: the same seed and log give the
@@ -92,7 +93,7 @@ public static class LeaveOneOutSplitter
             }
 
             var rows = rowsByUser.AsSpan(offsets[u], offsets[u + 1] - offsets[u]);
-            int testItem = distinct[u] >= 2 ? items[Latest(rows, items, times, exclude: -1)] : -1;
+            int testItem = distinct[u] >= 2 && options.HoldOut == HoldOut.Latest ? items[Latest(rows, items, times, exclude: -1)] : -1;
             int validItem = options.Validation && distinct[u] >= 3 ? items[Latest(rows, items, times, exclude: testItem)] : -1;
 
             stamp++;
@@ -151,7 +152,7 @@ public static class LeaveOneOutSplitter
             }
         }
 
-        var test = EvaluationSet.WithFixedNegatives([.. testUsers], [.. testItems], [.. testNegatives], k);
+        var test = options.HoldOut == HoldOut.None ? null : EvaluationSet.WithFixedNegatives([.. testUsers], [.. testItems], [.. testNegatives], k);
         var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;
         return new NcfDataset(name ?? log.Source, keptUsers, keptItems, trainUsers, trainItems, test, validation, userIds, itemIds);
     }
