@@ -108,18 +108,28 @@ for name, cmd in cmds:
 PY
     echo
   fi
-  if ls runs/tune-64/*.jsonl >/dev/null 2>&1; then
-    echo "## Tuned parents for pre-trained NeuMF-64 (seed 42, deferred Adam, \`tools/tune-parents.sh 64\`)"
+  for tune in runs/tune-64 runs/tune-32; do
+  F=${tune#runs/tune-}
+  if ls $tune/*.jsonl >/dev/null 2>&1; then
+    echo "## Tuned parents for pre-trained NeuMF-$F (seed 42, deferred Adam, \`tools/tune-parents.sh $F\`)"
     echo
-    echo "The parents' learning rate and L2 searched (the paper tuned both per model; its table keeps lr 0.001 and no L2),"
-    echo "each run saved at its best epoch. Chosen on the test set as the paper chose; the \`val-\` runs choose the epoch on"
-    echo "each user's second-latest interaction instead (trained without it) and report the test figures at that epoch."
+    if [ "$F" = 64 ]; then
+      echo "The parents' learning rate and L2 searched (the paper tuned both per model; its table keeps lr 0.001 and no L2),"
+      echo "each run saved at its best epoch. Chosen on the test set as the paper chose; the \`val-\` runs choose the epoch on"
+      echo "each user's second-latest interaction instead (trained without it) and report the test figures at that epoch."
+    else
+      echo "No search: the NeuMF-64 search's best settings (GMF lr 1.25e-4 with L2 1e-5, 60 epochs; MLP with 8 negatives,"
+      echo "12 epochs) applied at f = $F (\`tools/tune-parents.sh $F recipe\`), each run saved at its best epoch; the assembly"
+      echo "also pairs them with the table's paper-settings MLP (\`mlp-$F\`)."
+    fi
     echo
-    python3 - <<'PY'
+    TUNE=$tune F=$F python3 - <<'PY'
 import glob, json, os
+tune, f = os.environ["TUNE"], os.environ["F"]
+paper = {"64": "0.730 / 0.447", "32": "0.726 / 0.445"}[f]
 print("| parent | epochs | best epoch | best HR@10 | best NDCG@10 | final HR@10 | final NDCG@10 | wall s | command |")
 print("|---|---|---|---|---|---|---|---|---|")
-for path in sorted(glob.glob("runs/tune-64/*.jsonl")):
+for path in sorted(glob.glob(tune + "/*.jsonl")):
     name = os.path.basename(path)[:-6]
     rows = [json.loads(l) for l in open(path) if l.strip()]
     epochs = [r for r in rows if "epoch" in r and "hr10" in r]
@@ -132,17 +142,18 @@ for path in sorted(glob.glob("runs/tune-64/*.jsonl")):
     cmd = open(path[:-6] + ".cmd").read().strip()
     print(f"| {name} | {len(epochs)} | {best['epoch']} | {best['hr10']:.4f} | {best['ndcg10']:.4f} | {epochs[-1]['hr10']:.4f} | {epochs[-1]['ndcg10']:.4f} | {wall} | `{cmd}` |")
 print()
-if os.path.exists("runs/tune-64/assembled.tsv"):
-    print("NeuMF-64 assembled from each pair (α = 0.5, before any fine-tuning; `--gmf G --mlp M --epochs 0`). Paper: 0.730 / 0.447.")
+if os.path.exists(tune + "/assembled.tsv"):
+    print(f"NeuMF-{f} assembled from each pair (α = 0.5, before any fine-tuning; `--gmf G --mlp M --epochs 0`). Paper: {paper}.")
     print()
     print("| GMF parent | MLP parent | HR@10 | NDCG@10 |")
     print("|---|---|---|---|")
-    for line in list(open("runs/tune-64/assembled.tsv"))[1:]:
+    for line in list(open(tune + "/assembled.tsv"))[1:]:
         g, m, hr, nd = line.split()
         print(f"| {g} | {m} | {hr} | {nd} |")
 PY
     echo
   fi
+  done
   echo "## MovieLens-100K and ml-latest-small (the project's own leave-one-out split, 99 seeded negatives)"
   echo
   echo "Each user's latest interaction is the test case; with \`--validation\` the second-latest one chooses the epoch,"
