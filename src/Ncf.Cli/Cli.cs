@@ -30,7 +30,7 @@ internal static class Cli
             return args[0] switch
             {
                 "train" => TrainCommand.Run(rest, stdout, stderr, cancel.Token),
-                "recommend" => RecommendCommand.Run(rest, stdout),
+                "recommend" => RecommendCommand.Run(rest, stdout, stderr, cancel.Token),
                 "evaluate" => EvaluateCommand.Run(rest, stdout, cancel.Token),
                 "bench" => BenchCommand.Run(rest, stdout, stderr, cancel.Token),
                 "data" => DataCommand.Run(rest, stdout, stderr, cancel.Token),
@@ -86,6 +86,9 @@ internal static class Cli
             when a row is next used; like lazy-adam, its L2 reaches only the batch's rows).
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--json]
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
+        ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
+            Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes
+            it to a file that appears whole or not at all.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
         ncf data download NAME --to DIR        NAME: ml-100k, ml-1m, ml-latest-small, ml-20m

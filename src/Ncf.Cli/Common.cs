@@ -11,7 +11,7 @@ internal static class Common
 {
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>
     {
-        "json", "pretrain", "validation", "full-ranking", "include-known", "help", "ceilings", "overwrite",
+        "json", "pretrain", "validation", "full-ranking", "include-known", "all-users", "help", "ceilings", "overwrite",
     };
 
     /// <summary>

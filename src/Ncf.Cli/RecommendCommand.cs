@@ -1,19 +1,38 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using Ncf.Backends.Cpu;
+using Ncf.IO;
 
 namespace Ncf.Cli;
 
-/// <summary>`ncf recommend`: the top-K items for one user from a model file, in the user's own IDs.</summary>
+/// <summary>
+/// `ncf recommend`: the top-K items for one user from a model file, in the user's own IDs; or, with --all-users, a
+/// table of every user's top K (tab-separated <c>user rank item score</c>, or a JSON line per user).
+/// </summary>
 internal static class RecommendCommand
 {
-    public static int Run(string[] argv, TextWriter stdout)
+    public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var args = new Arguments(argv, Common.Flags);
         string path = args.String("model") ?? throw new NcfException("recommend needs --model FILE.");
-        string user = args.String("user") ?? throw new NcfException("recommend needs --user ID.");
+        string? user = args.String("user");
+        bool allUsers = args.Flag("all-users");
+        if ((user is null) == !allUsers)
+        {
+            throw new NcfException(allUsers ? "--user and --all-users are alternatives: give one." : "recommend needs --user ID (or --all-users).");
+        }
+
         int k = args.Int("k", 10, 1, 1_000_000);
         string? candidates = args.String("candidates");
         bool includeKnown = args.Flag("include-known");
         bool json = args.Flag("json");
+        string? output = args.String("out");
+        if (output is not null && !allUsers)
+        {
+            throw new NcfException("--out writes the --all-users table; one user's recommendations go to the terminal.");
+        }
+
         args.RejectUnknown("recommend");
 
         using var backend = new CpuBackend();
@@ -24,25 +43,15 @@ internal static class RecommendCommand
             throw new NcfException("--candidates is empty.");
         }
 
-        var top = recommender.Recommend(user, k, list, includeKnown);
+        if (allUsers)
+        {
+            return WriteAll(recommender, k, list, includeKnown, json, output, stdout, stderr, cancellationToken);
+        }
+
+        var top = recommender.Recommend(user!, k, list, includeKnown);
         if (json)
         {
-            stdout.WriteLine(new JsonLine()
-                .Add("user", user)
-                .Add("k", k)
-                .AddArray("items", w =>
-                {
-                    int rank = 1;
-                    foreach (var r in top)
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("rank", rank++);
-                        w.WriteString("item", r.ItemId);
-                        w.WriteNumber("score", Math.Round(r.Score, 6));
-                        w.WriteNumber("probability", Math.Round(1 / (1 + Math.Exp(-r.Score)), 6));
-                        w.WriteEndObject();
-                    }
-                }));
+            stdout.WriteLine(JsonFor(user!, k, top));
             return Cli.Ok;
         }
 
@@ -55,4 +64,71 @@ internal static class RecommendCommand
 
         return Cli.Ok;
     }
+
+    private static int WriteAll(NcfRecommender recommender, int k, string[]? candidates, bool includeKnown, bool json, string? output,
+        TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        // Unknown candidate IDs are reported before anything is written.
+        var all = recommender.RecommendAll(k, candidates, includeKnown, cancellationToken);
+        long rows = 0;
+        void WriteTable(TextWriter writer)
+        {
+            if (!json)
+            {
+                writer.WriteLine("user\trank\titem\tscore");
+            }
+
+            foreach (var (userId, items) in all)
+            {
+                if (json)
+                {
+                    writer.WriteLine(JsonFor(userId, k, items));
+                }
+                else
+                {
+                    for (int r = 0; r < items.Count; r++)
+                    {
+                        writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{userId}\t{r + 1}\t{items[r].ItemId}\t{items[r].Score:R}"));
+                    }
+                }
+
+                rows += items.Count;
+            }
+        }
+
+        if (output is null)
+        {
+            WriteTable(stdout);
+            return Cli.Ok;
+        }
+
+        // A partial table is never left behind: the file appears whole or not at all (also on Ctrl-C).
+        AtomicFile.Write(output, stream =>
+        {
+            using var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 1 << 16, leaveOpen: true);
+            WriteTable(writer);
+        });
+        stderr.WriteLine($"wrote {Common.Number(rows)} recommendations for {Common.Number(recommender.UserIds.Count)} users to {output} in {clock.Elapsed.TotalSeconds:F1} s");
+        return Cli.Ok;
+    }
+
+    private static string JsonFor(string user, int k, IReadOnlyList<ItemRecommendation> top) =>
+        new JsonLine()
+            .Add("user", user)
+            .Add("k", k)
+            .AddArray("items", w =>
+            {
+                int rank = 1;
+                foreach (var r in top)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("rank", rank++);
+                    w.WriteString("item", r.ItemId);
+                    w.WriteNumber("score", Math.Round(r.Score, 6));
+                    w.WriteNumber("probability", Math.Round(1 / (1 + Math.Exp(-r.Score)), 6));
+                    w.WriteEndObject();
+                }
+            })
+            .ToString();
 }

@@ -9,6 +9,9 @@ namespace Ncf;
 /// <summary>A recommended item in the user's own IDs.</summary>
 public readonly record struct ItemRecommendation(string ItemId, int ItemIndex, float Score);
 
+/// <summary>One user's recommendations, best first (<see cref="NcfRecommender.RecommendAll"/>).</summary>
+public sealed record UserRecommendations(string UserId, IReadOnlyList<ItemRecommendation> Items);
+
 /// <summary>
 /// A trained model bundled with what serving needs: the external user and item IDs and each user's known items
 /// (excluded from recommendations). This is what a model file holds.
@@ -72,14 +75,67 @@ public sealed class NcfRecommender : IDisposable
             throw new NcfException($"Unknown user '{userId}': the model knows {UserIds.Count} users.");
         }
 
-        int[] candidates = [];
-        if (candidateItemIds is not null)
-        {
-            candidates = candidateItemIds.Select(id => ItemIds.TryGetIndex(id, out int index)
-                ? index
-                : throw new NcfException($"Unknown item '{id}' in the candidate list.")).ToArray();
-        }
+        return Recommend(user, k, CandidateIndices(candidateItemIds), includeKnown);
+    }
 
+    /// <summary>
+    /// The top <paramref name="k"/> items of every user, in the model's user order, as <see cref="Recommend(string, int,
+    /// IEnumerable{string}?, bool)"/> gives them one by one: for batch serving (a recommendations table). Lazy: each
+    /// user is scored when enumerated, so the caller can stream the results and stop early.
+    /// </summary>
+    /// <exception cref="NcfException">A candidate item ID is unknown (raised before any user is scored).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public IEnumerable<UserRecommendations> RecommendAll(int k = 10, IEnumerable<string>? candidateItemIds = null, bool includeKnown = false,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        int[] candidates = CandidateIndices(candidateItemIds);
+        return Enumerate();
+
+        IEnumerable<UserRecommendations> Enumerate()
+        {
+            // Over the whole catalogue, users are scored in chunks: one scoring call per chunk shares the item half of
+            // the first tower layer (per user it would cost as much as the rest of the model), with at most ~4 M
+            // scores (16 MB) held at once.
+            int chunk = candidates.Length == 0 ? Math.Clamp((1 << 22) / ItemIds.Count, 1, 256) : 1;
+            var users = new int[chunk];
+            for (int first = 0; first < UserIds.Count; first += chunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(chunk, UserIds.Count - first);
+                if (candidates.Length > 0)
+                {
+                    yield return new UserRecommendations(UserIds[first], Recommend(first, k, candidates, includeKnown));
+                    continue;
+                }
+
+                for (int n = 0; n < count; n++)
+                {
+                    users[n] = first + n;
+                }
+
+                Recommendation[][] tops;
+                lock (_scoring)
+                {
+                    tops = TopK.ForUsers(Model, users.AsSpan(0, count), k, includeKnown ? null : KnownItems);
+                }
+
+                for (int n = 0; n < count; n++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return new UserRecommendations(UserIds[first + n], tops[n].Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray());
+                }
+            }
+        }
+    }
+
+    private int[] CandidateIndices(IEnumerable<string>? candidateItemIds) =>
+        candidateItemIds is null ? [] : candidateItemIds.Select(id => ItemIds.TryGetIndex(id, out int index)
+            ? index
+            : throw new NcfException($"Unknown item '{id}' in the candidate list.")).ToArray();
+
+    private ItemRecommendation[] Recommend(int user, int k, int[] candidates, bool includeKnown)
+    {
         // The model scores through per-instance scratch buffers, so requests from several threads take turns here.
         Recommendation[] top;
         lock (_scoring)

@@ -314,6 +314,52 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Recommend_all_users_writes_every_users_top_k_as_recommend_user_gives_it()
+    {
+        string model = Path.Combine(_folder, "m.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "gmf", "--out", model).Code);
+        string table = Path.Combine(_folder, "recs.tsv");
+        var (code, output, error) = Run("recommend", "--model", model, "--all-users", "--k", "5", "--out", table);
+        Assert.True(code == 0, error);
+        Assert.Equal("", output);
+        Assert.Contains("recommendations for", error);
+
+        var lines = File.ReadAllLines(table);
+        Assert.Equal("user\trank\titem\tscore", lines[0]);
+        var byUser = lines.Skip(1).Select(l => l.Split('\t')).GroupBy(f => f[0]).ToArray();
+        Assert.True(byUser.Length > 100, $"{byUser.Length} users"); // the embedded data set's users, all of them
+        foreach (var group in byUser.Where((_, n) => n % 37 == 0)) // a sample, each checked against `recommend --user`
+        {
+            var (single, singleOut, _) = Run("recommend", "--model", model, "--user", group.Key, "--k", "5", "--json");
+            Assert.Equal(0, single);
+            var expected = JsonLines(singleOut)[0].GetProperty("items").EnumerateArray().Select(r => r.GetProperty("item").GetString()).ToArray();
+            Assert.Equal(expected, group.Select(f => f[2]));
+            Assert.Equal(["1", "2", "3", "4", "5"], group.Select(f => f[1]));
+        }
+
+        Assert.Single(Directory.GetFiles(_folder, "*.tsv*")); // no temporary file left behind
+        (code, output, _) = Run("recommend", "--model", model, "--all-users", "--k", "2", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal(byUser.Length, JsonLines(output).Length);
+    }
+
+    [Theory]
+    [InlineData("--user", "1", "--all-users")]
+    [InlineData("--user", "1", "--out", "x.tsv")]
+    [InlineData("--all-users", "--candidates", "no-such-item", "--out", "x.tsv")]
+    public void Recommend_refuses_conflicting_or_unknown_choices_and_writes_nothing(params string[] options)
+    {
+        string model = Path.Combine(_folder, "m.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "gmf", "--out", model).Code);
+        string[] args = ["recommend", "--model", model, .. options.Select(o => o == "x.tsv" ? Path.Combine(_folder, o) : o)];
+        var (code, output, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith("ncf: error: ", error);
+        Assert.Empty(Directory.GetFiles(_folder, "*.tsv*"));
+    }
+
+    [Fact]
     public void Recommend_rejects_a_corrupted_model_file_and_an_unknown_user()
     {
         string model = Path.Combine(_folder, "gmf.ncf");

@@ -58,6 +58,51 @@ public static class TopK
         return Select(items, scores, k, exclude is null ? default : exclude.ItemsOf(user));
     }
 
+    /// <summary>
+    /// <see cref="ForUser"/> for each of <paramref name="users"/> over the whole catalogue, with the same results. A
+    /// scorer that scores the catalogue for many users at once (<see cref="IFullCatalogueScorer"/>) is called once for
+    /// all of them, so its per-call work (the item half of NCF's first tower layer) is shared; <paramref name="users"/>
+    /// × item count scores are held at once, so callers pass users in chunks.
+    /// </summary>
+    public static Recommendation[][] ForUsers(IScorer scorer, ReadOnlySpan<int> users, int k, UserItemIndex? exclude = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        var result = new Recommendation[users.Length][];
+        if (scorer is not IFullCatalogueScorer fast)
+        {
+            for (int n = 0; n < users.Length; n++)
+            {
+                result[n] = ForUser(scorer, users[n], k, exclude);
+            }
+
+            return result;
+        }
+
+        foreach (int user in users)
+        {
+            if ((uint)user >= (uint)scorer.UserCount)
+            {
+                throw new NcfException($"User index {user} is outside the model's {scorer.UserCount} users.");
+            }
+        }
+
+        int itemCount = scorer.ItemCount;
+        var items = new int[itemCount];
+        for (int i = 0; i < itemCount; i++)
+        {
+            items[i] = i;
+        }
+
+        var scores = new float[(long)users.Length * itemCount];
+        fast.ScoreAllItems(users, scores);
+        for (int n = 0; n < users.Length; n++)
+        {
+            result[n] = Select(items, scores.AsSpan(n * itemCount, itemCount), k, exclude is null ? default : exclude.ItemsOf(users[n]));
+        }
+
+        return result;
+    }
+
     /// <summary>The best <paramref name="k"/> of (item, score) pairs, skipping items in the sorted <paramref name="excludedSorted"/>.</summary>
     public static Recommendation[] Select(ReadOnlySpan<int> items, ReadOnlySpan<float> scores, int k, ReadOnlySpan<int> excludedSorted)
     {

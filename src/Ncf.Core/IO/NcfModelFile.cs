@@ -299,6 +299,18 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it into place.</summary>
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
+        // A span cannot be captured by the callback; a long-lived copy is the price of sharing one implementation.
+        byte[] bytes = content.ToArray();
+        Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>
+    /// Streams a file through <paramref name="write"/> into a temporary file beside <paramref name="path"/>, flushes it
+    /// to disk, then renames it into place. If <paramref name="write"/> throws (or is cancelled), the temporary file is
+    /// deleted and whatever was at <paramref name="path"/> is left as it was.
+    /// </summary>
+    public static void Write(string path, Action<Stream> write)
+    {
         string full = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(full) ?? ".";
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -307,7 +319,7 @@ public static class AtomicFile
             Directory.CreateDirectory(directory);
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                stream.Write(content);
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
 

@@ -79,10 +79,15 @@ internal sealed unsafe class FusedCpuScorer : Backends.Cpu.IParallelJob
     /// <summary>Writes the logit of each pair (<paramref name="users"/>[n], <paramref name="items"/>[n]) to <paramref name="scores"/>[n].</summary>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
     {
+        // Each buffer grows on its own: a many-user Score call may have grown _users but not _pairItems.
         if (_users.Length < users.Length)
         {
             _users = new int[users.Length];
-            _pairItems = new int[users.Length];
+        }
+
+        if (_pairItems.Length < items.Length)
+        {
+            _pairItems = new int[items.Length];
         }
 
         users.CopyTo(_users);

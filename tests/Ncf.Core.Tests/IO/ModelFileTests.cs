@@ -131,6 +131,45 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void Recommend_all_gives_each_users_own_recommendations_in_user_order_and_stops_when_cancelled()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend);
+        var all = recommender.RecommendAll(3).ToArray();
+        Assert.Equal(["alice", "bob", "carol"], all.Select(u => u.UserId));
+        foreach (var u in all)
+        {
+            Assert.Equal(recommender.Recommend(u.UserId, 3), u.Items);
+        }
+
+        var some = recommender.RecommendAll(4, ["i-a", "i-d"], includeKnown: true).ToArray();
+        Assert.All(some, u => Assert.Equal(["i-a", "i-d"], u.Items.Select(r => r.ItemId).Order()));
+        Assert.Throws<NcfException>(() => recommender.RecommendAll(3, ["nope"])); // before any enumeration
+        using var cancel = new CancellationTokenSource();
+        var lazy = recommender.RecommendAll(3, cancellationToken: cancel.Token).GetEnumerator();
+        Assert.True(lazy.MoveNext());
+        cancel.Cancel();
+        Assert.Throws<OperationCanceledException>(() => lazy.MoveNext());
+    }
+
+    [Fact]
+    public void A_streamed_atomic_write_that_fails_leaves_the_old_file_and_no_temporary_file()
+    {
+        string path = Path.Combine(_folder, "table.tsv");
+        Ncf.IO.AtomicFile.Write(path, "old\n"u8);
+        Assert.Throws<InvalidOperationException>(() => Ncf.IO.AtomicFile.Write(path, stream =>
+        {
+            stream.Write("half a ta"u8);
+            throw new InvalidOperationException("the writer failed midway");
+        }));
+        Assert.Equal("old\n", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(_folder));
+        Ncf.IO.AtomicFile.Write(path, stream => stream.Write("new\n"u8));
+        Assert.Equal("new\n", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(_folder));
+    }
+
+    [Fact]
     public void Unknown_users_and_items_are_clear_errors()
     {
         using var backend = new CpuBackend();

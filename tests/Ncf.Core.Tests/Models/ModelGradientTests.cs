@@ -111,6 +111,27 @@ public class ModelGradientTests
         Assert.Equal(fast.AsSpan(0, items).ToArray(), fast.AsSpan(2 * items, items).ToArray());
     }
 
+    [Fact]
+    public void Pair_scoring_after_scoring_the_catalogue_for_several_users_reuses_no_short_buffer()
+    {
+        // Regression: scoring the catalogue for 4 users grew the shared user buffer only, and 2 pairs scored next
+        // then overran the pair-item buffer. Each pair must score as it does on a fresh model, bit for bit.
+        using var backend = new CpuBackend(threads: 2);
+        var options = new ModelOptions { Kind = ModelKind.NeuMF, Factors = 8, Layers = 2 };
+        using var used = new NcfModel(backend, 6, 40, options);
+        using var fresh = new NcfModel(backend, 6, 40, options);
+        var theta = ToFloat(Random(used.Parameters.Layout.Length, 7, 0.5));
+        used.Parameters.Load(theta);
+        fresh.Parameters.Load(theta);
+        used.ScoreAllItems([0, 1, 2, 3], new float[4 * 40]);
+        int[] users = [5, 1], items = [39, 3];
+        var expected = new float[2];
+        var actual = new float[2];
+        fresh.Score(users, items, expected);
+        used.Score(users, items, actual);
+        Assert.Equal(expected, actual);
+    }
+
     [Theory]
     [InlineData(ModelKind.NeuMF, 3, 1)]
     [InlineData(ModelKind.NeuMF, 3, 2)]
