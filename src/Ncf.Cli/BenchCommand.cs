@@ -18,6 +18,14 @@ internal static class BenchCommand
         ulong seed = training.Seed;
         bool json = args.Flag("json");
         string scoreUsers = args.String("score-users") ?? "1000";
+        int scoreUserLimit = scoreUsers == "all" ? int.MaxValue
+            : int.TryParse(scoreUsers, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+            : throw new NcfException($"--score-users expects a positive number or 'all'; got '{scoreUsers}'.");
+        if (Common.HoldOutOption(args) == Ncf.Data.HoldOut.None)
+        {
+            throw new NcfException("--holdout none leaves bench no test cases to report HR@10 and NDCG@10 on; drop it.");
+        }
+
         if (args.Flag("ceilings"))
         {
             args.RejectUnknown("bench");
@@ -50,9 +58,7 @@ internal static class BenchCommand
         double trainRate = result.Epochs.Sum(e => e.Samples) / result.Epochs.Sum(e => e.TrainSeconds);
 
         // Full-catalogue scoring: every item for 1,000 users (or --score-users N|all).
-        int users = scoreUsers == "all" ? data.UserCount
-            : int.TryParse(scoreUsers, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? Math.Min(n, data.UserCount)
-            : throw new NcfException($"--score-users expects a positive number or 'all'; got '{scoreUsers}'.");
+        int users = Math.Min(scoreUserLimit, data.UserCount);
         const int UsersPerCall = 64;
         var scores = new float[UsersPerCall * data.ItemCount];
         var batch = new int[UsersPerCall];

@@ -21,20 +21,28 @@ internal static class Common
     public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
     {
         string? path = args.String("data");
-        string? format = args.String("format");
+        string? formatName = args.String("format");
+        var format = formatName is null ? DatasetFormat.Auto : DatasetFormats.Parse(formatName);
         bool validation = args.Flag("validation");
         int minInteractions = args.Int("min-interactions", 0, 0, 1_000_000);
         int testNegatives = args.Int("test-neg", 99, 1, 100_000);
         var holdOut = HoldOutOption(args);
-        bool fileOptions = format is not null || validation || args.Given("min-interactions") || args.Given("test-neg") || args.Given("holdout");
+        var fileOptions = new[] { "format", "validation", "min-interactions", "test-neg", "holdout" }.Where(args.Given).ToArray();
         if (path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
         {
-            if (fileOptions)
+            if (fileOptions.Length > 0)
             {
-                throw new NcfException("--format, --validation, --min-interactions, --test-neg and --holdout need --data PATH; the synthetic data has its own split.");
+                throw new NcfException($"{string.Join(", ", fileOptions.Select(o => "--" + o))}: only with a data file (--data PATH); "
+                    + "the synthetic data has its own split.");
             }
 
-            return path is null ? () => SyntheticData.Generate() : () => Synthetic(path);
+            if (path is null)
+            {
+                return () => SyntheticData.Generate();
+            }
+
+            var synthetic = SyntheticOptions(path);
+            return () => SyntheticData.Generate(synthetic);
         }
 
         if (holdOut == HoldOut.None && (validation || args.Given("test-neg")))
@@ -50,7 +58,7 @@ internal static class Common
         args.Choice("holdout", HoldOut.Latest, ("latest", HoldOut.Latest), ("none", HoldOut.None));
 
     /// <summary><c>synthetic:USERSxITEMSxMEAN</c>: the embedded generator at another size (e.g. 6040x3706x165 ≈ ML-1M).</summary>
-    private static NcfDataset Synthetic(string spec)
+    private static SyntheticDataOptions SyntheticOptions(string spec)
     {
         var parts = spec["synthetic:".Length..].Split('x');
         if (parts.Length != 3 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int users) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int items)
@@ -59,7 +67,7 @@ internal static class Common
             throw new NcfException($"--data {spec}: expected synthetic:USERSxITEMSxMEAN, e.g. synthetic:6040x3706x165 (items ≥ 120, mean ≥ 10).");
         }
 
-        return SyntheticData.Generate(new SyntheticDataOptions { Users = users, Items = items, MeanPerUser = mean });
+        return new SyntheticDataOptions { Users = users, Items = items, MeanPerUser = mean };
     }
 
     /// <summary>The training options shared by `train` and `bench` (--epochs --batch --lr --neg --seed --threads --l2 --optimizer --ties).</summary>

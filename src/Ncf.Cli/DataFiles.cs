@@ -5,11 +5,11 @@ namespace Ncf.Cli;
 /// <summary>Reads data files for the commands: a file, a folder or an NCF prefix, format detected or forced.</summary>
 internal static class DataFiles
 {
-    public static NcfDataset Load(string path, string? format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99,
+    public static NcfDataset Load(string path, DatasetFormat format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99,
         HoldOut holdOut = HoldOut.Latest) =>
         NcfDataLoader.Load(path, new DataLoadOptions
         {
-            Format = format is null ? DatasetFormat.Auto : DatasetFormats.Parse(format),
+            Format = format,
             Validation = validation,
             Seed = seed,
             MinInteractionsPerUser = minInteractions,

@@ -16,6 +16,11 @@ internal static class EvaluateCommand
         bool full = args.Flag("full-ranking");
         bool json = args.Flag("json");
         var ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic));
+        if (Common.HoldOutOption(args) == HoldOut.None)
+        {
+            throw new NcfException("--holdout none leaves nothing to evaluate on: evaluate needs the held-out test cases.");
+        }
+
         var loadData = Common.DataLoader(args, args.ULong("seed", 42));
         args.RejectUnknown("evaluate");
         var data = loadData();

@@ -34,13 +34,18 @@ internal static class RecommendCommand
         }
 
         args.RejectUnknown("recommend");
-
-        using var backend = new CpuBackend();
-        using var recommender = NcfRecommender.Load(path, backend);
         var list = candidates?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (list is { Length: 0 })
         {
-            throw new NcfException("--candidates is empty.");
+            throw new NcfException("--candidates is empty: expected item IDs separated by commas.");
+        }
+
+        using var backend = new CpuBackend();
+        using var recommender = NcfRecommender.Load(path, backend);
+        if (allUsers && !json && recommender.UserIds.Ids.Concat(recommender.ItemIds.Ids).FirstOrDefault(HasTableBreak) is { } bad)
+        {
+            throw new NcfException($"{path}: the ID '{bad.ReplaceLineEndings(" ").Replace('\t', ' ')}' holds a tab or line break, which would break the "
+                + "tab-separated table; use --json.");
         }
 
         if (allUsers)
@@ -112,6 +117,8 @@ internal static class RecommendCommand
         stderr.WriteLine($"wrote {Common.Number(rows)} recommendations for {Common.Number(recommender.UserIds.Count)} users to {output} in {clock.Elapsed.TotalSeconds:F1} s");
         return Cli.Ok;
     }
+
+    private static bool HasTableBreak(string id) => id.AsSpan().IndexOfAny('\t', '\n', '\r') >= 0;
 
     private static string JsonFor(string user, int k, IReadOnlyList<ItemRecommendation> top) =>
         new JsonLine()

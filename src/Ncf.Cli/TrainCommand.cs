@@ -53,9 +53,10 @@ internal static class TrainCommand
             throw new NcfException("--pretrain applies to --model neumf only.");
         }
 
-        if (Common.HoldOutOption(args) == HoldOut.None && (keepBest || fullRanking))
+        if (Common.HoldOutOption(args) == HoldOut.None && (keepBest || fullRanking || args.Given("ties")))
         {
-            throw new NcfException($"--{(keepBest ? "checkpoint best" : "full-ranking")} needs held-out test cases; --holdout none keeps none.");
+            string option = keepBest ? "--checkpoint best" : fullRanking ? "--full-ranking" : "--ties";
+            throw new NcfException($"{option} needs held-out test cases; --holdout none keeps none.");
         }
 
         var createBackend = Common.Backend(args);

@@ -257,12 +257,31 @@ public sealed class CliTests : IDisposable
     [InlineData("--test-neg", "5")]
     [InlineData("--min-interactions", "3")]
     [InlineData("--format", "csv")]
-    public void Data_file_options_without_a_data_file_are_refused(string option, string value)
+    [InlineData("--holdout", "none")]
+    [InlineData("--validation")]
+    [InlineData("--data", "synthetic:300x200x20", "--test-neg", "5")]
+    public void Data_file_options_without_a_data_file_are_refused(params string[] options)
     {
-        var (code, output, error) = Run("train", "--epochs", "1", option, value);
+        var (code, output, error) = Run(["train", "--epochs", "1", .. options]);
         Assert.Equal(2, code);
         Assert.Equal("", output);
-        Assert.Contains("need --data PATH", error);
+        Assert.Contains("only with a data file", error);
+        Assert.Contains(options.First(o => o.StartsWith("--") && o != "--data"), error); // names the option given
+    }
+
+    [Theory]
+    [InlineData("train", "--format", "parquet")]
+    [InlineData("train", "--data", "synthetic:12x")]
+    [InlineData("bench", "--score-users", "abc")]
+    [InlineData("bench", "--holdout", "none")]
+    [InlineData("evaluate", "--model", "m.ncf", "--holdout", "none")]
+    public void Bad_data_options_are_refused_before_any_data_is_read(params string[] command)
+    {
+        // The data file does not exist, so an error about it would mean the option was checked too late.
+        string[] args = command.Contains("--data") ? command : [.. command, "--data", Path.Combine(_folder, "missing.csv")];
+        var (code, _, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("missing.csv", error);
     }
 
     [Fact]
@@ -300,6 +319,7 @@ public sealed class CliTests : IDisposable
 
     [Theory]
     [InlineData("--checkpoint", "best")]
+    [InlineData("--ties", "optimistic")]
     [InlineData("--full-ranking")]
     [InlineData("--validation")]
     [InlineData("--test-neg", "5")]
@@ -338,6 +358,20 @@ public sealed class CliTests : IDisposable
         }
 
         Assert.Single(Directory.GetFiles(_folder, "*.tsv*")); // no temporary file left behind
+
+        // An ID holding a tab cannot go into the tab-separated table: refused, nothing written; JSON lines carry it.
+        string log = Path.Combine(_folder, "tab.csv");
+        File.WriteAllText(log, "user,item\nu\tx,a\nu\tx,b\nv,a\nv,c\nw,b\nw,c\n");
+        string tabModel = Path.Combine(_folder, "tab.ncf");
+        Assert.Equal(0, Run("train", "--data", log, "--holdout", "none", "--epochs", "1", "--model", "gmf", "--out", tabModel).Code);
+        string tabTable = Path.Combine(_folder, "tab.tsv");
+        (code, _, error) = Run("recommend", "--model", tabModel, "--all-users", "--out", tabTable);
+        Assert.Equal(2, code);
+        Assert.Contains("use --json", error);
+        Assert.False(File.Exists(tabTable));
+        (code, output, _) = Run("recommend", "--model", tabModel, "--all-users", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal("u\tx", JsonLines(output)[0].GetProperty("user").GetString());
         (code, output, _) = Run("recommend", "--model", model, "--all-users", "--k", "2", "--json");
         Assert.Equal(0, code);
         Assert.Equal(byUser.Length, JsonLines(output).Length);

@@ -79,7 +79,8 @@ public sealed class NcfDataset
     /// Each user's every known item: training positives and the held-out validation and test targets. Recommendations
     /// exclude these (a user's latest interaction is held out for the test, yet it is still something they have seen),
     /// and full-catalogue ranking skips them as competitors of the target (a held-out positive is not a negative).
-    /// Without hold-outs it holds the same pairs as <see cref="Train"/>.
+    /// Without hold-outs it holds the same pairs as <see cref="Train"/>. Built on first use (two threads racing to it
+    /// may each build it; the copies are equal, so either is kept).
     /// </summary>
     public UserItemIndex Known => _known ??= BuildKnown();
 

@@ -67,6 +67,11 @@ public static class TopK
     public static Recommendation[][] ForUsers(IScorer scorer, ReadOnlySpan<int> users, int k, UserItemIndex? exclude = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (exclude is not null && (exclude.UserCount != scorer.UserCount || exclude.ItemCount != scorer.ItemCount))
+        {
+            throw new ArgumentException("The excluded items must index the scorer's users and items.", nameof(exclude));
+        }
+
         var result = new Recommendation[users.Length][];
         if (scorer is not IFullCatalogueScorer fast)
         {
@@ -97,7 +102,7 @@ public static class TopK
         fast.ScoreAllItems(users, scores);
         for (int n = 0; n < users.Length; n++)
         {
-            result[n] = Select(items, scores.AsSpan(n * itemCount, itemCount), k, exclude is null ? default : exclude.ItemsOf(users[n]));
+            result[n] = Select(items, scores.AsSpan().Slice((int)((long)n * itemCount), itemCount), k, exclude is null ? default : exclude.ItemsOf(users[n]));
         }
 
         return result;

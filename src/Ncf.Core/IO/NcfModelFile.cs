@@ -70,7 +70,7 @@ public static class NcfModelFile
 
         var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
         body.Write(hash);
-        AtomicFile.Write(path, body.GetBuffer().AsSpan(0, (int)body.Length));
+        AtomicFile.Write(path, stream => stream.Write(body.GetBuffer(), 0, (int)body.Length));
     }
 
     /// <summary>
@@ -299,7 +299,7 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it into place.</summary>
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
-        // A span cannot be captured by the callback; a long-lived copy is the price of sharing one implementation.
+        // A span cannot be captured by the callback, so this overload copies; large writers stream through the other one.
         byte[] bytes = content.ToArray();
         Write(path, stream => stream.Write(bytes));
     }

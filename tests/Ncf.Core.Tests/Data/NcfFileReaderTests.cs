@@ -59,6 +59,18 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void HoldOutNone_WithOnlyTheNegativeFile_AddsEachNewPairOnce()
+    {
+        // User 2's test item 5 is already a training item: it is not added again.
+        var data = NcfFileReader.Read(Prefix(negative: "(0,4)\t0\t5\n(1,0)\t1\t2\n(2,5)\t1\t2\n", testRating: null),
+            new DataLoadOptions { HoldOut = HoldOut.None });
+
+        Assert.Null(data.Test);
+        Assert.Equal([0, 0, 0, 1, 1, 2, 2, 0, 1], data.TrainUsers);
+        Assert.Equal([1, 2, 3, 3, 4, 5, 0, 4, 0], data.TrainItems);
+    }
+
+    [Fact]
     public void Validation_HoldsOutLatestTrainingRow_TieGoesToLaterLine()
     {
         var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { Validation = true, TestNegatives = 2 });

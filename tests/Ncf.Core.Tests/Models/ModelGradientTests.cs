@@ -117,6 +117,7 @@ public class ModelGradientTests
         // Regression: scoring the catalogue for 4 users grew the shared user buffer only, and 2 pairs scored next
         // then overran the pair-item buffer. Each pair must score as it does on a fresh model, bit for bit.
         using var backend = new CpuBackend(threads: 2);
+        Assert.Equal(CpuKernelTier.Simd, backend.Tier); // the fused scorer, where the buffers live, runs on this tier only
         var options = new ModelOptions { Kind = ModelKind.NeuMF, Factors = 8, Layers = 2 };
         using var used = new NcfModel(backend, 6, 40, options);
         using var fresh = new NcfModel(backend, 6, 40, options);

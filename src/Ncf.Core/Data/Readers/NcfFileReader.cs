@@ -76,12 +76,30 @@ public static class NcfFileReader
             : Assemble(name, userCount, itemCount, train, test, hasNegatives, options);
     }
 
-    // HoldOut.None: the test items are training positives too (after the training rows, so sampling order is the file's).
+    // HoldOut.None: the test items are training positives too, after the training rows (so sampling order is the
+    // file's); a test pair already in training, or repeated, is added once.
     private static NcfDataset TrainOnEverything(string name, int userCount, int itemCount, Ratings train, TestCases test)
     {
-        int[] users = [.. train.Users, .. test.Users];
-        int[] items = [.. train.Items, .. test.Items];
-        return new NcfDataset(name, userCount, itemCount, users, items, test: null, validation: null,
+        var pairs = new HashSet<long>(train.Users.Count + test.Users.Count);
+        var users = new List<int>(train.Users.Count + test.Users.Count);
+        var items = new List<int>(users.Capacity);
+        for (int n = 0; n < train.Users.Count; n++)
+        {
+            pairs.Add(((long)train.Users[n] << 32) | (uint)train.Items[n]);
+            users.Add(train.Users[n]);
+            items.Add(train.Items[n]);
+        }
+
+        for (int c = 0; c < test.Users.Count; c++)
+        {
+            if (pairs.Add(((long)test.Users[c] << 32) | (uint)test.Items[c]))
+            {
+                users.Add(test.Users[c]);
+                items.Add(test.Items[c]);
+            }
+        }
+
+        return new NcfDataset(name, userCount, itemCount, [.. users], [.. items], test: null, validation: null,
             IdMap.Identity(userCount), IdMap.Identity(itemCount));
     }
 
