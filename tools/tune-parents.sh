@@ -36,9 +36,13 @@ run() { # kind name, then ncf train arguments; RUN_SEED=N overrides the seed of 
   echo "$kind-$name: best epoch, HR@10, NDCG@10, final HR@10: $(python3 -c "$summary" < "$file.jsonl")"
 }
 
+# The search's best settings, run by the recipe mode and by the full search alike.
+recipe_gmf() { run gmf lr1.25e-4-l2-1e-5-e60 --epochs 60 --lr 0.000125 --l2 1e-5; }
+recipe_mlp() { run mlp neg8-e12 --layers 3 --epochs 12 --neg 8; }
+
 if [ "$WHAT" = recipe ]; then
-  run gmf lr1.25e-4-l2-1e-5-e60 --epochs 60 --lr 0.000125 --l2 1e-5
-  run mlp neg8-e12 --layers 3 --epochs 12 --neg 8
+  recipe_gmf
+  recipe_mlp
 fi
 if [ "$WHAT" = gmf ] || [ "$WHAT" = all ]; then
   # Learning rate (the paper's 0.001 and below), L2 on the batch's rows, negatives and batch size. Lower rates need
@@ -57,7 +61,7 @@ if [ "$WHAT" = gmf ] || [ "$WHAT" = all ]; then
   run gmf lr2.5e-4-l2-5e-6-e40 --epochs 40 --lr 0.00025 --l2 5e-6
   run gmf lr2.5e-4-l2-1e-5-e40 --epochs 40 --lr 0.00025 --l2 1e-5
   run gmf lr2.5e-4-neg8-l2-1e-5-e40 --epochs 40 --lr 0.00025 --neg 8 --l2 1e-5
-  run gmf lr1.25e-4-l2-1e-5-e60 --epochs 60 --lr 0.000125 --l2 1e-5
+  recipe_gmf
   run gmf lr1.25e-4-l2-2e-5-e60 --epochs 60 --lr 0.000125 --l2 2e-5
   run gmf lr6.25e-5-l2-1e-5-e100 --epochs 100 --lr 0.0000625 --l2 1e-5
   run gmf lr1.25e-4-neg8-l2-1e-5-e50 --epochs 50 --lr 0.000125 --neg 8 --l2 1e-5
@@ -75,7 +79,7 @@ if [ "$WHAT" = mlp ] || [ "$WHAT" = all ]; then
   # The paper's MLP (lr 0.001, no L2) is runs/paper/mlp-F from tools/paper-table.sh; the assembly below uses it too.
   run mlp lr5e-4 --layers 3 --epochs 20 --lr 0.0005
   run mlp lr2.5e-4-l2-3e-6-e30 --layers 3 --epochs 30 --lr 0.00025 --l2 3e-6
-  run mlp neg8-e12 --layers 3 --epochs 12 --neg 8
+  recipe_mlp
   run mlp neg16-e9 --layers 3 --epochs 9 --neg 16
   RUN_SEED=1 run mlp neg8-e12-s1 --layers 3 --epochs 12 --neg 8
 fi

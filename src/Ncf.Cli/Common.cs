@@ -102,10 +102,10 @@ internal static class Common
     };
 
     /// <summary>
-    /// The backend for --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow),
-    /// or auto (CUDA, else OpenCL, else cpu). A requested device that is missing is an error, not a silent fallback.
+    /// Reads --threads and --device and returns the backend's factory; the device is opened only when it is called.
+    /// --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow), or auto (CUDA, else
+    /// OpenCL, else cpu). A requested device that is missing is an error, not a silent fallback.
     /// </summary>
-    /// <summary>Reads --threads and --device and returns the backend's factory (the device is opened only when called).</summary>
     public static Func<IBackend> Backend(Arguments args)
     {
         int threads = args.Int("threads", 0, 0, 1024);

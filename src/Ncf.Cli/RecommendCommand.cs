@@ -42,15 +42,9 @@ internal static class RecommendCommand
 
         using var backend = new CpuBackend();
         using var recommender = NcfRecommender.Load(path, backend);
-        if (allUsers && !json && recommender.UserIds.Ids.Concat(recommender.ItemIds.Ids).FirstOrDefault(HasTableBreak) is { } bad)
-        {
-            throw new NcfException($"{path}: the ID '{bad.ReplaceLineEndings(" ").Replace('\t', ' ')}' holds a tab or line break, which would break the "
-                + "tab-separated table; use --json.");
-        }
-
         if (allUsers)
         {
-            return WriteAll(recommender, k, list, includeKnown, json, output, stdout, stderr, cancellationToken);
+            return WriteAll(path, recommender, k, list, includeKnown, json, output, stdout, stderr, cancellationToken);
         }
 
         var top = recommender.Recommend(user!, k, list, includeKnown);
@@ -70,9 +64,15 @@ internal static class RecommendCommand
         return Cli.Ok;
     }
 
-    private static int WriteAll(NcfRecommender recommender, int k, string[]? candidates, bool includeKnown, bool json, string? output,
-        TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    private static int WriteAll(string modelPath, NcfRecommender recommender, int k, string[]? candidates, bool includeKnown, bool json,
+        string? output, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
+        if (!json && recommender.UserIds.Ids.Concat(recommender.ItemIds.Ids).FirstOrDefault(HasTableBreak) is { } bad)
+        {
+            throw new NcfException($"{modelPath}: the ID '{bad.ReplaceLineEndings(" ").Replace('\t', ' ')}' holds a tab or line break, which would break the "
+                + "tab-separated table; use --json.");
+        }
+
         var clock = Stopwatch.StartNew();
         // Unknown candidate IDs are reported before anything is written.
         var all = recommender.RecommendAll(k, candidates, includeKnown, cancellationToken);

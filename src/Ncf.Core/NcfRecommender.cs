@@ -94,26 +94,31 @@ public sealed class NcfRecommender : IDisposable
 
         IEnumerable<UserRecommendations> Enumerate()
         {
+            if (candidates.Length > 0)
+            {
+                for (int user = 0; user < UserIds.Count; user++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return new UserRecommendations(UserIds[user], Recommend(user, k, candidates, includeKnown));
+                }
+
+                yield break;
+            }
+
             // Over the whole catalogue, users are scored in chunks: one scoring call per chunk shares the item half of
             // the first tower layer (per user it would cost as much as the rest of the model), with at most ~4 M
             // scores (16 MB) held at once.
-            int chunk = candidates.Length == 0 ? Math.Clamp((1 << 22) / ItemIds.Count, 1, 256) : 1;
+            int chunk = Math.Clamp((1 << 22) / ItemIds.Count, 1, 256);
             var users = new int[chunk];
             for (int first = 0; first < UserIds.Count; first += chunk)
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 int count = Math.Min(chunk, UserIds.Count - first);
-                if (candidates.Length > 0)
-                {
-                    yield return new UserRecommendations(UserIds[first], Recommend(first, k, candidates, includeKnown));
-                    continue;
-                }
-
                 for (int n = 0; n < count; n++)
                 {
                     users[n] = first + n;
                 }
 
+                cancellationToken.ThrowIfCancellationRequested();
                 Recommendation[][] tops;
                 lock (_scoring)
                 {
@@ -123,7 +128,7 @@ public sealed class NcfRecommender : IDisposable
                 for (int n = 0; n < count; n++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    yield return new UserRecommendations(UserIds[first + n], tops[n].Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray());
+                    yield return new UserRecommendations(UserIds[first + n], InExternalIds(tops[n]));
                 }
             }
         }
@@ -143,8 +148,11 @@ public sealed class NcfRecommender : IDisposable
             top = TopK.ForUser(Model, user, k, includeKnown ? null : KnownItems, candidates);
         }
 
-        return top.Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray();
+        return InExternalIds(top);
     }
+
+    private ItemRecommendation[] InExternalIds(Recommendation[] top) =>
+        top.Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray();
 
     /// <inheritdoc />
     public void Dispose() => Model.Dispose();

@@ -17,19 +17,11 @@ public static class TopK
     public static Recommendation[] ForUser(IScorer scorer, int user, int k, UserItemIndex? exclude = null, ReadOnlySpan<int> candidates = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        if ((uint)user >= (uint)scorer.UserCount)
-        {
-            throw new NcfException($"User index {user} is outside the model's {scorer.UserCount} users.");
-        }
-
+        CheckUser(scorer, user);
         int[] items;
         if (candidates.IsEmpty)
         {
-            items = new int[scorer.ItemCount];
-            for (int i = 0; i < items.Length; i++)
-            {
-                items[i] = i;
-            }
+            items = Catalogue(scorer.ItemCount);
         }
         else
         {
@@ -85,19 +77,11 @@ public static class TopK
 
         foreach (int user in users)
         {
-            if ((uint)user >= (uint)scorer.UserCount)
-            {
-                throw new NcfException($"User index {user} is outside the model's {scorer.UserCount} users.");
-            }
+            CheckUser(scorer, user);
         }
 
         int itemCount = scorer.ItemCount;
-        var items = new int[itemCount];
-        for (int i = 0; i < itemCount; i++)
-        {
-            items[i] = i;
-        }
-
+        var items = Catalogue(itemCount);
         var scores = new float[(long)users.Length * itemCount];
         fast.ScoreAllItems(users, scores);
         for (int n = 0; n < users.Length; n++)
@@ -106,6 +90,26 @@ public static class TopK
         }
 
         return result;
+    }
+
+    private static void CheckUser(IScorer scorer, int user)
+    {
+        if ((uint)user >= (uint)scorer.UserCount)
+        {
+            throw new NcfException($"User index {user} is outside the model's {scorer.UserCount} users.");
+        }
+    }
+
+    // Every item index, 0 .. itemCount - 1: the candidates of a full-catalogue request.
+    private static int[] Catalogue(int itemCount)
+    {
+        var items = new int[itemCount];
+        for (int i = 0; i < itemCount; i++)
+        {
+            items[i] = i;
+        }
+
+        return items;
     }
 
     /// <summary>The best <paramref name="k"/> of (item, score) pairs, skipping items in the sorted <paramref name="excludedSorted"/>.</summary>
