@@ -15,6 +15,12 @@ internal static class TrainCommand
         var args = new Arguments(argv, Common.Flags);
         var shape = Common.ModelShape(args);
         var training = Common.Training(args, defaultEpochs: 20, evaluateEachEpoch: true);
+        training = training with { AverageFromEpoch = args.Int("average-from", 0, 0, 100_000) };
+        if (training.AverageFromEpoch > training.Epochs)
+        {
+            throw new NcfException($"--average-from {training.AverageFromEpoch}: the run has {training.Epochs} epochs, so nothing would be averaged; " +
+                $"expected an epoch from 1 to {training.Epochs} (0: off).");
+        }
         ulong seed = training.Seed;
         bool pretrain = args.Flag("pretrain");
         string? gmfFile = args.String("gmf");
@@ -75,7 +81,8 @@ internal static class TrainCommand
                 $"{Common.Number(data.TrainCount)} training interactions, {Common.Number(data.Test?.Count ?? 0)} test cases (loaded in {loadSeconds:F2} s)");
             stdout.WriteLine($"model: {Common.Kind(shape.Kind)} f={shape.Factors}{(shape.Kind == ModelKind.Gmf ? "" : $" layers={shape.Layers}")}" +
                 $"{(pretrain ? " with GMF+MLP pre-training" : "")}; batch {training.BatchSize}, lr {training.LearningRate}, {training.Negatives} negatives, " +
-                $"{training.Epochs} epochs, seed {seed}, backend {backend.Name}");
+                $"{training.Epochs} epochs, seed {seed}, backend {backend.Name}" +
+                (training.AverageFromEpoch > 0 ? $"; weights averaged from epoch {training.AverageFromEpoch}" : ""));
             if (popularity is { } p)
             {
                 stdout.WriteLine($"popularity baseline: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");
@@ -215,7 +222,8 @@ internal static class TrainCommand
                 .Add("mean_samples_per_second", result.Epochs.Count == 0 ? 0 : result.Epochs.Sum(e => e.Samples) / Math.Max(1e-9, result.Epochs.Sum(e => e.TrainSeconds)))
                 .Add("total_seconds", seconds)
                 .Add("model_file", output)
-                .Add("checkpoint", keepBest ? "best" : "final");
+                .Add("checkpoint", keepBest ? "best" : "final")
+                .Add("average_from", training.AverageFromEpoch);
             if (full is { } f)
             {
                 line.Add("full_ranking_hr10", f.HitRate).Add("full_ranking_ndcg10", f.Ndcg);
@@ -292,6 +300,11 @@ internal static class TrainCommand
                     line.Add("val_hr10", v.HitRate).Add("val_ndcg10", v.Ndcg);
                 }
 
+                if (r.AveragedEpochs > 0)
+                {
+                    line.Add("averaged_epochs", r.AveragedEpochs);
+                }
+
                 line.Add("train_seconds", r.TrainSeconds)
                     .Add("samples", r.Samples)
                     .Add("samples_per_second", r.SamplesPerSecond)
@@ -310,7 +323,8 @@ internal static class TrainCommand
                 return;
             }
 
-            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}{metrics}{validation}  " +
+            string averaged = r.AveragedEpochs > 0 ? $"  (mean of {r.AveragedEpochs} epoch{(r.AveragedEpochs == 1 ? "" : "s")})" : "";
+            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}{metrics}{averaged}{validation}  " +
                 $"{r.TrainSeconds:F2} s  {Common.Number(r.SamplesPerSecond)} samples/s  (prep {r.PrepSeconds:F2} s, eval {r.EvalSeconds:F2} s)");
         }
 

@@ -90,6 +90,35 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Average_from_reports_and_saves_the_mean_of_the_epoch_ends()
+    {
+        string model = Path.Combine(_folder, "averaged.ncf");
+        var (code, output, error) = Run("train", "--epochs", "3", "--model", "gmf", "--average-from", "2", "--json", "--out", model, "--threads", "1");
+        Assert.True(code == 0, error);
+        var lines = JsonLines(output);
+        Assert.False(lines[0].TryGetProperty("averaged_epochs", out _));
+        Assert.Equal(1, lines[1].GetProperty("averaged_epochs").GetInt32());
+        Assert.Equal(2, lines[2].GetProperty("averaged_epochs").GetInt32());
+        Assert.Equal(2, lines[3].GetProperty("average_from").GetInt32());
+
+        // The file holds the model the last line measured: the mean of epochs 2 and 3, not epoch 3's last step.
+        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
+        Assert.True(ecode == 0, eerr);
+        Assert.Equal(lines[2].GetProperty("hr10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
+        Assert.Equal(lines[2].GetProperty("ndcg10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("ndcg").GetDouble(), 6);
+
+        var (plainCode, plainOut, _) = Run("train", "--epochs", "3", "--model", "gmf", "--json", "--threads", "1");
+        Assert.Equal(0, plainCode);
+        Assert.Equal(lines[0].GetProperty("hr10").GetDouble(), JsonLines(plainOut)[0].GetProperty("hr10").GetDouble());
+        Assert.NotEqual(lines[2].GetProperty("ndcg10").GetDouble(), JsonLines(plainOut)[2].GetProperty("ndcg10").GetDouble());
+
+        var (late, _, lateError) = Run("train", "--epochs", "2", "--average-from", "3", "--data", Path.Combine(_folder, "missing.csv"));
+        Assert.Equal(2, late);
+        Assert.Contains("--average-from 3", lateError);
+        Assert.DoesNotContain("missing.csv", lateError);
+    }
+
+    [Fact]
     public void Finetune_optimizer_chooses_how_pretrained_NeuMF_is_trained()
     {
         var (gmf, mlp) = TrainParents(epochs: 1);
@@ -229,6 +258,8 @@ public sealed class CliTests : IDisposable
     [InlineData("train", "--model", "transformer")]
     [InlineData("train", "--bogus", "1")]
     [InlineData("train", "--lr", "-1")]
+    [InlineData("train", "--average-from", "-1")]
+    [InlineData("bench", "--average-from", "1")]
     [InlineData("recommend", "--model", "/nonexistent/file.ncf", "--user", "1")]
     [InlineData("frobnicate")]
     public void Bad_input_gives_one_line_and_exit_code_2_without_a_stack_trace(params string[] args)

@@ -175,6 +175,42 @@ public abstract class TrainingRunTests<TFixture>(TFixture fixture, ITestOutputHe
         Assert.True(gpuHr > 0.3, figures);
     }
 
+    [DeviceFact]
+    public void WeightAveragingHoldsTheMeanOfTheEpochEndsOnTheDevice()
+    {
+        // Device sampling, device Adam, and the parameters copied out and back in between epochs; six epochs of about
+        // seven steps (minutes on the CPU simulator, hence this class). A device's atomics may order the gradient sums
+        // differently from run to run, so the oracle is a plain run compared to 1e-5 absolute + 1e-4 relative: 21
+        // steps of such rounding stay far below it, while the last point differs from the mean by about the steps'
+        // size, lr = 1e-3 each (checked below).
+        var data = SyntheticData.Generate(new SyntheticDataOptions { Users = 40, Items = 50, MeanPerUser = 8, MinPerUser = 3, TestNegatives = 20, Seed = 5 });
+        float[][] Run(int averageFrom)
+        {
+            using var model = new NcfModel(fixture.Backend, data.UserCount, data.ItemCount, new ModelOptions { Kind = ModelKind.NeuMF, Factors = 8, Layers = 3 });
+            model.Initialize(31);
+            using var trainer = new NcfTrainer(model, data, new TrainingOptions { Seed = 31, AverageFromEpoch = averageFrom });
+            return Enumerable.Range(0, 3).Select(_ =>
+            {
+                trainer.TrainEpoch();
+                return model.Parameters.ToArray();
+            }).ToArray();
+        }
+
+        var plain = Run(0);
+        var averaged = Run(2)[2];
+        double worst = 0, fromLast = 0;
+        for (int i = 0; i < averaged.Length; i++)
+        {
+            double mean = (plain[1][i] + (double)plain[2][i]) / 2;
+            worst = Math.Max(worst, Math.Abs(averaged[i] - mean) / (1e-5 + 1e-4 * Math.Abs(mean)));
+            fromLast = Math.Max(fromLast, Math.Abs(averaged[i] - plain[2][i]));
+        }
+
+        output.WriteLine($"largest error / tolerance {worst:G3}; largest distance from the last point {fromLast:G3}");
+        Assert.True(worst <= 1, $"the averaged model is off the mean by {worst:G3} tolerances");
+        Assert.True(fromLast > 1e-4, "the mean should differ from the last point by more than the tolerance");
+    }
+
     /// <summary>The CPU backend trained batch by batch on the epochs a second device sampler with the trainer's seed builds.</summary>
     private (double HitRate, double LastLoss) TrainOnCpuWithTheDeviceEpochs(NcfDataset data)
     {

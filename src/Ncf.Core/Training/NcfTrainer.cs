@@ -26,6 +26,11 @@ public sealed class NcfTrainer : IDisposable
     private readonly float[] _hostLabels;
     private readonly float[] _hostLoss = new float[2];
     private int _stamp;
+
+    // Weight averaging (TrainingOptions.AverageFromEpoch): the running mean of the epoch-end parameters, and the point
+    // the optimizer's own steps reached, kept aside while the model holds the mean between epochs.
+    private float[]? _average, _trainingPoint;
+    private bool _holdingAverage;
     private bool _reportedBeforeTraining;
 
     // Host sampling, double-buffered: the epoch being trained and, while Fit runs, the next one being built.
@@ -99,6 +104,12 @@ public sealed class NcfTrainer : IDisposable
     /// <summary>Epochs completed.</summary>
     public int EpochsDone { get; private set; }
 
+    /// <summary>
+    /// How many epoch ends the running mean of <see cref="TrainingOptions.AverageFromEpoch"/> holds so far (0: averaging
+    /// has not begun, or is off).
+    /// </summary>
+    public int AveragedEpochs { get; private set; }
+
     /// <summary>The optimizer the options ask for.</summary>
     public static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options) => options.Optimizer switch
     {
@@ -171,8 +182,11 @@ public sealed class NcfTrainer : IDisposable
         ?? Evaluator.SampledRanking(Model, cases, Options.TopK, Options.Ties, cancellationToken);
 
     /// <summary>One epoch: sample negatives, shuffle, and train every mini-batch. Returns its loss and timing.</summary>
+    /// <remarks>With <see cref="TrainingOptions.AverageFromEpoch"/>, the epoch trains from where the optimizer's steps
+    /// left off and ends with the model holding the mean, also when cancelled.</remarks>
     public EpochReport TrainEpoch(CancellationToken cancellationToken = default, IProgress<BatchProgress>? batchProgress = null)
     {
+        ResumeTrainingPoint();
         var prepClock = Stopwatch.StartNew();
         ReadOnlySpan<TrainingSample> samples = default;
         long total;
@@ -194,6 +208,7 @@ public sealed class NcfTrainer : IDisposable
         const long ReportEvery = 1 << 20;
         long nextReport = ReportEvery;
         int batch = Options.BatchSize;
+        bool completed = false;
         try
         {
             for (long start = 0; start < total; start += batch)
@@ -225,18 +240,30 @@ public sealed class NcfTrainer : IDisposable
                     batchProgress.Report(new BatchProgress(EpochsDone + 1, start + n, total, _hostLoss[0] / (start + n)));
                 }
             }
+
+            completed = true;
         }
         finally
         {
             // Deferred Adam's untouched rows catch up here, inside the timed epoch, so the model is exact Adam's between
             // epochs, and also when the epoch is cancelled (whoever saves the model next must find it current).
             Optimizer.CatchUp();
+            Model.Backend.Synchronize();
+            if (!completed && _average is not null)
+            {
+                // A cancelled epoch's steps are kept as the training point; the model goes back to the mean.
+                HoldAverage(foldIn: false);
+            }
         }
 
-        Model.Backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         _lossAccumulator.Read(0, _hostLoss);
         EpochsDone++;
+        if (Options.AverageFromEpoch > 0 && EpochsDone >= Options.AverageFromEpoch)
+        {
+            HoldAverage(foldIn: true);
+        }
+
         return new EpochReport
         {
             Epoch = EpochsDone,
@@ -244,7 +271,48 @@ public sealed class NcfTrainer : IDisposable
             Samples = total,
             TrainSeconds = seconds,
             PrepSeconds = prepSeconds,
+            AveragedEpochs = AveragedEpochs,
         };
+    }
+
+    /// <summary>
+    /// Sets the parameters the optimizer's steps reached aside as the training point, folds them into the running mean
+    /// when <paramref name="foldIn"/>, and lets the model hold the mean.
+    /// </summary>
+    private void HoldAverage(bool foldIn)
+    {
+        var values = Model.Parameters.Values;
+        _trainingPoint ??= new float[values.Length];
+        values.Read(0, _trainingPoint);
+        if (_average is null)
+        {
+            _average = (float[])_trainingPoint.Clone();
+            AveragedEpochs = 1;
+        }
+        else if (foldIn)
+        {
+            // mean_n = mean_{n-1} + (x - mean_{n-1}) / n: no growing sum to lose float precision over long runs.
+            float weight = 1f / ++AveragedEpochs;
+            var mean = _average.AsSpan();
+            ReadOnlySpan<float> point = _trainingPoint;
+            for (int i = 0; i < mean.Length; i++)
+            {
+                mean[i] += (point[i] - mean[i]) * weight;
+            }
+        }
+
+        values.Write(0, _average);
+        _holdingAverage = true;
+    }
+
+    /// <summary>Before the optimizer steps again: swaps the model back from the mean to the point its steps reached.</summary>
+    private void ResumeTrainingPoint()
+    {
+        if (_holdingAverage)
+        {
+            Model.Parameters.Values.Write(0, _trainingPoint);
+            _holdingAverage = false;
+        }
     }
 
     /// <summary>
@@ -302,7 +370,9 @@ public sealed class NcfTrainer : IDisposable
     /// <summary>
     /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
     /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples. With deferred Adam,
-    /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps.
+    /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps. Weight averaging happens
+    /// at epoch ends only: a model holding the mean is put back to the training point first, and this step leaves it
+    /// holding the step's result.
     /// </summary>
     public double TrainBatch(ReadOnlySpan<int> users, ReadOnlySpan<int> items, ReadOnlySpan<float> labels)
     {
@@ -312,6 +382,7 @@ public sealed class NcfTrainer : IDisposable
             throw new ArgumentException($"A batch needs 1..{Options.BatchSize} users, items and labels of equal length.");
         }
 
+        ResumeTrainingPoint();
         users.CopyTo(_hostUsers);
         items.CopyTo(_hostItems);
         labels.CopyTo(_hostLabels);
