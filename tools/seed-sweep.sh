@@ -14,10 +14,12 @@ AVERAGE_FROM=${AVERAGE_FROM:-0}
 NAME=$OPT
 [ "$AVERAGE_FROM" = 0 ] || NAME=$OPT-avg$AVERAGE_FROM
 mkdir -p "$OUT"
-dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
+# One build folder per commit, never republished while a sweep may be running from it; commit before sweeping.
+BIN=$OUT/bin-$(git rev-parse --short HEAD)
+[ -f "$BIN/ncf.dll" ] || dotnet publish src/Ncf.Cli -c Release -o "$BIN" -v quiet -nologo >/dev/null
 for s in "$@"; do
   start=$(date +%s.%N)
-  dotnet "$OUT/bin/ncf.dll" train --data "$DATA" --model neumf --factors 8 --layers 3 --epochs 20 --seed "$s" --threads "$THREADS" \
+  dotnet "$BIN/ncf.dll" train --data "$DATA" --model neumf --factors 8 --layers 3 --epochs 20 --seed "$s" --threads "$THREADS" \
     --optimizer "$OPT" --average-from "$AVERAGE_FROM" --json > "$OUT/neumf-8-$NAME-s$s.jsonl.tmp"
   mv "$OUT/neumf-8-$NAME-s$s.jsonl.tmp" "$OUT/neumf-8-$NAME-s$s.jsonl"
   echo "$NAME seed $s wall $(echo "$(date +%s.%N) - $start" | bc) s" >> "$OUT/wall.txt"

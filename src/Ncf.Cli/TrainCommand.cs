@@ -18,8 +18,10 @@ internal static class TrainCommand
         training = training with { AverageFromEpoch = args.Int("average-from", 0, 0, 100_000) };
         if (training.AverageFromEpoch > training.Epochs)
         {
-            throw new NcfException($"--average-from {training.AverageFromEpoch}: the run has {training.Epochs} epochs, so nothing would be averaged; " +
-                $"expected an epoch from 1 to {training.Epochs} (0: off).");
+            throw new NcfException(training.Epochs == 0
+                ? $"--average-from {training.AverageFromEpoch}: the run has no epochs to average (--epochs 0)."
+                : $"--average-from {training.AverageFromEpoch}: the run has {training.Epochs} epochs, so nothing would be averaged; " +
+                  $"expected an epoch from 1 to {training.Epochs} (0: off).");
         }
         ulong seed = training.Seed;
         bool pretrain = args.Flag("pretrain");

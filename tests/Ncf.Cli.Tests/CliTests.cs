@@ -93,15 +93,13 @@ public sealed class CliTests : IDisposable
     public void Average_from_reports_and_saves_the_mean_of_the_epoch_ends()
     {
         string model = Path.Combine(_folder, "averaged.ncf");
-        var (code, output, error) = Run("train", "--epochs", "3", "--model", "gmf", "--average-from", "2", "--json", "--out", model, "--threads", "1");
+        var (code, output, error) = Run("train", "--epochs", "3", "--model", "gmf", "--average-from", "1", "--json", "--out", model, "--threads", "1");
         Assert.True(code == 0, error);
         var lines = JsonLines(output);
-        Assert.False(lines[0].TryGetProperty("averaged_epochs", out _));
-        Assert.Equal(1, lines[1].GetProperty("averaged_epochs").GetInt32());
-        Assert.Equal(2, lines[2].GetProperty("averaged_epochs").GetInt32());
-        Assert.Equal(2, lines[3].GetProperty("average_from").GetInt32());
+        Assert.Equal([1, 2, 3], lines.Take(3).Select(l => l.GetProperty("averaged_epochs").GetInt32()));
+        Assert.Equal(1, lines[3].GetProperty("average_from").GetInt32());
 
-        // The file holds the model the last line measured: the mean of epochs 2 and 3, not epoch 3's last step.
+        // The file holds the model the last line measured: the mean of epochs 1 to 3, not epoch 3's last step.
         var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
         Assert.True(ecode == 0, eerr);
         Assert.Equal(lines[2].GetProperty("hr10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
@@ -116,6 +114,33 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, late);
         Assert.Contains("--average-from 3", lateError);
         Assert.DoesNotContain("missing.csv", lateError);
+    }
+
+    [Fact]
+    public void Average_from_applies_to_each_pretraining_phase_and_the_best_checkpoint_keeps_a_mean()
+    {
+        string model = Path.Combine(_folder, "pre-averaged.ncf");
+        var (code, output, error) = Run("train", "--pretrain", "--epochs", "2", "--average-from", "1", "--checkpoint", "best", "--json", "--out", model);
+        Assert.True(code == 0, error);
+        var lines = JsonLines(output);
+        foreach (string phase in new[] { "gmf", "mlp", "neumf" })
+        {
+            var epochs = lines.Where(l => l.TryGetProperty("phase", out var p) && p.GetString() == phase).ToArray();
+            // NeuMF's epoch 0 is the assembled model before any step: nothing averaged yet.
+            var trained = epochs.Where(l => l.GetProperty("epoch").GetInt32() > 0);
+            Assert.Equal([1, 2], trained.Select(l => l.GetProperty("averaged_epochs").GetInt32()));
+            Assert.All(epochs.Where(l => l.GetProperty("epoch").GetInt32() == 0), l => Assert.False(l.TryGetProperty("averaged_epochs", out _)));
+        }
+
+        var summary = lines[^1];
+        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
+        Assert.True(ecode == 0, eerr);
+        Assert.Equal(summary.GetProperty("best_hr10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
+        Assert.Equal(summary.GetProperty("best_ndcg10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("ndcg").GetDouble(), 6);
+
+        var (none, _, noneError) = Run("train", "--epochs", "0", "--average-from", "1");
+        Assert.Equal(2, none);
+        Assert.Contains("no epochs", noneError);
     }
 
     [Fact]

@@ -183,10 +183,9 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>One epoch: sample negatives, shuffle, and train every mini-batch. Returns its loss and timing.</summary>
     /// <remarks>With <see cref="TrainingOptions.AverageFromEpoch"/>, the epoch trains from where the optimizer's steps
-    /// left off and ends with the model holding the mean, also when cancelled.</remarks>
+    /// left off; once averaging has begun, it ends with the model holding the mean, also when cancelled.</remarks>
     public EpochReport TrainEpoch(CancellationToken cancellationToken = default, IProgress<BatchProgress>? batchProgress = null)
     {
-        ResumeTrainingPoint();
         var prepClock = Stopwatch.StartNew();
         ReadOnlySpan<TrainingSample> samples = default;
         long total;
@@ -209,6 +208,8 @@ public sealed class NcfTrainer : IDisposable
         long nextReport = ReportEvery;
         int batch = Options.BatchSize;
         bool completed = false;
+        // Here, not before the epoch's preparation: a failed build must leave the model holding the mean it held.
+        ResumeTrainingPoint();
         try
         {
             for (long start = 0; start < total; start += batch)

@@ -70,16 +70,19 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// Weight averaging (SWA, Izmailov et al. 2018): from this 1-based epoch on, the trainer keeps the running mean of
-    /// the parameters as they stand at the end of each epoch, and between epochs the model holds that mean — it is what
-    /// is evaluated, checkpointed and saved — while the optimizer goes on from where its own steps left off.
-    /// Default 0: off, the model holds the last step's parameters.
+    /// the parameters as they stand at the end of each epoch, and once averaging has begun the model holds that mean
+    /// between epochs — it is what is evaluated, checkpointed and saved — while the optimizer goes on from where its
+    /// own steps left off. Default 0: off, the model holds the last step's parameters.
     /// </summary>
     /// <remarks>
     /// The mean of points along the late trajectory sits nearer the middle of the region the steps wander in, and
     /// holds up once single points start to overfit: on ML-1M, MLP-64 with 8 negatives averaged from epoch 5 still
     /// gains at epoch 15 (HR@10 0.7040), while the same run's own parameters peak at 0.6998 (epoch 11) and fall to
     /// 0.6901 by epoch 12 (docs/results-notes.md). Costs two host copies of the parameters and a copy out of and
-    /// into the model per epoch.
+    /// into the model per epoch. Once averaging has begun the trainer owns the parameters between epochs: the next
+    /// <see cref="NcfTrainer.TrainEpoch"/> or <see cref="NcfTrainer.TrainBatch"/> puts its training point back,
+    /// replacing whatever was written into the model meanwhile, and steps taken by a hand-written optimizer loop in
+    /// between are lost the same way.
     /// </remarks>
     public int AverageFromEpoch { get; init; }
 
@@ -119,7 +122,7 @@ public sealed record TrainingOptions
 
         if (AverageFromEpoch < 0)
         {
-            throw new NcfException($"The epoch weight averaging starts from must be 1 or more (0: off); got {AverageFromEpoch}.");
+            throw new NcfException($"AverageFromEpoch must be 0 (off) or the 1-based epoch weight averaging starts from; got {AverageFromEpoch}.");
         }
 
         if (TopK < 1)
@@ -146,7 +149,7 @@ public sealed record EpochReport
 
     /// <summary>
     /// How many epoch ends the evaluated parameters average (<see cref="TrainingOptions.AverageFromEpoch"/>); 0 when
-    /// they are the last step's.
+    /// they are the last step's. <see cref="Loss"/> is always the loss of the steps taken, not of the mean.
     /// </summary>
     public int AveragedEpochs { get; init; }
 
