@@ -122,18 +122,18 @@ PY
       echo
       echo "Each parent's evaluations and saved model are the mean of its parameters at the epoch ends from the"
       echo "\`--average-from\` epoch on; saved at its best epoch (on test, as above). Findings in the notes above."
-    elif [ "$F" = 64 ]; then
-      echo "## Tuned parents for pre-trained NeuMF-$F (seed 42, deferred Adam, \`tools/tune-parents.sh $F\`)"
-      echo
-      echo "The parents' learning rate and L2 searched (the paper tuned both per model; its table keeps lr 0.001 and no L2),"
-      echo "each run saved at its best epoch. Chosen on the test set as the paper chose; the \`val-\` runs choose the epoch on"
-      echo "each user's second-latest interaction instead (trained without it) and report the test figures at that epoch."
     else
       echo "## Tuned parents for pre-trained NeuMF-$F (seed 42, deferred Adam, \`tools/tune-parents.sh $F\`)"
       echo
-      echo "No search: the NeuMF-64 search's best settings (GMF lr 1.25e-4 with L2 1e-5, 60 epochs; MLP with 8 negatives,"
-      echo "12 epochs) applied at f = $F (\`tools/tune-parents.sh $F recipe\`), each run saved at its best epoch; the assembly"
-      echo "also pairs them with the table's paper-settings MLP (\`mlp-$F\`)."
+      if [ "$F" = 64 ]; then
+        echo "The parents' learning rate and L2 searched (the paper tuned both per model; its table keeps lr 0.001 and no L2),"
+        echo "each run saved at its best epoch. Chosen on the test set as the paper chose; the \`val-\` runs choose the epoch on"
+        echo "each user's second-latest interaction instead (trained without it) and report the test figures at that epoch."
+      else
+        echo "No search: the NeuMF-64 search's best settings (GMF lr 1.25e-4 with L2 1e-5, 60 epochs; MLP with 8 negatives,"
+        echo "12 epochs) applied at f = $F (\`tools/tune-parents.sh $F recipe\`), each run saved at its best epoch; the assembly"
+        echo "also pairs them with the table's paper-settings MLP (\`mlp-$F\`)."
+      fi
     fi
     echo
     TUNE=$tune F=$F python3 - <<'PY'

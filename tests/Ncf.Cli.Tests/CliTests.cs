@@ -22,6 +22,16 @@ public sealed class CliTests : IDisposable
     private static JsonElement[] JsonLines(string output) =>
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
 
+    /// <summary>`ncf evaluate` on a saved model reproduces the test metrics a training line printed (to 6 decimals).</summary>
+    private static void AssertEvaluatesTo(string model, double hitRate, double ndcg)
+    {
+        var (code, output, error) = Run("evaluate", "--model", model, "--json");
+        Assert.True(code == 0, error);
+        var metrics = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(hitRate, metrics.GetProperty("hr").GetDouble(), 6);
+        Assert.Equal(ndcg, metrics.GetProperty("ndcg").GetDouble(), 6);
+    }
+
     /// <summary>A GMF and an MLP trained for <paramref name="epochs"/> on the embedded data, saved for <c>--gmf/--mlp</c>.</summary>
     private (string Gmf, string Mlp) TrainParents(int epochs)
     {
@@ -82,11 +92,7 @@ public sealed class CliTests : IDisposable
         Assert.True(summary.GetProperty("best_epoch").GetInt32() < 10, "the check needs a best epoch before the last");
         Assert.NotEqual(summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("final_hr10").GetDouble());
 
-        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
-        Assert.True(ecode == 0, eerr);
-        var metrics = JsonDocument.Parse(eout).RootElement;
-        Assert.Equal(summary.GetProperty("best_hr10").GetDouble(), metrics.GetProperty("hr").GetDouble(), 6);
-        Assert.Equal(summary.GetProperty("best_ndcg10").GetDouble(), metrics.GetProperty("ndcg").GetDouble(), 6);
+        AssertEvaluatesTo(model, summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("best_ndcg10").GetDouble());
     }
 
     [Fact]
@@ -100,10 +106,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, lines[3].GetProperty("average_from").GetInt32());
 
         // The file holds the model the last line measured: the mean of epochs 1 to 3, not epoch 3's last step.
-        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
-        Assert.True(ecode == 0, eerr);
-        Assert.Equal(lines[2].GetProperty("hr10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
-        Assert.Equal(lines[2].GetProperty("ndcg10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("ndcg").GetDouble(), 6);
+        AssertEvaluatesTo(model, lines[2].GetProperty("hr10").GetDouble(), lines[2].GetProperty("ndcg10").GetDouble());
 
         var (plainCode, plainOut, _) = Run("train", "--epochs", "3", "--model", "gmf", "--json", "--threads", "1");
         Assert.Equal(0, plainCode);
@@ -133,10 +136,7 @@ public sealed class CliTests : IDisposable
         }
 
         var summary = lines[^1];
-        var (ecode, eout, eerr) = Run("evaluate", "--model", model, "--json");
-        Assert.True(ecode == 0, eerr);
-        Assert.Equal(summary.GetProperty("best_hr10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
-        Assert.Equal(summary.GetProperty("best_ndcg10").GetDouble(), JsonDocument.Parse(eout).RootElement.GetProperty("ndcg").GetDouble(), 6);
+        AssertEvaluatesTo(model, summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("best_ndcg10").GetDouble());
 
         var (none, _, noneError) = Run("train", "--epochs", "0", "--average-from", "1");
         Assert.Equal(2, none);

@@ -1,4 +1,5 @@
 using Ncf.Backends.Cpu;
+using Ncf.Core.Tests.TestSupport;
 using Ncf.Data;
 using Ncf.Evaluation;
 using Ncf.Models;
@@ -289,10 +290,5 @@ public class TrainingTests
         float[] exact = Run(OptimizerKind.Adam), deferred = Run(OptimizerKind.DeferredAdam);
         double worst = exact.Zip(deferred, (x, y) => (double)Math.Abs(x - y)).Max();
         Assert.True(worst < 1e-5, $"largest difference {worst}");
-    }
-
-    private sealed class InlineProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
     }
 }

@@ -1,4 +1,5 @@
 using Ncf.Backends.Cpu;
+using Ncf.Core.Tests.TestSupport;
 using Ncf.Data;
 using Ncf.Evaluation;
 using Ncf.Models;
@@ -174,10 +175,5 @@ public class WeightAveragingTests
     {
         var error = Assert.Throws<NcfException>(() => new TrainingOptions { AverageFromEpoch = -1 }.Validate());
         Assert.Contains("-1", error.Message);
-    }
-
-    private sealed class InlineProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
     }
 }
