@@ -78,7 +78,7 @@ PY
     echo
   fi
   if ls runs/ft/*.jsonl >/dev/null 2>&1; then
-    echo "## Follow-up runs: the fine-tuning optimizer and L2 on the f = 64 parents (seed 42)"
+    echo "## Follow-up runs at f = 64: the fine-tuning optimizer, L2 and weight averaging (seed 42)"
     echo
     echo "Each row is one \`ncf train\` run (its \`.cmd\` beside it in \`runs/ft/\`, the command below); wall time is the whole"
     echo "process on the shared 2-core machine, other runs and builds sometimes beside it. The findings are in the notes above."
