@@ -84,6 +84,47 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
     }
 
     [Fact]
+    public void QuotedFields_MayHoldTheDelimiterAndDoubledQuotes()
+    {
+        // As Excel and pandas write CSV: quotes only where needed, "" for a quote; here with a BOM, CRLF and no
+        // final newline too. An unquoted "alice" and a quoted one are the same ID.
+        string text = "\uFEFFuser,item,rating,timestamp\r\n\"alice\",\"the \"\"best\"\" item\",5,10\r\n"
+            + "\"bob, jr\" , x ,4,11\r\nalice,x,3,12\r\n\"\"\"q\"\"\",\"\"\"\",1,13";
+        string file = _temp.Write("quoted.csv", text);
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["alice", "bob, jr", "\"q\""], log.UserIds.Ids);
+        Assert.Equal(["the \"best\" item", "x", "\""], log.ItemIds.Ids);
+        Assert.Equal([0, 1, 0, 2], log.Users);
+        Assert.Equal([0, 1, 1, 2], log.Items);
+        Assert.Equal([5f, 4f, 3f, 1f], log.Ratings);
+        Assert.Equal([10L, 11L, 12L, 13L], log.Timestamps);
+    }
+
+    [Fact]
+    public void QuotedDelimiter_DoesNotDecideTheFilesDelimiter()
+    {
+        string file = _temp.Write("names.tsv", "\"Smith, J.\"\tbook;1\nDoe\tbook;2\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["Smith, J.", "Doe"], log.UserIds.Ids);
+        Assert.Equal(["book;1", "book;2"], log.ItemIds.Ids);
+    }
+
+    [Theory]
+    [InlineData("a,b\n\"c,d\n", 2, "field 1 opens a quote that is not closed on this line")]
+    [InlineData("a,b\nc,\"d\"x\n", 2, "field 2: expected a delimiter after its closing quote, found 'x'")]
+    public void BadQuoting_NamesLineAndField(string text, int line, string expected)
+    {
+        string file = _temp.Write("bad.csv", text);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(line, error.Line);
+        Assert.Contains($"bad.csv:{line}:", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
     public void NoDelimiter_IsAClearError()
     {
         string file = _temp.Write("one.txt", "justoneword\n");

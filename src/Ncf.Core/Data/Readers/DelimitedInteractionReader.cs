@@ -14,7 +14,10 @@ namespace Ncf.Data;
 /// its third field is not a number. With a header naming the user and item columns, columns are found by name
 /// in any order; otherwise they are positional. The number of columns used is fixed by the header or by the
 /// first data line (at most four); every later line must have at least that many.</para>
-/// <para>Fields are trimmed of spaces and of one pair of surrounding double quotes (no quoted delimiters).
+/// <para>Fields are trimmed of spaces. With a one-character delimiter, fields may be quoted as RFC 4180 (and
+/// Excel, pandas and most databases) write them: a field starting with '"' runs to its closing quote, may hold the
+/// delimiter, and writes a quote inside as two (""); a quoted field must end on its line. With '::' one pair of
+/// surrounding quotes is removed.
 /// The rating is a decimal number (every row counts as a positive whatever its value; 1 when absent); the
 /// timestamp is an integer (Unix seconds) or an ISO 8601 date-time, converted to Unix seconds (UTC assumed).
 /// Blank lines are skipped; CRLF, a UTF-8 byte-order mark and a missing final newline are accepted.</para>
@@ -38,6 +41,7 @@ public static class DelimitedInteractionReader
         var items = new StringIdInterner();
         var rows = new InteractionLogBuilder(reader.Length / 16);
         Span<Range> fields = stackalloc Range[MaxColumns];
+        byte[]? userScratch = null, itemScratch = null;
         byte[] delimiter = [];
         string delimiterName = "";
         var layout = default(Layout);
@@ -54,7 +58,7 @@ public static class DelimitedInteractionReader
                 configured = true;
                 (delimiter, delimiterName) = DetectDelimiter(line) ?? throw new DataFormatException(path, reader.LineNumber,
                     "expected user and item separated by a comma, tab, semicolon or '::'; found no delimiter");
-                int firstCount = FieldSplitter.Split(line, delimiter, fields);
+                int firstCount = Split(line, delimiter, fields, reader);
                 var first = fields[..Math.Min(firstCount, MaxColumns)];
                 if (hasHeader ?? LooksLikeHeader(line, first))
                 {
@@ -65,15 +69,15 @@ public static class DelimitedInteractionReader
                 layout = Layout.Positional(firstCount);
             }
 
-            int count = FieldSplitter.Split(line, delimiter, fields);
+            int count = Split(line, delimiter, fields, reader);
             if (count < layout.Required)
             {
                 throw new DataFormatException(path, reader.LineNumber,
                     $"expected {layout.Required} {delimiterName}-separated fields {layout.Describe()}; found {count}");
             }
 
-            var userText = FieldSplitter.Clean(line[fields[layout.User]]);
-            var itemText = FieldSplitter.Clean(line[fields[layout.Item]]);
+            var userText = FieldSplitter.Unquote(line[fields[layout.User]], ref userScratch);
+            var itemText = FieldSplitter.Unquote(line[fields[layout.Item]], ref itemScratch);
             if (userText.IsEmpty || itemText.IsEmpty)
             {
                 throw new DataFormatException(path, reader.LineNumber, userText.IsEmpty ? "the user ID is empty" : "the item ID is empty");
@@ -106,25 +110,40 @@ public static class DelimitedInteractionReader
         return rows.Build(path, users.Ids, items.Ids, layout.Rating >= 0, layout.Time >= 0);
     }
 
-    /// <summary>The delimiter of a line: "::", tab, ';' or ',' in that order of preference; null when none occurs.</summary>
+    /// <summary>
+    /// The delimiter of a line: "::", tab, ';' or ',' in that order of preference, looking only outside quoted
+    /// stretches (so a quoted "Smith, J." does not make a tab-separated file comma-separated); null when none occurs.
+    /// </summary>
     internal static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line)
     {
-        if (line.IndexOf("::"u8) >= 0)
+        if (FieldSplitter.ContainsUnquoted(line, "::"u8))
         {
             return ("::"u8.ToArray(), "'::'");
         }
 
-        if (line.IndexOf((byte)'\t') >= 0)
+        if (FieldSplitter.ContainsUnquoted(line, "\t"u8))
         {
             return ([(byte)'\t'], "tab");
         }
 
-        if (line.IndexOf((byte)';') >= 0)
+        if (FieldSplitter.ContainsUnquoted(line, ";"u8))
         {
             return ([(byte)';'], "semicolon");
         }
 
-        return line.IndexOf((byte)',') >= 0 ? ([(byte)','], "comma") : null;
+        return FieldSplitter.ContainsUnquoted(line, ","u8) ? ([(byte)','], "comma") : null;
+    }
+
+    // One-byte delimiters honour quoting; "::" (MovieLens-style files, never quoted) splits plainly.
+    private static int Split(ReadOnlySpan<byte> line, byte[] delimiter, Span<Range> fields, Utf8LineReader reader)
+    {
+        if (delimiter.Length != 1)
+        {
+            return FieldSplitter.Split(line, delimiter, fields);
+        }
+
+        int count = FieldSplitter.SplitQuoted(line, delimiter[0], fields, out string? error);
+        return count >= 0 ? count : throw new DataFormatException(reader.Path, reader.LineNumber, error!);
     }
 
     private static bool LooksLikeHeader(ReadOnlySpan<byte> line, ReadOnlySpan<Range> fields)

@@ -32,6 +32,144 @@ internal static class FieldSplitter
         }
     }
 
+    /// <summary>
+    /// Splits <paramref name="line"/> on a one-byte delimiter with RFC 4180 quoting: a field whose first non-space
+    /// byte is '"' runs to its closing quote, so it may hold the delimiter, and a doubled quote inside it stands for
+    /// one quote. A quoted field's range keeps its quotes (<see cref="Unquote"/> removes them). Returns the number
+    /// of fields, or −1 with <paramref name="error"/> saying what is wrong when a quote is not closed on the line
+    /// (a field cannot span lines) or anything but spaces follows a closing quote.
+    /// </summary>
+    public static int SplitQuoted(ReadOnlySpan<byte> line, byte delimiter, Span<Range> fields, out string? error)
+    {
+        error = null;
+        int count = 0;
+        int start = 0;
+        while (true)
+        {
+            int first = start;
+            while (first < line.Length && line[first] == (byte)' ')
+            {
+                first++;
+            }
+
+            int end;
+            if (first < line.Length && line[first] == (byte)'"')
+            {
+                int close = ClosingQuote(line, first + 1);
+                if (close < 0)
+                {
+                    error = $"field {count + 1} opens a quote that is not closed on this line (a quoted field cannot span lines)";
+                    return -1;
+                }
+
+                end = close + 1;
+                while (end < line.Length && line[end] == (byte)' ')
+                {
+                    end++;
+                }
+
+                if (end < line.Length && line[end] != delimiter)
+                {
+                    error = $"field {count + 1}: expected a delimiter after its closing quote, found '{Show(line.Slice(end, 1))}'"
+                        + " (a quote inside a quoted field is written twice: \"\")";
+                    return -1;
+                }
+            }
+            else
+            {
+                int at = line[start..].IndexOf(delimiter);
+                end = at < 0 ? line.Length : start + at;
+            }
+
+            if (count < fields.Length)
+            {
+                fields[count] = new Range(start, end);
+            }
+
+            count++;
+            if (end >= line.Length)
+            {
+                return count;
+            }
+
+            start = end + 1;
+        }
+    }
+
+    /// <summary>
+    /// A field as <see cref="Clean"/> returns it, with every doubled quote of a quoted field made single; the
+    /// unescaped text goes to <paramref name="scratch"/> (grown as needed) only when there is a doubled quote.
+    /// </summary>
+    public static ReadOnlySpan<byte> Unquote(ReadOnlySpan<byte> field, ref byte[]? scratch)
+    {
+        var trimmed = field.Trim((byte)' ');
+        bool quoted = trimmed.Length >= 2 && trimmed[0] == (byte)'"' && trimmed[^1] == (byte)'"';
+        var inner = Clean(field);
+        if (!quoted || inner.IndexOf("\"\""u8) < 0)
+        {
+            return inner;
+        }
+
+        if (scratch is null || scratch.Length < inner.Length)
+        {
+            scratch = new byte[Math.Max(inner.Length, 64)];
+        }
+
+        int length = 0;
+        for (int i = 0; i < inner.Length; i++)
+        {
+            scratch[length++] = inner[i];
+            if (inner[i] == (byte)'"' && i + 1 < inner.Length && inner[i + 1] == (byte)'"')
+            {
+                i++;
+            }
+        }
+
+        return scratch.AsSpan(0, length);
+    }
+
+    /// <summary>True when <paramref name="value"/> occurs in <paramref name="line"/> outside double-quoted stretches.</summary>
+    public static bool ContainsUnquoted(ReadOnlySpan<byte> line, ReadOnlySpan<byte> value)
+    {
+        bool inQuotes = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            if (line[i] == (byte)'"')
+            {
+                inQuotes = !inQuotes;
+            }
+            else if (!inQuotes && line[i..].StartsWith(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Index of the quote closing a quoted field whose content starts at `from`; a doubled quote is content.
+    private static int ClosingQuote(ReadOnlySpan<byte> line, int from)
+    {
+        int at = from;
+        while (true)
+        {
+            int next = line[at..].IndexOf((byte)'"');
+            if (next < 0)
+            {
+                return -1;
+            }
+
+            at += next;
+            if (at + 1 < line.Length && line[at + 1] == (byte)'"')
+            {
+                at += 2;
+                continue;
+            }
+
+            return at;
+        }
+    }
+
     /// <summary>True when the line holds nothing but spaces and tabs.</summary>
     public static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t"u8).IsEmpty;
 
