@@ -15,6 +15,8 @@ namespace Ncf.Data;
 /// [+ <c>ml-1m.test.rating</c>].</item>
 /// </list>
 /// <para><see cref="DataLoadOptions.Format"/> forces the reader; with a folder it also picks which file to look for.</para>
+/// <para>Every file may be gzip-compressed: the readers recognise gzip by its first bytes, and a name ending in
+/// <c>.gz</c> is matched without it (<c>ratings.csv.gz</c> is MovieLens CSV; a folder may hold <c>ratings.dat.gz</c>).</para>
 /// </remarks>
 public static class NcfDataLoader
 {
@@ -108,10 +110,12 @@ public static class NcfDataLoader
 
         foreach (var (fileName, fileFormat) in KnownFiles)
         {
-            string candidate = Path.Combine(folder, fileName);
-            if ((format == DatasetFormat.Auto || format == fileFormat) && File.Exists(candidate))
+            foreach (string candidate in (string[])[Path.Combine(folder, fileName), Path.Combine(folder, fileName + ".gz")])
             {
-                return (candidate, fileFormat);
+                if ((format == DatasetFormat.Auto || format == fileFormat) && File.Exists(candidate))
+                {
+                    return (candidate, fileFormat);
+                }
             }
         }
 
@@ -128,13 +132,16 @@ public static class NcfDataLoader
         _ => DelimitedInteractionReader.Read(file, hasHeader),
     };
 
-    private static DatasetFormat FormatOfFileName(string file) => Path.GetFileName(file).ToLowerInvariant() switch
+    // "ratings.csv.gz" is read as "ratings.csv" (the readers decompress gzip whatever the name).
+    private static DatasetFormat FormatOfFileName(string file) => StripGz(Path.GetFileName(file).ToLowerInvariant()) switch
     {
         "u.data" => DatasetFormat.MovieLens100K,
         "ratings.dat" => DatasetFormat.MovieLens1M,
         "ratings.csv" => DatasetFormat.MovieLensCsv,
         _ => DatasetFormat.Generic,
     };
+
+    private static string StripGz(string name) => name.EndsWith(".gz", StringComparison.Ordinal) ? name[..^3] : name;
 
     private static string? NcfPrefixOf(string file)
     {
@@ -159,6 +166,8 @@ public static class NcfDataLoader
 
         string? folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(resolved));
         string folderName = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder ?? ""));
-        return format == DatasetFormat.Generic || string.IsNullOrEmpty(folderName) ? Path.GetFileNameWithoutExtension(resolved) : folderName;
+        return format == DatasetFormat.Generic || string.IsNullOrEmpty(folderName)
+            ? Path.GetFileNameWithoutExtension(StripGz(resolved))
+            : folderName;
     }
 }

@@ -1,33 +1,59 @@
+using System.IO.Compression;
+
 namespace Ncf.Data;
 
 /// <summary>
 /// Streams a text file as UTF-8 lines without decoding it: each line is a span of bytes into an internal buffer,
 /// valid until the next call. Strips a leading UTF-8 byte-order mark, a trailing '\r' (CRLF files) and accepts a
 /// missing final newline. Lines are numbered from 1 as an editor shows them, blank lines included.
+/// A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed on the fly; a zip
+/// archive, a UTF-16 file or a binary file (a NUL byte near the start) is refused with what to do instead.
 /// </summary>
 internal sealed class Utf8LineReader : IDisposable
 {
     private const int DefaultBufferSize = 1 << 20;
-    private readonly FileStream _stream;
+
+    // Interaction logs of numbers compress about 4-6x with gzip; the estimate only sizes the first allocation.
+    private const int GzipExpansionEstimate = 4;
+
+    // How far into the text a NUL byte marks the file as binary.
+    private const int BinaryProbeBytes = 8192;
+    private readonly FileStream _file;
+    private readonly Stream _stream;
     private byte[] _buffer;
     private int _start;
     private int _end;
     private bool _eof;
     private bool _first = true;
+    private long _decompressedBytes;
 
     /// <summary>Opens <paramref name="path"/>; a missing or unreadable file is an <see cref="NcfException"/> naming it.</summary>
     public Utf8LineReader(string path, int bufferSize = DefaultBufferSize)
     {
         Path = path;
-        _stream = OpenRead(path);
+        _file = OpenRead(path);
+        try
+        {
+            IsGzip = Sniff(_file, path);
+            _stream = IsGzip ? new GZipStream(_file, CompressionMode.Decompress) : _file;
+        }
+        catch
+        {
+            _file.Dispose();
+            throw;
+        }
+
         _buffer = new byte[Math.Max(bufferSize, 16)];
     }
 
     /// <summary>The file being read.</summary>
     public string Path { get; }
 
-    /// <summary>Length of the file in bytes (for capacity estimates).</summary>
-    public long Length => _stream.Length;
+    /// <summary>Estimated length of the text in bytes (for capacity estimates): the file's, times 4 when gzipped.</summary>
+    public long Length => _file.Length * (IsGzip ? GzipExpansionEstimate : 1);
+
+    /// <summary>True when the file is gzip-compressed and read through a decompressor.</summary>
+    public bool IsGzip { get; }
 
     /// <summary>1-based number of the line last returned (0 before the first).</summary>
     public long LineNumber { get; private set; }
@@ -79,7 +105,55 @@ internal sealed class Utf8LineReader : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _file.Dispose();
+    }
+
+    // .NET's GZipStream ends quietly when the file is cut short, so a partial download would train on part of the
+    // data (its last line possibly cut too). The gzip trailer's last four bytes hold the text's length mod 2^32:
+    // a cut file ends in compressed data instead, which matches with probability 2^-32.
+    private void CheckGzipLength()
+    {
+        Span<byte> trailer = stackalloc byte[4];
+        if (_file.Length < 18)
+        {
+            throw new DataFormatException(Path, 0, "the gzip file is truncated (shorter than a gzip header and trailer)");
+        }
+
+        _file.Position = _file.Length - 4;
+        _file.ReadExactly(trailer);
+        uint recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (recorded != (uint)_decompressedBytes)
+        {
+            throw new DataFormatException(Path, 0,
+                $"the gzip data ends early after {_decompressedBytes:N0} bytes of text (line {LineNumber}); the file is truncated"
+                + " or holds several concatenated gzip members. Download it again, or decompress it with gunzip and give the plain file");
+        }
+    }
+
+    // Reads the first bytes of a seekable file and rewinds: true for gzip; a zip archive is refused here, because
+    // its first entry is not necessarily the ratings file and unpacking belongs to the user (or `ncf data download`).
+    private static bool Sniff(FileStream file, string path)
+    {
+        if (!file.CanSeek)
+        {
+            return false;
+        }
+
+        Span<byte> head = stackalloc byte[4];
+        int read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        file.Position = 0;
+        head = head[..read];
+        if (head.StartsWith("PK\u0003\u0004"u8))
+        {
+            throw new DataFormatException(path, 0,
+                "is a zip archive; unpack it and give the folder or the ratings file inside (ncf data download unpacks GroupLens' zips)");
+        }
+
+        return head.Length >= 2 && head[0] == 0x1F && head[1] == 0x8B;
+    }
 
     private static ReadOnlySpan<byte> TrimCarriageReturn(ReadOnlySpan<byte> line) =>
         line.Length > 0 && line[^1] == (byte)'\r' ? line[..^1] : line;
@@ -105,6 +179,11 @@ internal sealed class Utf8LineReader : IDisposable
         {
             read = _stream.Read(_buffer, _end, _buffer.Length - _end);
         }
+        catch (InvalidDataException e)
+        {
+            throw new DataFormatException(Path, 0,
+                $"the gzip data is corrupt{(LineNumber > 0 ? $" after line {LineNumber}" : "")}: {e.Message}");
+        }
         catch (IOException e)
         {
             throw new NcfException($"{Path}: read failed: {e.Message}", e);
@@ -113,7 +192,13 @@ internal sealed class Utf8LineReader : IDisposable
         if (read == 0)
         {
             _eof = true;
+            if (IsGzip)
+            {
+                CheckGzipLength();
+            }
         }
+
+        _decompressedBytes += read;
 
         _end += read;
         if (_first && (_end >= 3 || _eof))
@@ -127,6 +212,13 @@ internal sealed class Utf8LineReader : IDisposable
             else if (head.Length >= 2 && ((head[0] == 0xFF && head[1] == 0xFE) || (head[0] == 0xFE && head[1] == 0xFF)))
             {
                 throw new DataFormatException(Path, 0, "the file is UTF-16; save it as UTF-8 (or ASCII)");
+            }
+
+            int nul = head[..Math.Min(head.Length, BinaryProbeBytes)].IndexOf((byte)0);
+            if (nul >= 0)
+            {
+                throw new DataFormatException(Path, 0,
+                    $"is not a text file (byte {nul}{(IsGzip ? " of the decompressed data" : "")} is NUL); expected lines of UTF-8 or ASCII text");
             }
         }
     }
