@@ -3,7 +3,7 @@ namespace Ncf.Benchmarks;
 /// <summary>
 /// The inputs of the data-loading benchmarks: the real ML-1M NCF split from <c>shared/data/ml-1m</c> when this machine
 /// has it (NCF_SHARED_DATA, or found walking up from the binaries), else synthetic files of the same shape; and a
-/// synthetic 1M-row <c>ratings.dat</c> (shared/data has no raw ML-1M file). Synthetic files live in a temp folder
+/// synthetic 1M-row <c>ratings.dat</c> (shared/data has no raw ML-1M file) and the same rows as a string-ID CSV, plain and gzipped. Synthetic files live in a temp folder
 /// deleted by <see cref="Dispose"/>.
 /// </summary>
 internal sealed class BenchmarkData : IDisposable
@@ -16,6 +16,10 @@ internal sealed class BenchmarkData : IDisposable
         Directory.CreateDirectory(TempFolder);
         RatingsDat = Path.Combine(TempFolder, "ratings.dat");
         SyntheticRatings.WriteRatingsDat(RatingsDat, Rows);
+        StringCsv = Path.Combine(TempFolder, "events.csv");
+        SyntheticRatings.WriteStringCsv(StringCsv, Rows, gzip: false);
+        StringCsvGz = Path.Combine(TempFolder, "events.csv.gz");
+        SyntheticRatings.WriteStringCsv(StringCsvGz, Rows, gzip: true);
 
         string? shared = LocateSharedData();
         string? realPrefix = shared is null ? null : Path.Combine(shared, "ml-1m", "ml-1m");
@@ -34,6 +38,12 @@ internal sealed class BenchmarkData : IDisposable
     public string TempFolder { get; }
 
     public string RatingsDat { get; }
+
+    /// <summary>The same 1M rows as a generic CSV with string IDs, quoted items and a header.</summary>
+    public string StringCsv { get; }
+
+    /// <summary><see cref="StringCsv"/> gzip-compressed.</summary>
+    public string StringCsvGz { get; }
 
     public string NcfPrefix { get; }
 

@@ -15,6 +15,8 @@ internal static class DataLoadingQuickRun
         Console.WriteLine($"NCF files: {(data.NcfIsReal ? "real ML-1M" : "synthetic")} ({data.NcfPrefix})");
         Time("ratings.dat 1M rows: parse", () => MovieLensReader.ReadRatingsDat(data.RatingsDat).Count);
         Time("ratings.dat 1M rows: parse + split + 99 negatives", () => NcfDataLoader.Load(data.RatingsDat).TrainCount);
+        Time("string-ID CSV 1M rows, quoted items: parse", () => DelimitedInteractionReader.Read(data.StringCsv).Count);
+        Time("the same CSV gzipped: decompress + parse", () => DelimitedInteractionReader.Read(data.StringCsvGz).Count);
         Time("NCF ml-1m: train.rating + test.negative", () => NcfDataLoader.Load(data.NcfPrefix).TrainCount);
         if (extraPath is not null)
         {

@@ -22,6 +22,23 @@ internal static class SyntheticRatings
         }
     }
 
+    /// <summary>
+    /// Writes the same rows as a generic CSV log with string IDs and a header (<c>user,item,rating,timestamp</c>,
+    /// IDs like <c>user-17</c> and <c>"Title 42, The"</c>: every item quoted around a comma, as pandas writes
+    /// them), gzip-compressed when <paramref name="gzip"/> is true.
+    /// </summary>
+    public static void WriteStringCsv(string path, int rows, bool gzip, ulong seed = 1)
+    {
+        using var file = File.Create(path);
+        using Stream stream = gzip ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest) : file;
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 20);
+        writer.Write("user,item,rating,timestamp\n");
+        foreach (var (user, item, time) in Rows(rows, seed))
+        {
+            writer.Write(string.Create(CultureInfo.InvariantCulture, $"user-{user + 1},\"Title {item + 1}, The\",{1 + (item % 5)},{time}\n"));
+        }
+    }
+
     /// <summary>Writes NCF files <c>PREFIX.train.rating</c> and <c>PREFIX.test.negative</c> (99 negatives) from the same rows.</summary>
     public static void WriteNcf(string prefix, int rows, ulong seed = 1)
     {
