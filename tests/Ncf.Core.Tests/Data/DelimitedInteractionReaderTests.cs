@@ -111,6 +111,16 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Equal(["book;1", "book;2"], log.ItemIds.Ids);
     }
 
+    [Fact]
+    public void QuoteInsideAnUnquotedField_IsPartOfTheId()
+    {
+        string file = _temp.Write("tv.csv", "5\" screen,tv-1\n27\" monitor,tv-2\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["5\" screen", "27\" monitor"], log.UserIds.Ids);
+        Assert.Equal(["tv-1", "tv-2"], log.ItemIds.Ids);
+    }
+
     [Theory]
     [InlineData("a,b\n\"c,d\n", 2, "field 1 opens a quote that is not closed on this line")]
     [InlineData("a,b\nc,\"d\"x\n", 2, "field 2: expected a delimiter after its closing quote, found 'x'")]

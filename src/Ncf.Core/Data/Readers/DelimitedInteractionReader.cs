@@ -111,27 +111,34 @@ public static class DelimitedInteractionReader
     }
 
     /// <summary>
-    /// The delimiter of a line: "::", tab, ';' or ',' in that order of preference, looking only outside quoted
-    /// stretches (so a quoted "Smith, J." does not make a tab-separated file comma-separated); null when none occurs.
+    /// The delimiter of a line: "::", tab, ';' or ',' in that order of preference, looking first only outside quoted
+    /// stretches (so a quoted "Smith, J." does not make a tab-separated file comma-separated) and then, for a line
+    /// with a stray quote such as <c>5" screen,item</c>, anywhere; null when none occurs.
     /// </summary>
-    internal static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line)
+    internal static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line) =>
+        DetectDelimiter(line, outsideQuotes: true) ?? DetectDelimiter(line, outsideQuotes: false);
+
+    private static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line, bool outsideQuotes)
     {
-        if (FieldSplitter.ContainsUnquoted(line, "::"u8))
+        bool Has(ReadOnlySpan<byte> line, ReadOnlySpan<byte> value) =>
+            outsideQuotes ? FieldSplitter.ContainsUnquoted(line, value) : line.IndexOf(value) >= 0;
+
+        if (Has(line, "::"u8))
         {
             return ("::"u8.ToArray(), "'::'");
         }
 
-        if (FieldSplitter.ContainsUnquoted(line, "\t"u8))
+        if (Has(line, "\t"u8))
         {
             return ([(byte)'\t'], "tab");
         }
 
-        if (FieldSplitter.ContainsUnquoted(line, ";"u8))
+        if (Has(line, ";"u8))
         {
             return ([(byte)';'], "semicolon");
         }
 
-        return FieldSplitter.ContainsUnquoted(line, ","u8) ? ([(byte)','], "comma") : null;
+        return Has(line, ","u8) ? ([(byte)','], "comma") : null;
     }
 
     // One-byte delimiters honour quoting; "::" (MovieLens-style files, never quoted) splits plainly.
