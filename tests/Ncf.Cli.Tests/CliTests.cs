@@ -465,4 +465,47 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("checksum", error);
     }
+
+    [Fact]
+    public void Gzip_logs_are_read_in_full_even_in_several_members_and_a_cut_off_one_is_refused()
+    {
+        // The executable (and this test host, see the csproj) runs with strict gzip validation.
+        Assert.True(AppContext.TryGetSwitch("System.IO.Compression.UseStrictValidation", out bool strict) && strict);
+        static byte[] Gzip(string text)
+        {
+            using var output = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            {
+                gzip.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            }
+
+            return output.ToArray();
+        }
+
+        // Two days of a log, gzipped apart and concatenated (cat day1.gz day2.gz): four users, six items.
+        string day1 = "user,item,timestamp\nann,i1,1\nann,i2,2\nann,i3,3\nbob,i2,1\nbob,i3,2\nbob,i4,3\n";
+        string day2 = "\"cat, the\",i3,4\n\"cat, the\",i4,5\n\"cat, the\",i5,6\ndan,i4,4\ndan,i5,5\ndan,i6,6\n";
+        string log = Path.Combine(_folder, "log.csv.gz");
+        File.WriteAllBytes(log, [.. Gzip(day1), .. Gzip(day2)]);
+        var (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--test-neg", "2", "--json");
+        Assert.True(code == 0, error);
+        var summary = JsonLines(output)[^1];
+        Assert.Equal(4, summary.GetProperty("users").GetInt32());
+        Assert.Equal(6, summary.GetProperty("items").GetInt32());
+        Assert.Equal(8, summary.GetProperty("train_positives").GetInt32());
+
+        var big = new System.Text.StringBuilder("user,item\n");
+        for (int row = 0; row < 20_000; row++)
+        {
+            big.Append("u").Append(row % 300).Append(",i").Append(row % 700).Append('\n');
+        }
+
+        byte[] whole = Gzip(big.ToString());
+        string cut = Path.Combine(_folder, "cut.csv.gz");
+        File.WriteAllBytes(cut, whole[..(whole.Length / 2)]);
+        (code, output, error) = Run("train", "--data", cut, "--epochs", "1");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("cut.csv.gz: the gzip data is corrupt or truncated", error);
+    }
 }

@@ -83,7 +83,7 @@ public static class NcfDataLoader
             return (path, format == DatasetFormat.Auto ? FormatOfFileName(path) : format);
         }
 
-        if (File.Exists(path + ".train.rating") && format is DatasetFormat.Auto or DatasetFormat.Ncf)
+        if (File.Exists(NcfFileReader.Existing(path + ".train.rating")) && format is DatasetFormat.Auto or DatasetFormat.Ncf)
         {
             return (path, DatasetFormat.Ncf);
         }
@@ -95,7 +95,9 @@ public static class NcfDataLoader
     {
         if (format is DatasetFormat.Auto or DatasetFormat.Ncf)
         {
-            var trainFiles = Directory.GetFiles(folder, "*.train.rating");
+            var trainFiles = Directory.GetFiles(folder, "*.train.rating")
+                .Concat(Directory.GetFiles(folder, "*.train.rating.gz").Where(gz => !File.Exists(gz[..^3])))
+                .ToArray();
             if (trainFiles.Length > 1)
             {
                 Array.Sort(trainFiles, StringComparer.Ordinal);
@@ -141,10 +143,11 @@ public static class NcfDataLoader
         _ => DatasetFormat.Generic,
     };
 
-    private static string StripGz(string name) => name.EndsWith(".gz", StringComparison.Ordinal) ? name[..^3] : name;
+    private static string StripGz(string name) => name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? name[..^3] : name;
 
     private static string? NcfPrefixOf(string file)
     {
+        file = StripGz(file);
         foreach (string suffix in (string[])[".train.rating", ".test.negative", ".test.rating"])
         {
             if (file.EndsWith(suffix, StringComparison.Ordinal))

@@ -35,6 +35,28 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
     }
 
     [Fact]
+    public void NcfFiles_MayBeGzipped()
+    {
+        const string Train = "0\t0\t1\t1\n1\t1\t1\t1\n1\t2\t1\t1\n";
+        const string Negatives = "(0,1)\t2\n(1,0)\t2\n";
+        _temp.Write("plain/toy.train.rating", Train);
+        _temp.Write("plain/toy.test.negative", Negatives);
+        _temp.WriteBytes("zipped/toy.train.rating.gz", Gzip(Train));
+        _temp.WriteBytes("zipped/toy.test.negative.gz", Gzip(Negatives));
+        string folder = Path.Combine(_temp.Path, "zipped"), prefix = Path.Combine(folder, "toy");
+
+        Assert.Equal((prefix, DatasetFormat.Ncf), NcfDataLoader.Resolve(folder));
+        Assert.Equal((prefix, DatasetFormat.Ncf), NcfDataLoader.Resolve(prefix));
+        Assert.Equal((prefix, DatasetFormat.Ncf), NcfDataLoader.Resolve(prefix + ".train.rating.gz"));
+        var expected = NcfDataLoader.Load(Path.Combine(_temp.Path, "plain", "toy"));
+        var actual = NcfDataLoader.Load(prefix);
+
+        Assert.Equal(expected.TrainCount, actual.TrainCount);
+        Assert.Equal(expected.Test!.TargetItems, actual.Test!.TargetItems);
+        Assert.Equal(expected.Test.Negatives, actual.Test.Negatives);
+    }
+
+    [Fact]
     public void GzipIsRecognisedByItsBytes_NotItsName()
     {
         string file = _temp.WriteBytes("events.csv", Gzip("user,item\n\"Smith, J.\",b1\nDoe,b2\n"));
@@ -81,6 +103,19 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
     }
 
     [Fact]
+    public void ConcatenatedGzipMembers_AreRefusedWithAdvice_WithoutStrictValidation()
+    {
+        // This test host leaves System.IO.Compression.UseStrictValidation off (the CLI's tests turn it on and read
+        // such a file in full), so only the last member's trailer can be checked.
+        Assert.False(AppContext.TryGetSwitch("System.IO.Compression.UseStrictValidation", out bool strict) && strict);
+        string file = _temp.WriteBytes("log.csv.gz", [.. Gzip("a,x\nb,y\n"), .. Gzip("c,z\n")]);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("several concatenated gzip members", error.Message);
+        Assert.Contains("gunzip", error.Message);
+    }
+
+    [Fact]
     public void CorruptGzip_IsAClearError()
     {
         string file = _temp.WriteBytes("log.csv", [0x1F, 0x8B, .. "not deflate data at all"u8]);
@@ -112,6 +147,15 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
         var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
 
         Assert.Contains("model.bin: is not a text file (byte 3 is NUL)", error.Message);
+    }
+
+    [Fact]
+    public void Utf16WithoutByteOrderMark_GetsTheEncodingHint()
+    {
+        string file = _temp.WriteBytes("log.csv", Encoding.Unicode.GetBytes("user,item\nu1,i1\n"));
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("UTF-16 without a byte-order mark", error.Message);
     }
 
     private static byte[] Gzip(string text)

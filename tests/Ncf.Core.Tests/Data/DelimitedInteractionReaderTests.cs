@@ -101,14 +101,38 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Equal([10L, 11L, 12L, 13L], log.Timestamps);
     }
 
-    [Fact]
-    public void QuotedDelimiter_DoesNotDecideTheFilesDelimiter()
+    [Theory]
+    [InlineData("\"Smith; J.\",book-1\nDoe,book-2\n", "Smith; J.", "book-1")] // ';' is preferred to ',' but only quoted here
+    [InlineData("\"a\tb\",book-1\nDoe,book-2\n", "a\tb", "book-1")] // a tab, preferred to both, only quoted
+    [InlineData("5\" screen\t\"Smith, J.\"\nDoe\tbook-2\n", "5\" screen", "Smith, J.")] // a stray quote first
+    public void QuotedDelimiter_DoesNotDecideTheFilesDelimiter(string text, string firstUser, string firstItem)
     {
-        string file = _temp.Write("names.tsv", "\"Smith, J.\"\tbook;1\nDoe\tbook;2\n");
+        string file = _temp.Write("names.txt", text);
         var log = DelimitedInteractionReader.Read(file);
 
-        Assert.Equal(["Smith, J.", "Doe"], log.UserIds.Ids);
-        Assert.Equal(["book;1", "book;2"], log.ItemIds.Ids);
+        Assert.Equal([firstUser, "Doe"], log.UserIds.Ids);
+        Assert.Equal([firstItem, "book-2"], log.ItemIds.Ids);
+    }
+
+    [Fact]
+    public void TabSeparated_BrokenQuotingIsReadLiterally()
+    {
+        // TSV exports (IMDb, MySQL, Postgres COPY) do not quote; a field that starts with a quote is still a name.
+        string file = _temp.Write("artists.tsv", "u1\t\"Weird Al\" Yankovic\t5\nu2\t\"12 inch\t4\nu3\t\"Tab\tQuoted\"\t3\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["\"Weird Al\" Yankovic", "\"12 inch", "Tab\tQuoted"], log.ItemIds.Ids);
+        Assert.Equal([5f, 4f, 3f], log.Ratings);
+    }
+
+    [Fact]
+    public void DoubleColonFiles_AreNotReadAsQuoted()
+    {
+        string file = _temp.Write("log.dat", "\"a\"\"b\"::x,y::1::2\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["a\"\"b"], log.UserIds.Ids);
+        Assert.Equal(["x,y"], log.ItemIds.Ids);
     }
 
     [Fact]

@@ -16,8 +16,9 @@ namespace Ncf.Data;
 /// first data line (at most four); every later line must have at least that many.</para>
 /// <para>Fields are trimmed of spaces. With a one-character delimiter, fields may be quoted as RFC 4180 (and
 /// Excel, pandas and most databases) write them: a field starting with '"' runs to its closing quote, may hold the
-/// delimiter, and writes a quote inside as two (""); a quoted field must end on its line. With '::' one pair of
-/// surrounding quotes is removed.
+/// delimiter, and writes a quote inside as two (""); a quoted field must end on its line. In comma- and
+/// semicolon-separated files broken quoting is an error naming the line and field; in tab-separated ones, which are
+/// often written without quoting, such a field is read literally. With '::' one pair of surrounding quotes is removed.
 /// The rating is a decimal number (every row counts as a positive whatever its value; 1 when absent); the
 /// timestamp is an integer (Unix seconds) or an ISO 8601 date-time, converted to Unix seconds (UTC assumed).
 /// Blank lines are skipped; CRLF, a UTF-8 byte-order mark and a missing final newline are accepted.</para>
@@ -76,8 +77,9 @@ public static class DelimitedInteractionReader
                     $"expected {layout.Required} {delimiterName}-separated fields {layout.Describe()}; found {count}");
             }
 
-            var userText = FieldSplitter.Unquote(line[fields[layout.User]], ref userScratch);
-            var itemText = FieldSplitter.Unquote(line[fields[layout.Item]], ref itemScratch);
+            ReadOnlySpan<byte> userField = line[fields[layout.User]], itemField = line[fields[layout.Item]];
+            var userText = delimiter.Length == 1 ? FieldSplitter.Unquote(userField, ref userScratch) : FieldSplitter.Clean(userField);
+            var itemText = delimiter.Length == 1 ? FieldSplitter.Unquote(itemField, ref itemScratch) : FieldSplitter.Clean(itemField);
             if (userText.IsEmpty || itemText.IsEmpty)
             {
                 throw new DataFormatException(path, reader.LineNumber, userText.IsEmpty ? "the user ID is empty" : "the item ID is empty");
@@ -111,37 +113,41 @@ public static class DelimitedInteractionReader
     }
 
     /// <summary>
-    /// The delimiter of a line: "::", tab, ';' or ',' in that order of preference, looking first only outside quoted
-    /// stretches (so a quoted "Smith, J." does not make a tab-separated file comma-separated) and then, for a line
-    /// with a stray quote such as <c>5" screen,item</c>, anywhere; null when none occurs.
+    /// The delimiter of a line: "::", tab, ';' or ',' in that order of preference. A one-byte candidate must split the
+    /// line into at least two well-quoted fields (so a quoted "Smith, J." does not make a tab-separated file
+    /// comma-separated); when none does, as in <c>5" screen,item</c>, the first candidate present anywhere is taken.
+    /// Null when none occurs.
     /// </summary>
-    internal static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line) =>
-        DetectDelimiter(line, outsideQuotes: true) ?? DetectDelimiter(line, outsideQuotes: false);
-
-    private static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line, bool outsideQuotes)
+    internal static (byte[] Bytes, string Name)? DetectDelimiter(ReadOnlySpan<byte> line)
     {
-        bool Has(ReadOnlySpan<byte> line, ReadOnlySpan<byte> value) =>
-            outsideQuotes ? FieldSplitter.ContainsUnquoted(line, value) : line.IndexOf(value) >= 0;
-
-        if (Has(line, "::"u8))
+        if (line.IndexOf("::"u8) >= 0)
         {
             return ("::"u8.ToArray(), "'::'");
         }
 
-        if (Has(line, "\t"u8))
+        ReadOnlySpan<(byte Byte, string Name)> candidates = [((byte)'\t', "tab"), ((byte)';', "semicolon"), ((byte)',', "comma")];
+        Span<Range> probe = stackalloc Range[2];
+        foreach (var (delimiter, name) in candidates)
         {
-            return ([(byte)'\t'], "tab");
+            if (FieldSplitter.SplitQuoted(line, delimiter, probe, out string? error) >= 2 && error is null)
+            {
+                return ([delimiter], name);
+            }
         }
 
-        if (Has(line, ";"u8))
+        foreach (var (delimiter, name) in candidates)
         {
-            return ([(byte)';'], "semicolon");
+            if (line.IndexOf(delimiter) >= 0)
+            {
+                return ([delimiter], name);
+            }
         }
 
-        return Has(line, ","u8) ? ([(byte)','], "comma") : null;
+        return null;
     }
 
-    // One-byte delimiters honour quoting; "::" (MovieLens-style files, never quoted) splits plainly.
+    // One-byte delimiters honour quoting (strictly for ',' and ';', leniently for tab); "::" (MovieLens-style
+    // files, never quoted) splits plainly.
     private static int Split(ReadOnlySpan<byte> line, byte[] delimiter, Span<Range> fields, Utf8LineReader reader)
     {
         if (delimiter.Length != 1)
@@ -149,7 +155,7 @@ public static class DelimitedInteractionReader
             return FieldSplitter.Split(line, delimiter, fields);
         }
 
-        int count = FieldSplitter.SplitQuoted(line, delimiter[0], fields, out string? error);
+        int count = FieldSplitter.SplitQuoted(line, delimiter[0], fields, out string? error, lenient: delimiter[0] == (byte)'\t');
         return count >= 0 ? count : throw new DataFormatException(reader.Path, reader.LineNumber, error!);
     }
 

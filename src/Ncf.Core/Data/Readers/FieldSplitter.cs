@@ -37,9 +37,11 @@ internal static class FieldSplitter
     /// byte is '"' runs to its closing quote, so it may hold the delimiter, and a doubled quote inside it stands for
     /// one quote. A quoted field's range keeps its quotes (<see cref="Unquote"/> removes them). Returns the number
     /// of fields, or −1 with <paramref name="error"/> saying what is wrong when a quote is not closed on the line
-    /// (a field cannot span lines) or anything but spaces follows a closing quote.
+    /// (a field cannot span lines) or anything but spaces follows a closing quote. With <paramref name="lenient"/>,
+    /// such a field is taken literally up to the next delimiter instead (tab-separated exports often do not quote,
+    /// so <c>"Weird Al" Yankovic</c> there is a name, not an error).
     /// </summary>
-    public static int SplitQuoted(ReadOnlySpan<byte> line, byte delimiter, Span<Range> fields, out string? error)
+    public static int SplitQuoted(ReadOnlySpan<byte> line, byte delimiter, Span<Range> fields, out string? error, bool lenient = false)
     {
         error = null;
         int count = 0;
@@ -56,19 +58,24 @@ internal static class FieldSplitter
             if (first < line.Length && line[first] == (byte)'"')
             {
                 int close = ClosingQuote(line, first + 1);
-                if (close < 0)
-                {
-                    error = $"field {count + 1} opens a quote that is not closed on this line (a quoted field cannot span lines)";
-                    return -1;
-                }
-
                 end = close + 1;
-                while (end < line.Length && line[end] == (byte)' ')
+                while (close >= 0 && end < line.Length && line[end] == (byte)' ')
                 {
                     end++;
                 }
 
-                if (end < line.Length && line[end] != delimiter)
+                bool unclosed = close < 0, trailing = !unclosed && end < line.Length && line[end] != delimiter;
+                if ((unclosed || trailing) && lenient)
+                {
+                    int at = line[start..].IndexOf(delimiter);
+                    end = at < 0 ? line.Length : start + at;
+                }
+                else if (unclosed)
+                {
+                    error = $"field {count + 1} opens a quote that is not closed on this line (a quoted field cannot span lines)";
+                    return -1;
+                }
+                else if (trailing)
                 {
                     error = $"field {count + 1}: expected a delimiter after its closing quote, found '{Show(line.Slice(end, 1))}'"
                         + " (a quote inside a quoted field is written twice: \"\")";
@@ -126,25 +133,6 @@ internal static class FieldSplitter
         }
 
         return scratch.AsSpan(0, length);
-    }
-
-    /// <summary>True when <paramref name="value"/> occurs in <paramref name="line"/> outside double-quoted stretches.</summary>
-    public static bool ContainsUnquoted(ReadOnlySpan<byte> line, ReadOnlySpan<byte> value)
-    {
-        bool inQuotes = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            if (line[i] == (byte)'"')
-            {
-                inQuotes = !inQuotes;
-            }
-            else if (!inQuotes && line[i..].StartsWith(value))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     // Index of the quote closing a quoted field whose content starts at `from`; a doubled quote is content.

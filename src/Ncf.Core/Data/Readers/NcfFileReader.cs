@@ -26,7 +26,10 @@ public static class NcfFileReader
     /// <summary>Largest ID accepted: the IDs size dense embedding tables, so a stray huge number is an error, not an allocation.</summary>
     public const int MaxId = 100_000_000;
 
-    /// <summary>Reads the files of <paramref name="prefix"/>.</summary>
+    /// <summary>The file itself, or its gzipped twin <c>FILE.gz</c> when only that exists.</summary>
+    internal static string Existing(string file) => !File.Exists(file) && File.Exists(file + ".gz") ? file + ".gz" : file;
+
+    /// <summary>Reads the files of <paramref name="prefix"/> (each may be gzipped as <c>FILE.gz</c>).</summary>
     public static NcfDataset Read(string prefix, DataLoadOptions? options = null, string? name = null)
     {
         options ??= new DataLoadOptions();
@@ -36,7 +39,8 @@ public static class NcfFileReader
             throw new NcfException($"{prefix}: NCF files are already split; a minimum-interactions filter cannot be applied to them.");
         }
 
-        string trainPath = prefix + ".train.rating", negativePath = prefix + ".test.negative", testPath = prefix + ".test.rating";
+        string trainPath = Existing(prefix + ".train.rating"), negativePath = Existing(prefix + ".test.negative");
+        string testPath = Existing(prefix + ".test.rating");
         if (!File.Exists(trainPath))
         {
             throw new NcfException($"{trainPath}: file not found (NCF data needs PREFIX.train.rating and PREFIX.test.negative or PREFIX.test.rating).");

@@ -9,6 +9,13 @@ namespace Ncf.Data;
 /// A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed on the fly; a zip
 /// archive, a UTF-16 file or a binary file (a NUL byte near the start) is refused with what to do instead.
 /// </summary>
+/// <remarks>
+/// A gzip file cut short must not be read as if whole. With the runtime switch
+/// <c>System.IO.Compression.UseStrictValidation</c> on (the <c>ncf</c> CLI sets it), .NET's decompressor detects
+/// truncation itself and any number of concatenated gzip members is read. Without it the decompressor ends quietly,
+/// so the reader compares the text's length with the trailer of the file's last member: right for the usual
+/// single-member file, while a multi-member one (<c>bgzip</c>, <c>cat a.gz b.gz</c>) is refused with that advice.
+/// </remarks>
 internal sealed class Utf8LineReader : IDisposable
 {
     private const int DefaultBufferSize = 1 << 20;
@@ -30,6 +37,7 @@ internal sealed class Utf8LineReader : IDisposable
     /// <summary>Opens <paramref name="path"/>; a missing or unreadable file is an <see cref="NcfException"/> naming it.</summary>
     public Utf8LineReader(string path, int bufferSize = DefaultBufferSize)
     {
+        ArgumentNullException.ThrowIfNull(path);
         Path = path;
         _file = OpenRead(path);
         try
@@ -50,7 +58,7 @@ internal sealed class Utf8LineReader : IDisposable
     public string Path { get; }
 
     /// <summary>Estimated length of the text in bytes (for capacity estimates): the file's, times 4 when gzipped.</summary>
-    public long Length => _file.Length * (IsGzip ? GzipExpansionEstimate : 1);
+    public long Length => _file.CanSeek ? _file.Length * (IsGzip ? GzipExpansionEstimate : 1) : 0;
 
     /// <summary>True when the file is gzip-compressed and read through a decompressor.</summary>
     public bool IsGzip { get; }
@@ -116,22 +124,40 @@ internal sealed class Utf8LineReader : IDisposable
     // a cut file ends in compressed data instead, which matches with probability 2^-32.
     private void CheckGzipLength()
     {
-        Span<byte> trailer = stackalloc byte[4];
-        if (_file.Length < 18)
+        if (StrictGzipValidation)
         {
-            throw new DataFormatException(Path, 0, "the gzip file is truncated (shorter than a gzip header and trailer)");
+            return;
         }
 
-        _file.Position = _file.Length - 4;
-        _file.ReadExactly(trailer);
+        Span<byte> trailer = stackalloc byte[4];
+        try
+        {
+            if (_file.Length < 18)
+            {
+                throw new DataFormatException(Path, 0, "the gzip file is truncated (shorter than a gzip header and trailer)");
+            }
+
+            _file.Position = _file.Length - 4;
+            _file.ReadExactly(trailer);
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException)
+        {
+            throw new NcfException($"{Path}: reading the gzip trailer failed: {e.Message}", e);
+        }
+
         uint recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
         if (recorded != (uint)_decompressedBytes)
         {
             throw new DataFormatException(Path, 0,
-                $"the gzip data ends early after {_decompressedBytes:N0} bytes of text (line {LineNumber}); the file is truncated"
-                + " or holds several concatenated gzip members. Download it again, or decompress it with gunzip and give the plain file");
+                $"the gzip data ends early after {_decompressedBytes:N0} bytes of text (line {LineNumber}); the file is truncated,"
+                + " or it holds several concatenated gzip members (bgzip, cat a.gz b.gz), which this process can check only"
+                + " with the runtime switch System.IO.Compression.UseStrictValidation on (the ncf CLI sets it)."
+                + " Download it again, or decompress it with gunzip and give the plain file");
         }
     }
+
+    private static bool StrictGzipValidation =>
+        AppContext.TryGetSwitch("System.IO.Compression.UseStrictValidation", out bool strict) && strict;
 
     // Reads the first bytes of a seekable file and rewinds: true for gzip; a zip archive is refused here, because
     // its first entry is not necessarily the ratings file and unpacking belongs to the user (or `ncf data download`).
@@ -143,9 +169,17 @@ internal sealed class Utf8LineReader : IDisposable
         }
 
         Span<byte> head = stackalloc byte[4];
-        int read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        file.Position = 0;
-        head = head[..read];
+        try
+        {
+            int read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            file.Position = 0;
+            head = head[..read];
+        }
+        catch (IOException e)
+        {
+            throw new NcfException($"{path}: read failed: {e.Message}", e);
+        }
+
         if (head.StartsWith("PK\u0003\u0004"u8))
         {
             throw new DataFormatException(path, 0,
@@ -153,6 +187,25 @@ internal sealed class Utf8LineReader : IDisposable
         }
 
         return head.Length >= 2 && head[0] == 0x1F && head[1] == 0x8B;
+    }
+
+    // ASCII text in UTF-16: every other byte of the first characters is NUL (high bytes in big-endian, low in little).
+    private static bool LooksLikeUtf16(ReadOnlySpan<byte> head)
+    {
+        int pairs = Math.Min(head.Length / 2, 64);
+        if (pairs < 2)
+        {
+            return false;
+        }
+
+        int evenNul = 0, oddNul = 0;
+        for (int i = 0; i < pairs; i++)
+        {
+            evenNul += head[2 * i] == 0 ? 1 : 0;
+            oddNul += head[2 * i + 1] == 0 ? 1 : 0;
+        }
+
+        return (evenNul == pairs && oddNul == 0) || (oddNul == pairs && evenNul == 0);
     }
 
     private static ReadOnlySpan<byte> TrimCarriageReturn(ReadOnlySpan<byte> line) =>
@@ -182,7 +235,7 @@ internal sealed class Utf8LineReader : IDisposable
         catch (InvalidDataException e)
         {
             throw new DataFormatException(Path, 0,
-                $"the gzip data is corrupt{(LineNumber > 0 ? $" after line {LineNumber}" : "")}: {e.Message}");
+                $"the gzip data is corrupt or truncated{(LineNumber > 0 ? $" after line {LineNumber}" : "")}: {e.Message}");
         }
         catch (IOException e)
         {
@@ -215,6 +268,11 @@ internal sealed class Utf8LineReader : IDisposable
             }
 
             int nul = head[..Math.Min(head.Length, BinaryProbeBytes)].IndexOf((byte)0);
+            if (nul >= 0 && LooksLikeUtf16(head[_start..]))
+            {
+                throw new DataFormatException(Path, 0, "the file looks like UTF-16 without a byte-order mark; save it as UTF-8 (or ASCII)");
+            }
+
             if (nul >= 0)
             {
                 throw new DataFormatException(Path, 0,
