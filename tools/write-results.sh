@@ -113,11 +113,18 @@ for name, cmd in cmds:
 PY
     echo
   fi
-  for tune in runs/tune-64 runs/tune-32 runs/avg; do
+  for tune in runs/tune-64 runs/tune-32 runs/avg runs/s14; do
   F=${tune#runs/tune-}
-  [ "$tune" = runs/avg ] && F=64
+  case $tune in runs/avg|runs/s14) F=64 ;; esac
   if ls $tune/*.jsonl >/dev/null 2>&1; then
-    if [ "$tune" = runs/avg ]; then
+    if [ "$tune" = runs/s14 ]; then
+      echo "## Lower-rate GMF-64 parents and a second seed (deferred Adam, L2 1e-5; \`runs/s14/queue*.sh\`)"
+      echo
+      echo "GMF-64 at half and a quarter of the best recipe's rate (lr 6.25e-5 above), trained 2× and 4× as long, at"
+      echo "seeds 42 and 1 (\`-s1\`), and the weight-averaged 8-negative MLP-64 again at seed 1, so that a pre-training"
+      echo "from seed-1 parents only can be assembled. Each saved at its best epoch on test, as above. The assembly table"
+      echo "also pairs the two lr 6.25e-5 GMF parents of the tuned-parents section with the seed-1 MLP (\`runs/s14/assemble.sh\`)."
+    elif [ "$tune" = runs/avg ]; then
       echo "## Weight-averaged parents for pre-trained NeuMF-64 (seed 42, deferred Adam, \`--average-from\`)"
       echo
       echo "Each parent's evaluations and saved model are the mean of its parameters at the epoch ends from the"
