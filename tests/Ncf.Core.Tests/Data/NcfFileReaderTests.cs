@@ -93,6 +93,50 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void Validation_UserWithoutTimestamps_GetsASeededDrawNotTheLastLine()
+    {
+        // 300 users whose 10 rows carry timestamp 0 and are sorted by item ID, as the NCF files write users of unknown
+        // time, and one user (300) with real timestamps whose latest row is not its last line.
+        var train = new System.Text.StringBuilder();
+        var test = new System.Text.StringBuilder();
+        for (int u = 0; u < 300; u++)
+        {
+            for (int j = 0; j < 10; j++)
+            {
+                train.Append($"{u}\t{u % 30 + j}\t4\t0\n");
+            }
+
+            test.Append($"{u}\t{u % 30 + 10}\t4\t0\n");
+        }
+
+        train.Append("300\t1\t4\t50\n300\t2\t4\t90\n300\t3\t4\t70\n300\t39\t4\t10\n");
+        test.Append("300\t0\t4\t99\n");
+        string prefix = Prefix(train.ToString(), negative: null, testRating: test.ToString());
+
+        var data = NcfFileReader.Read(prefix, new DataLoadOptions { Validation = true, TestNegatives = 2, Seed = 7 });
+        var again = NcfFileReader.Read(prefix, new DataLoadOptions { Validation = true, TestNegatives = 2, Seed = 7 });
+        var otherSeed = NcfFileReader.Read(prefix, new DataLoadOptions { Validation = true, TestNegatives = 2, Seed = 8 });
+
+        var validation = data.Validation!;
+        Assert.Equal(301, validation.Count);
+        int lastLine = 0;
+        for (int c = 0; c < 300; c++)
+        {
+            int user = validation.Users[c], item = validation.TargetItems[c];
+            Assert.InRange(item, user % 30, user % 30 + 9);
+            Assert.False(data.Train.Contains(user, item));
+            Assert.Equal(9, data.Train.ItemsOf(user).Length);
+            lastLine += item == user % 30 + 9 ? 1 : 0;
+        }
+
+        // A uniform draw takes the last line for about 30 of 300 users (binomial sd 5.2); the file's end would give 300.
+        Assert.InRange(lastLine, 10, 60);
+        Assert.Equal(2, validation.TargetItems[300]);
+        Assert.Equal(validation.TargetItems, again.Validation!.TargetItems);
+        Assert.NotEqual(validation.TargetItems, otherSeed.Validation!.TargetItems);
+    }
+
+    [Fact]
     public void WithoutNegativeFile_DrawsNegativesFromTestRating()
     {
         var data = NcfFileReader.Read(Prefix(negative: null), new DataLoadOptions { TestNegatives = 2, Seed = 5 });

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Ncf.Randomness;
 
 namespace Ncf.Data;
 
@@ -16,7 +17,10 @@ namespace Ncf.Data;
 /// </list>
 /// External IDs are the 0-based numbers as strings. With <see cref="DataLoadOptions.Validation"/>, each user's latest
 /// training row (ties: the later line) is moved out of training into a validation case when the user has at
-/// least two distinct training items. Training rows are otherwise kept exactly as in the file.
+/// least two distinct training items. A user whose training rows all carry timestamp 0 (or none) has no latest
+/// row: the NCF files write 0 for "time unknown" and sort such rows by item ID, so the validation row is drawn
+/// uniformly from the user's rows with the seed instead of taken from the file's end. Training rows are otherwise
+/// kept exactly as in the file.
 /// </summary>
 /// <remarks>Throws <see cref="NcfException"/> for a missing or unreadable file and <see cref="DataFormatException"/>
 /// (file, 1-based line, problem) for a malformed line, an empty training file, or a test user, item or negative
@@ -139,7 +143,10 @@ public static class NcfFileReader
 
                 if (distinct >= 2)
                 {
-                    int item = trainItemArray[LeaveOneOutSplitter.Latest(rows, trainItemArray, trainTimeArray, exclude: -1)];
+                    int row = HasTimes(rows, trainTimeArray)
+                        ? LeaveOneOutSplitter.Latest(rows, trainItemArray, trainTimeArray, exclude: -1)
+                        : rows[new Rng(options.Seed, CounterHash.Mix((ulong)u, ValidationDrawPurpose)).NextInt(rows.Length)];
+                    int item = trainItemArray[row];
                     validItemOf[u] = item;
                     foreach (int r in rows)
                     {
@@ -229,6 +236,25 @@ public static class NcfFileReader
 
         return new NcfDataset(name, userCount, itemCount, finalUsers, finalItems, testSet, validation,
             IdMap.Identity(userCount), IdMap.Identity(itemCount));
+    }
+
+    // Stream key of the validation item drawn for a user without timestamps (negatives use TestNegativeSampler's keys).
+    private const ulong ValidationDrawPurpose = 3;
+
+    // Timestamp 0 is the NCF files' "time unknown" (the Pinterest files, and half the users of the reconstructed ML-1M
+    // file, whose rows are sorted by item ID): a user whose rows all carry it has no latest row, and taking the last
+    // line would hold out the highest item ID, which in these files is the user's rarest item.
+    private static bool HasTimes(ReadOnlySpan<int> rows, long[] times)
+    {
+        foreach (int r in rows)
+        {
+            if (times[r] != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // CSR offsets of `keys` grouped by value (stable); `order` receives the positions.
