@@ -52,6 +52,11 @@ internal static class EvaluateCommand
             return Cli.Ok;
         }
 
+        foreach (string note in data.Notes)
+        {
+            stdout.WriteLine($"note: {note}");
+        }
+
         stdout.WriteLine($"sampled negatives: {sampled}");
         stdout.WriteLine($"popularity:        {popularity}");
         if (fullMetrics is { } fm)

@@ -77,7 +77,15 @@ internal static class TrainCommand
 
         var popularity = data.Test is null ? (RankingMetrics?)null
             : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
-        if (!json)
+        if (json)
+        {
+            // stdout carries JSON lines only.
+            foreach (string note in data.Notes)
+            {
+                stderr.WriteLine($"note: {note}");
+            }
+        }
+        else
         {
             stdout.WriteLine($"data: {data.Name}: {Common.Number(data.UserCount)} users, {Common.Number(data.ItemCount)} items, " +
                 $"{Common.Number(data.TrainCount)} training interactions, {Common.Number(data.Test?.Count ?? 0)} test cases (loaded in {loadSeconds:F2} s)");
@@ -85,6 +93,11 @@ internal static class TrainCommand
                 $"{(pretrain ? " with GMF+MLP pre-training" : "")}; batch {training.BatchSize}, lr {training.LearningRate}, {training.Negatives} negatives, " +
                 $"{training.Epochs} epochs, seed {seed}, backend {backend.Name}" +
                 (training.AverageFromEpoch > 0 ? $"; weights averaged from epoch {training.AverageFromEpoch}" : ""));
+            foreach (string note in data.Notes)
+            {
+                stdout.WriteLine($"note: {note}");
+            }
+
             if (popularity is { } p)
             {
                 stdout.WriteLine($"popularity baseline: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");

@@ -373,6 +373,29 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("HR@10", output);
     }
 
+    [Fact]
+    public void A_log_without_timestamps_is_split_by_file_order_and_the_user_is_told()
+    {
+        string log = Path.Combine(_folder, "untimed.csv");
+        File.WriteAllLines(log, ["u1,i1", "u1,i2", "u1,i3", "u2,i1", "u2,i3", "u2,i4", "u3,i2", "u3,i4", "u3,i5"]);
+        const string Note = "note: " + "{0} has no timestamps: each user's last line is the test case, which is the paper's protocol only if the file is in time order.";
+
+        var (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--test-neg", "1", "--factors", "4");
+        Assert.True(code == 0, error);
+        Assert.Contains(string.Format(Note, log), output);
+
+        // With --json, stdout stays JSON lines only and the note goes to stderr.
+        (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--test-neg", "1", "--factors", "4", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal(2, JsonLines(output).Length);
+        Assert.Contains(string.Format(Note, log), error);
+
+        File.WriteAllLines(log, ["u1,i1,5,1", "u1,i2,5,2", "u1,i3,5,3", "u2,i1,5,1", "u2,i3,5,2", "u2,i4,5,3", "u3,i2,5,1", "u3,i4,5,2", "u3,i5,5,3"]);
+        (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--test-neg", "1", "--factors", "4");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("note:", output);
+    }
+
     [Theory]
     [InlineData("--checkpoint", "best")]
     [InlineData("--ties", "optimistic")]

@@ -52,6 +52,12 @@ public sealed class NcfDataset
         }
     }
 
+    /// <summary>
+    /// Remarks from loading that a user should see but that are not errors, one sentence each: how held-out cases were
+    /// chosen where the data gave no timestamps. Empty when there is nothing to say.
+    /// </summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     /// <summary>A label for reports (file name or "synthetic").</summary>
     public string Name { get; }
 

@@ -16,13 +16,13 @@ public sealed class LeaveOneOutSplitterTests
         return Log(users, items, times);
     }
 
-    private static InteractionLog Log(string[] users, string[] items, long[] times)
+    private static InteractionLog Log(string[] users, string[] items, long[] times, bool hasTimestamps = true)
     {
         var userIds = new IdMap();
         var itemIds = new IdMap();
         var u = users.Select(userIds.GetOrAdd).ToArray();
         var i = items.Select(itemIds.GetOrAdd).ToArray();
-        return new InteractionLog("hand-made", userIds, itemIds, u, i, new float[u.Length], times, hasRatings: false, hasTimestamps: true);
+        return new InteractionLog("hand-made", userIds, itemIds, u, i, new float[u.Length], times, hasRatings: false, hasTimestamps);
     }
 
     [Fact]
@@ -112,9 +112,19 @@ public sealed class LeaveOneOutSplitterTests
     [Fact]
     public void NoTimestamps_LastLineIsLatest()
     {
-        var data = LeaveOneOutSplitter.Split(Log(["u", "u", "u"], ["a", "b", "c"], [0, 0, 0]), new DataLoadOptions { TestNegatives = 0 });
+        var log = Log(["u", "u", "u", "v", "v"], ["a", "b", "c", "a", "b"], [0, 0, 0, 0, 0], hasTimestamps: false);
+        var data = LeaveOneOutSplitter.Split(log, new DataLoadOptions { TestNegatives = 0 });
+        var withValidation = LeaveOneOutSplitter.Split(log, new DataLoadOptions { TestNegatives = 0, Validation = true });
 
-        Assert.Equal([2], data.Test!.TargetItems);
+        Assert.Equal([2, 1], data.Test!.TargetItems);
+        Assert.Equal([1], withValidation.Validation!.TargetItems);
+
+        // The user is told that the split rests on the file's order.
+        string note = Assert.Single(data.Notes);
+        Assert.Contains("hand-made has no timestamps: each user's last line is the test case,", note);
+        Assert.Contains("and the one before it the validation case", Assert.Single(withValidation.Notes));
+        Assert.Empty(LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 1 }).Notes);
+        Assert.Empty(LeaveOneOutSplitter.Split(log, new DataLoadOptions { HoldOut = HoldOut.None }).Notes);
     }
 
     [Theory]

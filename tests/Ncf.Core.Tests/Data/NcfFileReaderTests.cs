@@ -134,6 +134,8 @@ public sealed class NcfFileReaderTests : IDisposable
         Assert.Equal(2, validation.TargetItems[300]);
         Assert.Equal(validation.TargetItems, again.Validation!.TargetItems);
         Assert.NotEqual(validation.TargetItems, otherSeed.Validation!.TargetItems);
+        Assert.StartsWith("300 of 301 validation cases belong to users whose training rows all have timestamp 0", Assert.Single(data.Notes));
+        Assert.Empty(NcfFileReader.Read(Prefix(), new DataLoadOptions { Validation = true, TestNegatives = 2 }).Notes);
     }
 
     [Fact]

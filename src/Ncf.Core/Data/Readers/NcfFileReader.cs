@@ -126,6 +126,7 @@ public static class NcfFileReader
 
         var keep = new bool[trainUsers.Length];
         Array.Fill(keep, true);
+        int untimedUsers = 0;
         var validItemOf = new int[userCount];
         Array.Fill(validItemOf, -1);
         if (options.Validation)
@@ -143,7 +144,9 @@ public static class NcfFileReader
 
                 if (distinct >= 2)
                 {
-                    int row = HasTimes(rows, trainTimeArray)
+                    bool timed = HasTimes(rows, trainTimeArray);
+                    untimedUsers += timed ? 0 : 1;
+                    int row = timed
                         ? LeaveOneOutSplitter.Latest(rows, trainItemArray, trainTimeArray, exclude: -1)
                         : rows[new Rng(options.Seed, CounterHash.Mix((ulong)u, ValidationDrawPurpose)).NextInt(rows.Length)];
                     int item = trainItemArray[row];
@@ -234,8 +237,14 @@ public static class NcfFileReader
             }
         }
 
+        string[] notes = untimedUsers == 0 ? []
+            : [$"{untimedUsers:N0} of {validation!.Count:N0} validation cases belong to users whose training rows all have timestamp 0 (time unknown): "
+                + "each is a seeded random draw from the user's rows, not their second-latest interaction."];
         return new NcfDataset(name, userCount, itemCount, finalUsers, finalItems, testSet, validation,
-            IdMap.Identity(userCount), IdMap.Identity(itemCount));
+            IdMap.Identity(userCount), IdMap.Identity(itemCount))
+        {
+            Notes = notes,
+        };
     }
 
     // Stream key of the validation item drawn for a user without timestamps (negatives use TestNegativeSampler's keys).
