@@ -136,6 +136,8 @@ PY
         echo "The parents' learning rate and L2 searched (the paper tuned both per model; its table keeps lr 0.001 and no L2),"
         echo "each run saved at its best epoch. Chosen on the test set as the paper chose; the \`val-\` runs choose the epoch on"
         echo "each user's second-latest interaction instead (trained without it) and report the test figures at that epoch."
+        echo "These \`val-\` runs predate commit b6747d4: for the 3,041 users whose training rows carry timestamp 0, their"
+        echo "validation item was the file's last line, their highest and rarest item ID, not a seeded draw (docs/data.md)."
       else
         echo "No search: the NeuMF-64 search's best settings (GMF lr 1.25e-4 with L2 1e-5, 60 epochs; MLP with 8 negatives,"
         echo "12 epochs) applied at f = $F (\`tools/tune-parents.sh $F recipe\`), each run saved at its best epoch; the assembly"
