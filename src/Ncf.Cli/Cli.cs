@@ -72,12 +72,13 @@ internal static class Cli
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
-                  [--test-neg 99] [--min-interactions N] [--holdout latest|none]
+                  [--test-neg 99] [--min-interactions N] [--holdout latest|none] [--header auto|yes|no]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--average-from EPOCH]      (from that epoch on, evaluate and keep the mean of the epoch-end parameters)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
-            uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --holdout none trains on every
+            uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --header forces whether the
+            first line of a generic CSV/TSV file is a header (auto: guessed from its column names). --holdout none trains on every
             interaction and evaluates nothing: the model to serve, once the settings were chosen. --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code).
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);

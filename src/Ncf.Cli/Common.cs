@@ -15,7 +15,7 @@ internal static class Common
     };
 
     /// <summary>
-    /// Reads the data options (--data --format --validation --min-interactions --test-neg --holdout) and returns the loader,
+    /// Reads the data options (--data --format --header --validation --min-interactions --test-neg --holdout) and returns the loader,
     /// so that a command can reject unknown options before it spends time loading anything.
     /// </summary>
     public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
@@ -27,7 +27,8 @@ internal static class Common
         int minInteractions = args.Int("min-interactions", 0, 0, 1_000_000);
         int testNegatives = args.Int("test-neg", 99, 1, 100_000);
         var holdOut = HoldOutOption(args);
-        var fileOptions = new[] { "format", "validation", "min-interactions", "test-neg", "holdout" }.Where(args.Given).ToArray();
+        bool? hasHeader = args.Choice<bool?>("header", null, ("auto", null), ("yes", true), ("no", false));
+        var fileOptions = new[] { "format", "header", "validation", "min-interactions", "test-neg", "holdout" }.Where(args.Given).ToArray();
         if (path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
         {
             if (fileOptions.Length > 0)
@@ -50,7 +51,7 @@ internal static class Common
             throw new NcfException("--holdout none trains on every interaction and keeps no test or validation cases; drop --validation and --test-neg.");
         }
 
-        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut);
+        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
     }
 
     /// <summary>--holdout latest|none: the paper's leave-one-out test (default), or nothing held out (a model to serve).</summary>

@@ -6,7 +6,7 @@ namespace Ncf.Cli;
 internal static class DataFiles
 {
     public static NcfDataset Load(string path, DatasetFormat format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99,
-        HoldOut holdOut = HoldOut.Latest) =>
+        HoldOut holdOut = HoldOut.Latest, bool? hasHeader = null) =>
         NcfDataLoader.Load(path, new DataLoadOptions
         {
             Format = format,
@@ -15,5 +15,6 @@ internal static class DataFiles
             MinInteractionsPerUser = minInteractions,
             TestNegatives = testNegatives,
             HoldOut = holdOut,
+            HasHeader = hasHeader,
         });
 }

@@ -23,9 +23,9 @@ public sealed class CliTests : IDisposable
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
 
     /// <summary>`ncf evaluate` on a saved model reproduces the test metrics a training line printed (to 6 decimals).</summary>
-    private static void AssertEvaluatesTo(string model, double hitRate, double ndcg)
+    private static void AssertEvaluatesTo(string model, double hitRate, double ndcg, params string[] dataOptions)
     {
-        var (code, output, error) = Run("evaluate", "--model", model, "--json");
+        var (code, output, error) = Run(["evaluate", "--model", model, "--json", .. dataOptions]);
         Assert.True(code == 0, error);
         var metrics = JsonDocument.Parse(output).RootElement;
         Assert.Equal(hitRate, metrics.GetProperty("hr").GetDouble(), 6);
@@ -530,5 +530,168 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.Contains("cut.csv.gz: the gzip data is corrupt or truncated", error);
+    }
+
+    /// <summary>A log of 90 users over 40 items in three taste groups, 14 timed rows each: enough to learn from in seconds.</summary>
+    private string ClusteredLog()
+    {
+        string log = Path.Combine(_folder, "clustered.csv");
+        var lines = new List<string> { "user,item,timestamp" };
+        for (int u = 0; u < 90; u++)
+        {
+            int group = u % 3;
+            for (int n = 0; n < 14; n++)
+            {
+                int item = n < 11 ? group * 12 + (u * 7 + n * 5) % 12 : 36 + (u + n) % 4;
+                lines.Add($"user{u},item{item},{1000 + n * 10 + u % 7}");
+            }
+        }
+
+        File.WriteAllLines(log, lines);
+        return log;
+    }
+
+    [Fact]
+    public void Validation_chooses_the_epoch_and_the_test_figures_are_reported_at_it()
+    {
+        string model = Path.Combine(_folder, "val.ncf");
+        var (code, output, error) = Run("train", "--data", ClusteredLog(), "--validation", "--model", "gmf", "--factors", "8", "--lr", "0.02",
+            "--epochs", "8", "--test-neg", "20", "--checkpoint", "best", "--json", "--out", model);
+        Assert.True(code == 0, error);
+        var lines = JsonLines(output);
+        var epochs = lines[..^1];
+        var summary = lines[^1];
+        Assert.Equal(8, epochs.Length);
+        Assert.Equal("validation", summary.GetProperty("best_selected_by").GetString());
+
+        // The chosen epoch is the first with the highest validation HR@10, whatever the test set says.
+        double bestValidation = epochs.Max(e => e.GetProperty("val_hr10").GetDouble());
+        var chosen = epochs.First(e => e.GetProperty("val_hr10").GetDouble() == bestValidation);
+        Assert.Equal(chosen.GetProperty("epoch").GetInt32(), summary.GetProperty("best_epoch").GetInt32());
+        Assert.Equal(chosen.GetProperty("hr10").GetDouble(), summary.GetProperty("best_hr10").GetDouble());
+        Assert.Equal(chosen.GetProperty("ndcg10").GetDouble(), summary.GetProperty("best_ndcg10").GetDouble());
+
+        // The saved model is that epoch's: evaluating it reproduces the test figures reported for it.
+        string log = Path.Combine(_folder, "clustered.csv");
+        AssertEvaluatesTo(model, chosen.GetProperty("hr10").GetDouble(), chosen.GetProperty("ndcg10").GetDouble(), "--data", log, "--validation", "--test-neg", "20");
+
+        // The validation hold-out leaves the test cases and their negatives as they are: without it, the same figures.
+        AssertEvaluatesTo(model, chosen.GetProperty("hr10").GetDouble(), chosen.GetProperty("ndcg10").GetDouble(), "--data", log, "--test-neg", "20");
+
+        // A file with the same IDs in the same order but one interaction changed (user89's oldest row now names
+        // item0, which he never saw) is another data set: refused, not mis-scored.
+        string edited = Path.Combine(_folder, "edited.csv");
+        var rows = File.ReadAllLines(log);
+        int oldest = Array.FindIndex(rows, r => r.StartsWith("user89,", StringComparison.Ordinal));
+        rows[oldest] = "user89,item0," + rows[oldest].Split(',')[2];
+        File.WriteAllLines(edited, rows);
+        (code, _, error) = Run("evaluate", "--model", model, "--data", edited, "--validation", "--test-neg", "20");
+        Assert.Equal(2, code);
+        Assert.Contains("the model's interactions (1260 user-item pairs) are not those of edited (1260 pairs)", error);
+
+        // Or on a file of the same size whose IDs are not the model's.
+        string renamed = Path.Combine(_folder, "renamed.csv");
+        File.WriteAllLines(renamed, File.ReadAllLines(log).Select((l, n) => n == 0 ? l : l.Replace("user", "person")));
+        (code, _, error) = Run("evaluate", "--model", model, "--data", renamed, "--validation", "--test-neg", "20");
+        Assert.Equal(2, code);
+        Assert.Contains("IDs are not", error);
+
+        // Validation rows are held out of training: one per user (each has 14 distinct items), and one test row.
+        Assert.Equal(90 * 12, summary.GetProperty("train_positives").GetInt32());
+        (code, output, error) = Run("train", "--data", ClusteredLog(), "--model", "gmf", "--factors", "8", "--epochs", "1", "--test-neg", "20", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(90 * 13, JsonLines(output)[^1].GetProperty("train_positives").GetInt32());
+        Assert.Equal("test", JsonLines(output)[^1].GetProperty("best_selected_by").GetString());
+    }
+
+    [Fact]
+    public void Header_option_forces_or_refuses_the_first_line_as_a_header()
+    {
+        // "person,thing" names no known column, so by default it is guessed to be data: one more user and item.
+        string log = Path.Combine(_folder, "people.csv");
+        File.WriteAllLines(log, ["person,thing", "a,x", "a,y", "b,x", "b,z", "c,y", "c,z"]);
+        int Users(params string[] extra)
+        {
+            var (code, output, error) = Run(["train", "--data", log, "--holdout", "none", "--epochs", "1", "--factors", "2", "--json", .. extra]);
+            Assert.True(code == 0, error);
+            return JsonLines(output)[^1].GetProperty("users").GetInt32();
+        }
+
+        Assert.Equal(4, Users());
+        Assert.Equal(4, Users("--header", "no"));
+        Assert.Equal(3, Users("--header", "yes"));
+
+        // Forcing a header on a MovieLens file, whose layout is fixed, is refused with the file named.
+        string dat = Path.Combine(_folder, "ratings.dat");
+        File.WriteAllLines(dat, ["1::10::5::100", "1::11::4::101", "2::10::3::102", "2::12::2::103"]);
+        var (refused, stdout, stderr) = Run("train", "--data", dat, "--header", "yes", "--epochs", "1");
+        Assert.Equal(2, refused);
+        Assert.Equal("", stdout);
+        Assert.Contains("ratings.dat", stderr);
+        Assert.Contains("header", stderr);
+        Assert.Equal(2, Run("train", "--data", log, "--header", "maybe").Code);
+    }
+
+    [Fact]
+    public void A_malformed_data_file_names_file_and_line_exits_2_and_writes_no_model()
+    {
+        string log = Path.Combine(_folder, "broken.tsv");
+        File.WriteAllText(log, "user\titem\ttimestamp\r\nu1\ti1\t1\r\nu1\ti2\tyesterday\r\nu2\ti1\t3\r\n");
+        string model = Path.Combine(_folder, "never.ncf");
+
+        var (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--out", model);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("broken.tsv:3:", error);
+        Assert.Contains("yesterday", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.False(File.Exists(model));
+        Assert.Equal([log], Directory.GetFiles(_folder));
+    }
+
+    [Fact]
+    public async Task Data_download_verifies_unpacks_and_refuses_a_checksum_mismatch_leaving_nothing()
+    {
+        byte[] zip;
+        using (var memory = new MemoryStream())
+        {
+            using (var archive = new System.IO.Compression.ZipArchive(memory, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+            using (var writer = new StreamWriter(archive.CreateEntry("ml-latest-small/ratings.csv").Open()))
+            {
+                writer.Write("userId,movieId,rating,timestamp\n1,10,4.0,5\n1,20,3.0,6\n1,30,3.0,7\n2,10,5.0,7\n2,30,1.0,8\n2,40,1.0,9\n");
+            }
+
+            zip = memory.ToArray();
+        }
+
+        string sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(zip));
+        await using var server = new Ncf.Core.Tests.Data.TinyHttpServer(new() { ["ml-latest-small.zip"] = zip });
+        string target = Path.Combine(_folder, "data");
+        string baseUrl = server.BaseUri.ToString();
+
+        var (code, output, error) = Run("data", "download", "ml-latest-small", "--to", target, "--base-url", baseUrl, "--sha256", new string('a', 64));
+        Assert.Equal(2, code);
+        Assert.Contains("SHA-256 mismatch", error);
+        Assert.Contains(sha256, error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.Empty(Directory.Exists(target) ? Directory.GetFileSystemEntries(target) : []);
+
+        (code, output, error) = Run("data", "download", "ml-latest-small", "--to", target, "--base-url", baseUrl, "--sha256", sha256);
+        Assert.True(code == 0, error);
+        string folder = Path.Combine(target, "ml-latest-small");
+        Assert.Contains($"ml-latest-small: verified and unpacked into {folder}", output);
+        Assert.Equal([folder], Directory.GetFileSystemEntries(target));
+
+        // The unpacked folder is usable as --data straight away.
+        (code, output, error) = Run("train", "--data", folder, "--epochs", "1", "--test-neg", "1", "--factors", "2", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(2, JsonLines(output)[^1].GetProperty("users").GetInt32());
+
+        // Again without --overwrite: refused, the first copy untouched.
+        (code, _, error) = Run("data", "download", "ml-latest-small", "--to", target, "--base-url", baseUrl, "--sha256", sha256);
+        Assert.Equal(2, code);
+        Assert.Contains("already exists", error);
+        Assert.True(File.Exists(Path.Combine(folder, "ratings.csv")));
     }
 }

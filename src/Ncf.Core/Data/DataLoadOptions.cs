@@ -28,7 +28,10 @@ public sealed class DataLoadOptions
     /// </summary>
     public int MinInteractionsPerUser { get; init; }
 
-    /// <summary>Generic files: true/false forces whether the first line is a header; null (default) detects it.</summary>
+    /// <summary>
+    /// Generic CSV/TSV files: true/false forces whether the first line is a header; null (default) detects it from
+    /// the column names. Setting it for another format (whose header is fixed) is an error when the data is read.
+    /// </summary>
     public bool? HasHeader { get; init; }
 
     /// <summary>Seed of every random draw (negatives). Default 42; the same seed gives the same data set everywhere.</summary>

@@ -69,7 +69,14 @@ public static class NcfDataLoader
 
         if (Directory.Exists(path))
         {
-            return ResolveFolder(path, format);
+            try
+            {
+                return ResolveFolder(path, format);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new NcfException($"{path}: cannot list the folder ({e.Message}).", e);
+            }
         }
 
         if (File.Exists(path))
@@ -128,6 +135,8 @@ public static class NcfDataLoader
 
     private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader) => format switch
     {
+        _ when hasHeader is not null && format != DatasetFormat.Generic => throw new NcfException(
+            $"{file}: is read as {DatasetFormats.ToName(format)}, whose header is fixed; a header setting applies to generic CSV/TSV files (format csv)."),
         DatasetFormat.MovieLens100K => MovieLensReader.ReadUData(file),
         DatasetFormat.MovieLens1M => MovieLensReader.ReadRatingsDat(file),
         DatasetFormat.MovieLensCsv => MovieLensReader.ReadRatingsCsv(file),

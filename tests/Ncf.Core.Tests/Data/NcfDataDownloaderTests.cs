@@ -86,6 +86,35 @@ public sealed class NcfDataDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Overwrite_ReplacesTheOldCopyOnlyOnceTheNewOneIsVerified()
+    {
+        byte[] zip = MakeZip("ml-latest-small", "ratings.csv", "userId,movieId\n1,2\n2,2\n");
+        await using var server = new TinyHttpServer(new() { ["ml-latest-small.zip"] = zip });
+        string old = Path.Combine(Target, "ml-latest-small", "ratings.csv");
+        Directory.CreateDirectory(Path.GetDirectoryName(old)!);
+        File.WriteAllText(old, "the user's own copy\n");
+
+        // A failed overwrite (bad checksum) leaves the old copy exactly as it was, and nothing else.
+        var bad = new DownloadOptions { BaseUri = server.BaseUri, ExpectedSha256 = new string('0', 64), HttpClient = _client, Overwrite = true };
+        await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-latest-small", Target, bad));
+        Assert.Equal("the user's own copy\n", File.ReadAllText(old));
+        Assert.Equal([Path.Combine(Target, "ml-latest-small")], LeftInTarget());
+
+        // A verified one replaces it, with no hidden copy left beside it.
+        var good = new DownloadOptions { BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, Overwrite = true };
+        await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, good);
+        Assert.Equal("userId,movieId\n1,2\n2,2\n", File.ReadAllText(old));
+        Assert.Equal([Path.Combine(Target, "ml-latest-small")], LeftInTarget());
+
+        // A plain file where the folder belongs is replaced too.
+        Directory.Delete(Path.Combine(Target, "ml-latest-small"), recursive: true);
+        File.WriteAllText(Path.Combine(Target, "ml-latest-small"), "not a folder");
+        await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, good);
+        Assert.True(File.Exists(old));
+        Assert.Equal([Path.Combine(Target, "ml-latest-small")], LeftInTarget());
+    }
+
+    [Fact]
     public async Task Sha256Mismatch_LeavesNothingBehind()
     {
         byte[] zip = MakeZip("ml-1m", "ratings.dat", "1::2::3::4\n");

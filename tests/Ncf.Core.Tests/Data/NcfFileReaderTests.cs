@@ -168,6 +168,71 @@ public sealed class NcfFileReaderTests : IDisposable
         Assert.Contains(expected, error.Message);
     }
 
+    [Theory]
+    [InlineData("(0,4)\t0\t5\n(1,0)\t1\n(2,3)\t1\t2\n", "toy.test.negative:2:", "expected 2 negative items, as on line 1; found 1")]
+    [InlineData("(0,4)\t0\t5\n(1,0)\t1\t2\n(2,3)\t1\t2\t3\n", "toy.test.negative:3:", "expected 2 negative items, as on line 1; found 3")]
+    [InlineData("(0,4)\t0\t5\n(1,0)\n", "toy.test.negative:2:", "found none")]
+    [InlineData("(0,4)\t\t\n", "toy.test.negative:1:", "found none")]
+    public void NegativeLinesOfUnequalLength_AreAnError(string negative, string where, string expected)
+    {
+        // A cut-short line would rank its test item among fewer candidates (one with none would be a sure hit).
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: negative, testRating: null)));
+
+        Assert.Contains(where, error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void EmptyTestRatingFile_WithoutNegatives_IsAClearError()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: null, testRating: "\r\n")));
+
+        Assert.Contains("toy.test.rating", error.Message);
+        Assert.Contains("no test cases found", error.Message);
+    }
+
+    [Theory]
+    [InlineData("0\t4\t5\t40\n1\t6\t3\t8\n", "toy.test.rating:2:", "item ID 6 is outside the range 0..5")]
+    [InlineData("0\t4\t5\t40\n3\t0\t3\t8\n", "toy.test.rating:2:", "user ID 3 is outside the range 0..2")]
+    [InlineData("0\t4\tfive\t40\n", "toy.test.rating:1:", "rating 'five' is not a number")]
+    public void BadTestRatingFile_NamesFileAndLine(string testRating, string where, string expected)
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: null, testRating: testRating)));
+
+        Assert.Contains(where, error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void BadRatingInTrainingFile_NamesTheLine()
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(train: "0\t1\t5\t10\n0\t2\tabc\t30\n")));
+
+        Assert.Contains("toy.train.rating:2:", error.Message);
+        Assert.Contains("rating 'abc' is not a number", error.Message);
+    }
+
+    [Fact]
+    public void CrlfBomAndMissingFinalNewline_ReadAsThePlainFiles()
+    {
+        var plain = NcfFileReader.Read(Prefix(), new DataLoadOptions { Validation = true, TestNegatives = 2 });
+
+        // The same three files as Windows tools write them: a UTF-8 BOM, CRLF endings, no newline at the end.
+        static string Windows(string text) => "\uFEFF" + text.TrimEnd('\n').Replace("\n", "\r\n");
+        var windows = NcfFileReader.Read(Prefix(Windows(Train), Windows(Negative), Windows(TestRating)), new DataLoadOptions { Validation = true, TestNegatives = 2 });
+
+        Assert.Equal(plain.TrainUsers, windows.TrainUsers);
+        Assert.Equal(plain.TrainItems, windows.TrainItems);
+        Assert.Equal(plain.Test!.Users, windows.Test!.Users);
+        Assert.Equal(plain.Test.TargetItems, windows.Test.TargetItems);
+        for (int c = 0; c < plain.Test.Count; c++)
+        {
+            Assert.Equal(plain.Test.NegativesOf(c).ToArray(), windows.Test.NegativesOf(c).ToArray());
+        }
+
+        Assert.Equal(plain.Validation!.TargetItems, windows.Validation!.TargetItems);
+    }
+
     [Fact]
     public void DisagreeingTestFiles_AreAnError()
     {

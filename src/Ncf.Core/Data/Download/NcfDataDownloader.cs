@@ -81,12 +81,30 @@ public static partial class NcfDataDownloader
             Unpack(partialZip, partialFolder, zipUri);
             string content = SingleTopFolder(partialFolder) ?? partialFolder;
             cancellationToken.ThrowIfCancellationRequested();
-            if (options.Overwrite && Directory.Exists(finalFolder))
+            // An existing copy is moved aside, not deleted, until the new one is in place: a failure in between
+            // puts it back, and a crash leaves it whole under the hidden .old name.
+            string? displaced = null;
+            if (options.Overwrite && (Directory.Exists(finalFolder) || File.Exists(finalFolder)))
             {
-                Directory.Delete(finalFolder, recursive: true);
+                displaced = Path.Combine(targetDirectory, $".{archive.Name}.{stamp}.old");
+                MoveEntry(finalFolder, displaced);
             }
 
-            Directory.Move(content, finalFolder);
+            try
+            {
+                Directory.Move(content, finalFolder);
+            }
+            catch when (displaced is not null)
+            {
+                MoveEntry(displaced, finalFolder);
+                throw;
+            }
+
+            if (displaced is not null)
+            {
+                TryDelete(displaced, displaced);
+            }
+
             return finalFolder;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -202,6 +220,18 @@ public static partial class NcfDataDownloader
     {
         var entries = Directory.GetFileSystemEntries(folder);
         return entries.Length == 1 && Directory.Exists(entries[0]) ? entries[0] : null;
+    }
+
+    private static void MoveEntry(string from, string to)
+    {
+        if (Directory.Exists(from))
+        {
+            Directory.Move(from, to);
+        }
+        else
+        {
+            File.Move(from, to);
+        }
     }
 
     private static void TryDelete(string file, string folder)

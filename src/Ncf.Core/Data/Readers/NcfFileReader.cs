@@ -75,6 +75,11 @@ public static class NcfFileReader
         else
         {
             var ratings = ReadRatings(testPath, userCount, itemCount, trainPath);
+            if (ratings.Users.Count == 0)
+            {
+                throw new DataFormatException(testPath, 0, "no test cases found (the file is empty or holds only blank lines)");
+            }
+
             test = new TestCases { Users = ratings.Users, Items = ratings.Items };
         }
 
@@ -311,6 +316,11 @@ public static class NcfFileReader
 
             int user = ParseId(reader, line[fields[0]], "user", userLimit, trainPath);
             int item = ParseId(reader, line[fields[1]], "item", itemLimit, trainPath);
+            if (count >= 3 && !Utf8Number.TryParseSingle(FieldSplitter.Clean(line[fields[2]]), out _))
+            {
+                throw new DataFormatException(path, reader.LineNumber, $"rating '{FieldSplitter.Show(line[fields[2]])}' is not a number");
+            }
+
             long time = 0;
             if (count >= 4 && !Utf8Number.TryParseInt64(FieldSplitter.Clean(line[fields[3]]), out time))
             {
@@ -327,12 +337,16 @@ public static class NcfFileReader
         return result;
     }
 
-    // Reads `(user,item)\tneg1\tneg2...` lines.
+    // Reads `(user,item)\tneg1\tneg2...` lines. Every line must list as many negatives as the first (99 in the
+    // paper's files): a line cut short by a broken download would otherwise rank its test item among fewer
+    // candidates, and one with none would count as a hit, without a word.
     private static TestCases ReadNegatives(string path, int userCount, int itemCount, string trainPath)
     {
         using var reader = new Utf8LineReader(path);
         var cases = new TestCases();
         cases.NegativeOffsets.Add(0);
+        int expected = -1;
+        long expectedLine = 0;
         while (reader.TryReadLine(out var line))
         {
             if (FieldSplitter.IsBlank(line))
@@ -361,6 +375,23 @@ public static class NcfFileReader
                 {
                     cases.Negatives.Add(ParseId(reader, field, "negative item", itemCount, trainPath));
                 }
+            }
+
+            int found = cases.Negatives.Count - cases.NegativeOffsets[^1];
+            if (found == 0)
+            {
+                throw new DataFormatException(path, reader.LineNumber,
+                    "expected tab-separated negative items after '(user,item)'; found none (a truncated file?)");
+            }
+
+            if (expected < 0)
+            {
+                (expected, expectedLine) = (found, reader.LineNumber);
+            }
+            else if (found != expected)
+            {
+                throw new DataFormatException(path, reader.LineNumber,
+                    $"expected {expected} negative items, as on line {expectedLine}; found {found} (a truncated or mixed file?)");
             }
 
             cases.NegativeOffsets.Add(cases.Negatives.Count);
