@@ -20,6 +20,13 @@ internal static class Common
     /// </summary>
     public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
     {
+        var load = SeededDataLoader(args);
+        return () => load(seed);
+    }
+
+    /// <summary>As <see cref="DataLoader"/>, with the seed of the split's random draws given when loading.</summary>
+    public static Func<ulong, NcfDataset> SeededDataLoader(Arguments args)
+    {
         string? path = args.String("data");
         string? formatName = args.String("format");
         var format = formatName is null ? DatasetFormat.Auto : DatasetFormats.Parse(formatName);
@@ -39,11 +46,11 @@ internal static class Common
 
             if (path is null)
             {
-                return () => SyntheticData.Generate();
+                return _ => SyntheticData.Generate();
             }
 
             var synthetic = SyntheticOptions(path);
-            return () => SyntheticData.Generate(synthetic);
+            return _ => SyntheticData.Generate(synthetic);
         }
 
         if (holdOut == HoldOut.None && (validation || args.Given("test-neg")))
@@ -51,7 +58,7 @@ internal static class Common
             throw new NcfException("--holdout none trains on every interaction and keeps no test or validation cases; drop --validation and --test-neg.");
         }
 
-        return () => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
+        return seed => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
     }
 
     /// <summary>--holdout latest|none: the paper's leave-one-out test (default), or nothing held out (a model to serve).</summary>

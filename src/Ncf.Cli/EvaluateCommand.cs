@@ -21,16 +21,20 @@ internal static class EvaluateCommand
             throw new NcfException("--holdout none leaves nothing to evaluate on: evaluate needs the held-out test cases.");
         }
 
-        var loadData = Common.DataLoader(args, args.ULong("seed", 42));
+        ulong? givenSeed = args.Given("seed") ? args.ULong("seed", 42) : null;
+        var loadData = Common.SeededDataLoader(args);
         args.RejectUnknown("evaluate");
-        var data = loadData();
+        using var backend = new CpuBackend();
+        using var recommender = NcfRecommender.Load(path, backend);
+
+        // The split's seed draws a raw log's test negatives: by default the training run's, so that evaluate
+        // reproduces the figures it printed (42, the training default, for files that predate the stored seed).
+        var data = loadData(givenSeed ?? recommender.DataSeed ?? 42);
         if (data.Test is null)
         {
             throw new NcfException($"{data.Name}: the data has no test cases to evaluate on.");
         }
 
-        using var backend = new CpuBackend();
-        using var recommender = NcfRecommender.Load(path, backend);
         if (recommender.Model.UserCount != data.UserCount || recommender.Model.ItemCount != data.ItemCount)
         {
             throw new NcfException($"{path}: the model has {recommender.Model.UserCount} users and {recommender.Model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");

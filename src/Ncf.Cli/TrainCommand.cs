@@ -150,7 +150,7 @@ internal static class TrainCommand
                 : null;
             if (output is not null)
             {
-                new NcfRecommender(model, data).Save(output);
+                new NcfRecommender(model, data) { DataSeed = seed }.Save(output);
             }
 
             PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);

@@ -44,6 +44,12 @@ public sealed class NcfRecommender : IDisposable
     /// <summary>The model.</summary>
     public NcfModel Model { get; }
 
+    /// <summary>
+    /// The seed of the data split the model was trained on (it fixes the sampled test negatives of a raw log), when
+    /// known; null for models saved before model format version 2. <c>ncf evaluate</c> uses it by default.
+    /// </summary>
+    public ulong? DataSeed { get; init; }
+
     /// <summary>External user IDs.</summary>
     public IdMap UserIds { get; }
 

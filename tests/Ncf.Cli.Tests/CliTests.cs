@@ -605,6 +605,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_draws_the_test_negatives_with_the_training_runs_seed_unless_told_otherwise()
+    {
+        string log = ClusteredLog(), model = Path.Combine(_folder, "seed7.ncf");
+        var (code, output, error) = Run("train", "--data", log, "--model", "gmf", "--factors", "8", "--epochs", "2", "--test-neg", "20", "--seed", "7", "--json", "--out", model);
+        Assert.True(code == 0, error);
+        var summary = JsonLines(output)[^1];
+        double hitRate = summary.GetProperty("final_hr10").GetDouble(), ndcg = summary.GetProperty("final_ndcg10").GetDouble();
+
+        AssertEvaluatesTo(model, hitRate, ndcg, "--data", log, "--test-neg", "20");
+        AssertEvaluatesTo(model, hitRate, ndcg, "--data", log, "--test-neg", "20", "--seed", "7");
+
+        // Another seed draws other negatives for the same test items: other figures.
+        (code, output, error) = Run("evaluate", "--model", model, "--data", log, "--test-neg", "20", "--seed", "42", "--json");
+        Assert.True(code == 0, error);
+        var other = JsonDocument.Parse(output).RootElement;
+        Assert.NotEqual((hitRate, ndcg), (other.GetProperty("hr").GetDouble(), other.GetProperty("ndcg").GetDouble()));
+    }
+
+    [Fact]
     public void Header_option_forces_or_refuses_the_first_line_as_a_header()
     {
         // "person,thing" names no known column, so by default it is guessed to be data: one more user and item.

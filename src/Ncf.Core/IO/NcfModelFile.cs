@@ -8,7 +8,7 @@ using Ncf.Models;
 namespace Ncf.IO;
 
 /// <summary>
-/// The model file format, version 1, little-endian:
+/// The model file format, version 2, little-endian:
 /// <code>
 /// "NCFMODEL"  8 bytes magic
 /// u32 version (1), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
@@ -17,15 +17,17 @@ namespace Ncf.IO;
 /// string      data set name
 /// i32 U + U strings, i32 I + I strings   external user and item IDs (string = i32 byte count + UTF-8)
 /// i32 K, i32[U+1] offsets, i32[K] items  each user's known (training) items, sorted, for exclusion
+/// u8 + u64    1 and the data split's seed, or 0 and 0 when unknown (version 2; version 1 files end before it)
 /// 32 bytes    SHA-256 of everything above
 /// </code>
+/// Version 1 files (no seed) are still read.
 /// Files are written to a temporary name in the same folder, flushed to disk and renamed over the target, so a
 /// crash leaves either the old file or the new one, never a torn one.
 /// </summary>
 public static class NcfModelFile
 {
-    /// <summary>The current format version.</summary>
-    public const int Version = 1;
+    /// <summary>The current format version (written); <see cref="Load"/> reads this one and version 1.</summary>
+    public const int Version = 2;
 
     private static readonly byte[] Magic = "NCFMODEL"u8.ToArray();
 
@@ -66,6 +68,9 @@ public static class NcfModelFile
             {
                 w.Write(item);
             }
+
+            w.Write((byte)(recommender.DataSeed is null ? 0 : 1));
+            w.Write(recommender.DataSeed ?? 0UL);
         }
 
         var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
@@ -97,9 +102,9 @@ public static class NcfModelFile
         var reader = new SpanReader(path, bytes);
         reader.Skip(Magic.Length);
         uint version = reader.UInt32();
-        if (version != Version)
+        if (version is not (1 or Version))
         {
-            throw new NcfException($"{path}: model format version {version}; this build reads version {Version}.");
+            throw new NcfException($"{path}: model format version {version}; this build reads versions 1 and {Version}.");
         }
 
         if (bytes.Length < Magic.Length + 8 + SHA256.HashSizeInBytes)
@@ -150,13 +155,26 @@ public static class NcfModelFile
             int pairs = reader.Int32();
             var offsets = reader.Int32Array(users + 1);
             var knownItems = reader.Int32Array(pairs);
+            ulong? dataSeed = null;
+            if (version >= 2)
+            {
+                byte hasSeed = reader.Byte();
+                ulong seed = reader.UInt64();
+                dataSeed = hasSeed switch
+                {
+                    0 => null,
+                    1 => seed,
+                    _ => throw new NcfException($"{path}: invalid data-seed flag {hasSeed}."),
+                };
+            }
+
             if (!reader.AtEnd)
             {
                 throw new NcfException($"{path}: unexpected bytes after the known-items table.");
             }
 
             var known = KnownFromCsr(path, users, items, offsets, knownItems);
-            return new NcfRecommender(model, userIds, itemIds, known, name);
+            return new NcfRecommender(model, userIds, itemIds, known, name) { DataSeed = dataSeed };
         }
         catch
         {
@@ -260,6 +278,10 @@ public static class NcfModelFile
         public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4));
 
         public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Bytes(4));
+
+        public byte Byte() => Bytes(1)[0];
+
+        public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Bytes(8));
 
         public int[] Int32Array(int count)
         {

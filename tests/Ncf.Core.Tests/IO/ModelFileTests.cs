@@ -48,6 +48,43 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void The_data_seed_is_kept_and_a_version_1_file_without_it_still_loads()
+    {
+        using var backend = new CpuBackend();
+        using var original = MakeRecommender(backend);
+        string path = Path.Combine(_folder, "m.ncf");
+        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { DataSeed = 0xFEED_0000_0000_0007UL }.Save(path);
+        using (var loaded = NcfRecommender.Load(path, backend))
+        {
+            Assert.Equal(0xFEED_0000_0000_0007UL, loaded.DataSeed);
+        }
+
+        original.Save(path);
+        using (var loaded = NcfRecommender.Load(path, backend))
+        {
+            Assert.Null(loaded.DataSeed);
+        }
+
+        // Version 1, as earlier builds wrote it: no seed section (flag byte + 8 bytes) before the SHA-256.
+        var v2 = File.ReadAllBytes(path);
+        var body = v2[..^(32 + 9)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(8), 1);
+        File.WriteAllBytes(path, [.. body, .. System.Security.Cryptography.SHA256.HashData(body)]);
+        using (var v1 = NcfRecommender.Load(path, backend))
+        {
+            Assert.Null(v1.DataSeed);
+            Assert.Equal(original.KnownItems.Items, v1.KnownItems.Items);
+            Assert.Equal(original.Recommend("alice", 4), v1.Recommend("alice", 4));
+        }
+
+        // A seed flag other than 0 or 1 is refused by name (the checksum being right).
+        var badFlag = (byte[])v2.Clone();
+        badFlag[^(32 + 9)] = 7;
+        File.WriteAllBytes(path, [.. badFlag[..^32], .. System.Security.Cryptography.SHA256.HashData(badFlag.AsSpan(0, badFlag.Length - 32))]);
+        Assert.Contains("invalid data-seed flag 7", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+    }
+
+    [Fact]
     public void Truncated_altered_and_foreign_files_are_refused_with_the_path_in_the_message()
     {
         using var backend = new CpuBackend();
