@@ -61,6 +61,50 @@ internal static class Common
         return seed => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
     }
 
+    /// <summary>
+    /// Refuses a saved model (to evaluate, or to pre-train from) that was not trained on <paramref name="data"/>'s
+    /// split: other user or item IDs, or their order (a reordered file of the same size maps other IDs to the same
+    /// rows); other interactions (an edited file); or every interaction, test items included (--holdout none), where
+    /// the data holds test cases. The interactions must lie between the data's training pairs and all it knows: a
+    /// model file keeps training, validation and test pairs (files saved before model format 2 only the training ones).
+    /// </summary>
+    public static void RequireTrainedOn(NcfRecommender recommender, NcfDataset data, string path)
+    {
+        if (!recommender.UserIds.Ids.SequenceEqual(data.UserIds.Ids) || !recommender.ItemIds.Ids.SequenceEqual(data.ItemIds.Ids))
+        {
+            throw new NcfException($"{path}: the model's user or item IDs are not {data.Name}'s in the same order; use a model with the data it was trained on.");
+        }
+
+        if (recommender.TrainedOnEverything && data.Test is not null)
+        {
+            throw new NcfException($"{path}: the model was trained on every interaction (--holdout none), the test items included: "
+                + "scored on them, or used as a parent of a model that is, it would flatter the figures.");
+        }
+
+        var known = recommender.KnownItems;
+        if (!Contains(known, data.Train) || !Contains(data.Known, known))
+        {
+            throw new NcfException($"{path}: the model's interactions ({known.PairCount} user-item pairs) are not those of {data.Name} "
+                + $"({data.Known.PairCount} pairs); use a model with the data it was trained on.");
+        }
+
+        static bool Contains(UserItemIndex outer, UserItemIndex inner)
+        {
+            for (int u = 0; u < inner.UserCount; u++)
+            {
+                foreach (int item in inner.ItemsOf(u))
+                {
+                    if (!outer.Contains(u, item))
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>--holdout latest|none: the paper's leave-one-out test (default), or nothing held out (a model to serve).</summary>
     public static HoldOut HoldOutOption(Arguments args) =>
         args.Choice("holdout", HoldOut.Latest, ("latest", HoldOut.Latest), ("none", HoldOut.None));

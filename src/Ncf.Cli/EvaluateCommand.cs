@@ -40,20 +40,7 @@ internal static class EvaluateCommand
             throw new NcfException($"{path}: the model has {recommender.Model.UserCount} users and {recommender.Model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");
         }
 
-        // Equal counts are not enough: a reordered file of the same size maps other IDs to the same rows, and an
-        // edited one holds other interactions (the model file keeps every interaction it saw: train, validation, test).
-        if (!recommender.UserIds.Ids.SequenceEqual(data.UserIds.Ids) || !recommender.ItemIds.Ids.SequenceEqual(data.ItemIds.Ids))
-        {
-            throw new NcfException($"{path}: the model's user or item IDs are not {data.Name}'s in the same order; evaluate a model on the data it was trained on.");
-        }
-
-        var known = recommender.KnownItems;
-        if (!known.Offsets.AsSpan().SequenceEqual(data.Known.Offsets) || !known.Items.AsSpan().SequenceEqual(data.Known.Items))
-        {
-            throw new NcfException($"{path}: the model's interactions ({known.PairCount} user-item pairs) are not those of {data.Name} "
-                + $"({data.Known.PairCount} pairs); evaluate a model on the data it was trained on.");
-        }
-
+        Common.RequireTrainedOn(recommender, data, path);
         var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
         RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Known, k, ties, cancellationToken) : null;

@@ -150,7 +150,7 @@ internal static class TrainCommand
                 : null;
             if (output is not null)
             {
-                new NcfRecommender(model, data) { DataSeed = seed }.Save(output);
+                new NcfRecommender(model, data) { DataSeed = seed, TrainedOnEverything = data.Test is null }.Save(output);
             }
 
             PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
@@ -171,6 +171,16 @@ internal static class TrainCommand
             throw new NcfException($"{path}: expected a {Common.Kind(kind)} model with f={shape.Factors}{(kind == ModelKind.Mlp ? $", {shape.Layers} layers" : "")} " +
                 $"on {data.UserCount} users and {data.ItemCount} items; found {Common.Kind(model.Kind)} f={model.Options.Factors}, {model.Options.Layers} layers, " +
                 $"{model.UserCount} users, {model.ItemCount} items.");
+        }
+
+        try
+        {
+            Common.RequireTrainedOn(recommender, data, path);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
         }
 
         return model;

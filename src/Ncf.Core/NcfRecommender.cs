@@ -50,6 +50,13 @@ public sealed class NcfRecommender : IDisposable
     /// </summary>
     public ulong? DataSeed { get; init; }
 
+    /// <summary>
+    /// True when every interaction trained the model, held-out test items included (CLI <c>--holdout none</c>): its
+    /// figures on a split of the same data would be inflated, so <c>ncf evaluate</c> refuses it. Kept from model
+    /// format version 2 on; false for older files.
+    /// </summary>
+    public bool TrainedOnEverything { get; init; }
+
     /// <summary>External user IDs.</summary>
     public IdMap UserIds { get; }
 

@@ -371,6 +371,16 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("nothing held out", output);
         Assert.DoesNotContain("HR@10", output);
+
+        // It has trained on the test items: evaluate refuses it, and so does pre-training from it on a split.
+        (code, _, error) = Run("evaluate", "--model", model, "--data", log, "--test-neg", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("trained on every interaction (--holdout none)", error);
+        string mlp = Path.Combine(_folder, "all-mlp.ncf");
+        Assert.Equal(0, Run("train", "--data", log, "--holdout", "none", "--model", "mlp", "--epochs", "1", "--out", mlp).Code);
+        (code, _, error) = Run("train", "--data", log, "--model", "neumf", "--gmf", model, "--mlp", mlp, "--epochs", "0", "--test-neg", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("trained on every interaction (--holdout none)", error);
     }
 
     [Fact]

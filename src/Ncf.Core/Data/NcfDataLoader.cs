@@ -36,6 +36,11 @@ public static class NcfDataLoader
         options.Validate();
         var (resolved, format) = Resolve(path, options.Format);
         string name = DatasetName(path, resolved, format);
+        if (format == DatasetFormat.Ncf && options.HasHeader is not null)
+        {
+            throw new NcfException($"{resolved}: is read as NCF files, which have no header; a header setting applies to generic CSV/TSV files (format csv).");
+        }
+
         return format == DatasetFormat.Ncf
             ? NcfFileReader.Read(resolved, options, name)
             : LeaveOneOutSplitter.Split(ReadLog(resolved, format, options.HasHeader), options, name);

@@ -11,13 +11,14 @@ namespace Ncf.IO;
 /// The model file format, version 2, little-endian:
 /// <code>
 /// "NCFMODEL"  8 bytes magic
-/// u32 version (1), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
+/// u32 version (2), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
 /// i32 factors, i32 layers, i32 users, i32 items, i32 parameter count P
 /// f32[P]      parameters in the model's layout order
 /// string      data set name
 /// i32 U + U strings, i32 I + I strings   external user and item IDs (string = i32 byte count + UTF-8)
-/// i32 K, i32[U+1] offsets, i32[K] items  each user's known (training) items, sorted, for exclusion
-/// u8 + u64    1 and the data split's seed, or 0 and 0 when unknown (version 2; version 1 files end before it)
+/// i32 K, i32[U+1] offsets, i32[K] items  each user's known items (training, validation and test), sorted, for exclusion
+/// u8 flags    (version 2) bit 0: the data split's seed follows; bit 1: every interaction trained the model (no hold-out)
+/// u64 seed    (version 2) the data split's seed, 0 when bit 0 is clear; version 1 files end before the flags
 /// 32 bytes    SHA-256 of everything above
 /// </code>
 /// Version 1 files (no seed) are still read.
@@ -30,6 +31,8 @@ public static class NcfModelFile
     public const int Version = 2;
 
     private static readonly byte[] Magic = "NCFMODEL"u8.ToArray();
+
+    private const byte SeedFlag = 1, EverythingFlag = 2;
 
     /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
     public static void Save(NcfRecommender recommender, string path)
@@ -69,7 +72,7 @@ public static class NcfModelFile
                 w.Write(item);
             }
 
-            w.Write((byte)(recommender.DataSeed is null ? 0 : 1));
+            w.Write((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)));
             w.Write(recommender.DataSeed ?? 0UL);
         }
 
@@ -156,16 +159,18 @@ public static class NcfModelFile
             var offsets = reader.Int32Array(users + 1);
             var knownItems = reader.Int32Array(pairs);
             ulong? dataSeed = null;
+            bool trainedOnEverything = false;
             if (version >= 2)
             {
-                byte hasSeed = reader.Byte();
+                byte flags = reader.Byte();
                 ulong seed = reader.UInt64();
-                dataSeed = hasSeed switch
+                if ((flags & ~(SeedFlag | EverythingFlag)) != 0)
                 {
-                    0 => null,
-                    1 => seed,
-                    _ => throw new NcfException($"{path}: invalid data-seed flag {hasSeed}."),
-                };
+                    throw new NcfException($"{path}: invalid flags byte {flags} (this build knows bits 0 and 1).");
+                }
+
+                dataSeed = (flags & SeedFlag) != 0 ? seed : null;
+                trainedOnEverything = (flags & EverythingFlag) != 0;
             }
 
             if (!reader.AtEnd)
@@ -174,7 +179,7 @@ public static class NcfModelFile
             }
 
             var known = KnownFromCsr(path, users, items, offsets, knownItems);
-            return new NcfRecommender(model, userIds, itemIds, known, name) { DataSeed = dataSeed };
+            return new NcfRecommender(model, userIds, itemIds, known, name) { DataSeed = dataSeed, TrainedOnEverything = trainedOnEverything };
         }
         catch
         {

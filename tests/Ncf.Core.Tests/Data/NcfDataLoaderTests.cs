@@ -26,6 +26,23 @@ public sealed class NcfDataLoaderTests : IDisposable
     }
 
     [Fact]
+    public void HeaderSetting_IsRefusedForFormatsWithAFixedLayout()
+    {
+        _temp.Write("n/toy.train.rating", "0\t0\t1\t1\n1\t1\t1\t1\n");
+        _temp.Write("n/toy.test.negative", "(0,1)\t0\n(1,0)\t1\n");
+        _temp.Write("m/ratings.dat", RatingsDat);
+
+        foreach (string path in new[] { Path.Combine(_temp.Path, "n", "toy"), Path.Combine(_temp.Path, "m") })
+        {
+            var error = Assert.Throws<NcfException>(() => NcfDataLoader.Load(path, new DataLoadOptions { HasHeader = false, TestNegatives = 1 }));
+            Assert.Contains("a header setting applies to generic CSV/TSV files", error.Message);
+        }
+
+        // Without the setting both load.
+        Assert.Equal(2, NcfDataLoader.Load(Path.Combine(_temp.Path, "n", "toy")).TrainCount);
+    }
+
+    [Fact]
     public void Folder_PrefersNcfSplit_AndPrefixWorks()
     {
         _temp.Write("d/ratings.dat", RatingsDat);

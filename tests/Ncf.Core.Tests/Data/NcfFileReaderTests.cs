@@ -210,6 +210,10 @@ public sealed class NcfFileReaderTests : IDisposable
 
         Assert.Contains("toy.train.rating:2:", error.Message);
         Assert.Contains("rating 'abc' is not a number", error.Message);
+
+        // An empty rating field, or a trailing tab, is no rating: accepted, as the rating is optional.
+        var data = NcfFileReader.Read(Prefix(train: "0\t1\t\t10\n0\t2\t\n1\t3\t3\t7\n1\t4\n2\t5\t1\t1\n2\t0\t1\t2\n"));
+        Assert.Equal([1, 2, 3, 4, 5, 0], data.TrainItems);
     }
 
     [Fact]

@@ -57,6 +57,7 @@ public sealed class ModelFileTests : IDisposable
         using (var loaded = NcfRecommender.Load(path, backend))
         {
             Assert.Equal(0xFEED_0000_0000_0007UL, loaded.DataSeed);
+            Assert.False(loaded.TrainedOnEverything);
         }
 
         original.Save(path);
@@ -81,7 +82,15 @@ public sealed class ModelFileTests : IDisposable
         var badFlag = (byte[])v2.Clone();
         badFlag[^(32 + 9)] = 7;
         File.WriteAllBytes(path, [.. badFlag[..^32], .. System.Security.Cryptography.SHA256.HashData(badFlag.AsSpan(0, badFlag.Length - 32))]);
-        Assert.Contains("invalid data-seed flag 7", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+        Assert.Contains("invalid flags byte 7", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+
+        // "Trained on every interaction" is kept beside the seed.
+        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { TrainedOnEverything = true }.Save(path);
+        using (var everything = NcfRecommender.Load(path, backend))
+        {
+            Assert.True(everything.TrainedOnEverything);
+            Assert.Null(everything.DataSeed);
+        }
     }
 
     [Fact]

@@ -94,9 +94,18 @@ public static partial class NcfDataDownloader
             {
                 Directory.Move(content, finalFolder);
             }
-            catch when (displaced is not null)
+            catch (Exception e) when (displaced is not null && e is IOException or UnauthorizedAccessException)
             {
-                MoveEntry(displaced, finalFolder);
+                try
+                {
+                    MoveEntry(displaced, finalFolder);
+                }
+                catch (Exception restore) when (restore is IOException or UnauthorizedAccessException)
+                {
+                    throw new NcfException($"Replacing {finalFolder} failed ({e.Message}), and so did putting the old copy back "
+                        + $"({restore.Message}): it is intact at {displaced}; rename it to {archive.Name}.", e);
+                }
+
                 throw;
             }
 

@@ -316,7 +316,8 @@ public static class NcfFileReader
 
             int user = ParseId(reader, line[fields[0]], "user", userLimit, trainPath);
             int item = ParseId(reader, line[fields[1]], "item", itemLimit, trainPath);
-            if (count >= 3 && !Utf8Number.TryParseSingle(FieldSplitter.Clean(line[fields[2]]), out _))
+            // The rating is optional and unused, but when written it must be a number (an empty field is no rating).
+            if (count >= 3 && FieldSplitter.Clean(line[fields[2]]) is { IsEmpty: false } rating && !Utf8Number.TryParseSingle(rating, out _))
             {
                 throw new DataFormatException(path, reader.LineNumber, $"rating '{FieldSplitter.Show(line[fields[2]])}' is not a number");
             }
