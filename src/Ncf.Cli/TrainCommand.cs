@@ -164,26 +164,24 @@ internal static class TrainCommand
     {
         var recommender = NcfRecommender.Load(path, backend);
         var model = recommender.Model;
-        if (model.Kind != kind || model.Options.Factors != shape.Factors || (kind == ModelKind.Mlp && model.Options.Layers != shape.Layers)
-            || model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
-        {
-            model.Dispose();
-            throw new NcfException($"{path}: expected a {Common.Kind(kind)} model with f={shape.Factors}{(kind == ModelKind.Mlp ? $", {shape.Layers} layers" : "")} " +
-                $"on {data.UserCount} users and {data.ItemCount} items; found {Common.Kind(model.Kind)} f={model.Options.Factors}, {model.Options.Layers} layers, " +
-                $"{model.UserCount} users, {model.ItemCount} items.");
-        }
-
         try
         {
+            if (model.Kind != kind || model.Options.Factors != shape.Factors || (kind == ModelKind.Mlp && model.Options.Layers != shape.Layers)
+                || model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
+            {
+                throw new NcfException($"{path}: expected a {Common.Kind(kind)} model with f={shape.Factors}{(kind == ModelKind.Mlp ? $", {shape.Layers} layers" : "")} " +
+                    $"on {data.UserCount} users and {data.ItemCount} items; found {Common.Kind(model.Kind)} f={model.Options.Factors}, {model.Options.Layers} layers, " +
+                    $"{model.UserCount} users, {model.ItemCount} items.");
+            }
+
             Common.RequireTrainedOn(recommender, data, path);
+            return model;
         }
         catch
         {
             model.Dispose();
             throw;
         }
-
-        return model;
     }
 
     /// <summary>Trains one model; with <paramref name="keepBest"/> it ends holding the parameters of its best epoch.</summary>

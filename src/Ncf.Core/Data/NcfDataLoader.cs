@@ -36,11 +36,7 @@ public static class NcfDataLoader
         options.Validate();
         var (resolved, format) = Resolve(path, options.Format);
         string name = DatasetName(path, resolved, format);
-        if (format == DatasetFormat.Ncf && options.HasHeader is not null)
-        {
-            throw new NcfException($"{resolved}: is read as NCF files, which have no header; a header setting applies to generic CSV/TSV files (format csv).");
-        }
-
+        RejectHeaderSetting(resolved, format, options.HasHeader);
         return format == DatasetFormat.Ncf
             ? NcfFileReader.Read(resolved, options, name)
             : LeaveOneOutSplitter.Split(ReadLog(resolved, format, options.HasHeader), options, name);
@@ -58,7 +54,17 @@ public static class NcfDataLoader
             throw new NcfException($"{path}: NCF files are already split into training and test; load them with NcfDataLoader.Load.");
         }
 
+        RejectHeaderSetting(resolved, format, options.HasHeader);
         return ReadLog(resolved, format, options.HasHeader);
+    }
+
+    // Only the generic reader has a header to detect; every other format's layout is fixed.
+    private static void RejectHeaderSetting(string file, DatasetFormat format, bool? hasHeader)
+    {
+        if (hasHeader is not null && format != DatasetFormat.Generic)
+        {
+            throw new NcfException($"{file}: is read as {DatasetFormats.ToName(format)}, whose layout is fixed; a header setting applies to generic CSV/TSV files (format csv).");
+        }
     }
 
     /// <summary>
@@ -140,8 +146,6 @@ public static class NcfDataLoader
 
     private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader) => format switch
     {
-        _ when hasHeader is not null && format != DatasetFormat.Generic => throw new NcfException(
-            $"{file}: is read as {DatasetFormats.ToName(format)}, whose header is fixed; a header setting applies to generic CSV/TSV files (format csv)."),
         DatasetFormat.MovieLens100K => MovieLensReader.ReadUData(file),
         DatasetFormat.MovieLens1M => MovieLensReader.ReadRatingsDat(file),
         DatasetFormat.MovieLensCsv => MovieLensReader.ReadRatingsCsv(file),

@@ -29,6 +29,15 @@ public sealed class NcfFileReaderTests : IDisposable
         return Path.Combine(_temp.Path, "toy");
     }
 
+    /// <summary>Reading <paramref name="prefix"/> fails with a message naming <paramref name="where"/> and saying <paramref name="expected"/>.</summary>
+    private static void AssertRejected(string prefix, string where, string expected)
+    {
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(prefix));
+
+        Assert.Contains(where, error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
     [Fact]
     public void ReadsTrainingRowsAndFixedNegatives()
     {
@@ -160,48 +169,28 @@ public sealed class NcfFileReaderTests : IDisposable
     [InlineData("(3,4)\t0\t1\n", "user ID 3 is outside the range 0..2")]
     [InlineData("(0,9)\t0\t1\n", "item ID 9 is outside the range 0..5")]
     [InlineData("0,4\t0\t1\n", "expected '(user,item)'")]
-    public void BadNegativeFile_IsAClearError(string negative, string expected)
-    {
-        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: negative, testRating: null)));
-
-        Assert.Contains("toy.test.negative:1:", error.Message);
-        Assert.Contains(expected, error.Message);
-    }
+    public void BadNegativeFile_IsAClearError(string negative, string expected) =>
+        AssertRejected(Prefix(negative: negative, testRating: null), "toy.test.negative:1:", expected);
 
     [Theory]
     [InlineData("(0,4)\t0\t5\n(1,0)\t1\n(2,3)\t1\t2\n", "toy.test.negative:2:", "expected 2 negative items, as on line 1; found 1")]
     [InlineData("(0,4)\t0\t5\n(1,0)\t1\t2\n(2,3)\t1\t2\t3\n", "toy.test.negative:3:", "expected 2 negative items, as on line 1; found 3")]
     [InlineData("(0,4)\t0\t5\n(1,0)\n", "toy.test.negative:2:", "found none")]
     [InlineData("(0,4)\t\t\n", "toy.test.negative:1:", "found none")]
-    public void NegativeLinesOfUnequalLength_AreAnError(string negative, string where, string expected)
-    {
+    public void NegativeLinesOfUnequalLength_AreAnError(string negative, string where, string expected) =>
         // A cut-short line would rank its test item among fewer candidates (one with none would be a sure hit).
-        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: negative, testRating: null)));
-
-        Assert.Contains(where, error.Message);
-        Assert.Contains(expected, error.Message);
-    }
+        AssertRejected(Prefix(negative: negative, testRating: null), where, expected);
 
     [Fact]
-    public void EmptyTestRatingFile_WithoutNegatives_IsAClearError()
-    {
-        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: null, testRating: "\r\n")));
-
-        Assert.Contains("toy.test.rating", error.Message);
-        Assert.Contains("no test cases found", error.Message);
-    }
+    public void EmptyTestRatingFile_WithoutNegatives_IsAClearError() =>
+        AssertRejected(Prefix(negative: null, testRating: "\r\n"), "toy.test.rating", "no test cases found");
 
     [Theory]
     [InlineData("0\t4\t5\t40\n1\t6\t3\t8\n", "toy.test.rating:2:", "item ID 6 is outside the range 0..5")]
     [InlineData("0\t4\t5\t40\n3\t0\t3\t8\n", "toy.test.rating:2:", "user ID 3 is outside the range 0..2")]
     [InlineData("0\t4\tfive\t40\n", "toy.test.rating:1:", "rating 'five' is not a number")]
-    public void BadTestRatingFile_NamesFileAndLine(string testRating, string where, string expected)
-    {
-        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(negative: null, testRating: testRating)));
-
-        Assert.Contains(where, error.Message);
-        Assert.Contains(expected, error.Message);
-    }
+    public void BadTestRatingFile_NamesFileAndLine(string testRating, string where, string expected) =>
+        AssertRejected(Prefix(negative: null, testRating: testRating), where, expected);
 
     [Fact]
     public void BadRatingInTrainingFile_NamesTheLine()
