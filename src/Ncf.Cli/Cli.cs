@@ -74,6 +74,7 @@ internal static class Cli
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N] [--holdout latest|none] [--header auto|yes|no]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
+                  [--refit]                   (with --validation: train again, validation rows included, for the chosen epochs)
                   [--average-from EPOCH]      (from that epoch on, evaluate and keep the mean of the epoch-end parameters)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
@@ -86,6 +87,8 @@ internal static class Cli
             lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
             deferred-adam gives exact Adam's result at about lazy-adam's cost (skipped steps applied in closed form
             when a row is next used; like lazy-adam, its L2 reaches only the batch's rows).
+            --validation --refit chooses the epoch on the validation rows, then trains the same model again from the
+            same start with those rows in training for exactly that many epochs; that model is reported and saved.
             --average-from N (weight averaging) holds off the overfitting of large models: each phase (GMF, MLP,
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...

@@ -11,7 +11,7 @@ internal static class Common
 {
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>
     {
-        "json", "pretrain", "validation", "full-ranking", "include-known", "all-users", "help", "ceilings", "overwrite",
+        "json", "pretrain", "validation", "refit", "full-ranking", "include-known", "all-users", "help", "ceilings", "overwrite",
     };
 
     /// <summary>
@@ -24,13 +24,17 @@ internal static class Common
         return () => load(seed);
     }
 
-    /// <summary>As <see cref="DataLoader"/>, with the seed of the split's random draws given when loading.</summary>
-    public static Func<ulong, NcfDataset> SeededDataLoader(Arguments args)
+    /// <summary>
+    /// As <see cref="DataLoader"/>, with the seed of the split's random draws given when loading. Without
+    /// <paramref name="keepValidation"/> the validation rows stay in training (`--refit`); the test cases and their
+    /// negatives are the same either way.
+    /// </summary>
+    public static Func<ulong, NcfDataset> SeededDataLoader(Arguments args, bool keepValidation = true)
     {
         string? path = args.String("data");
         string? formatName = args.String("format");
         var format = formatName is null ? DatasetFormat.Auto : DatasetFormats.Parse(formatName);
-        bool validation = args.Flag("validation");
+        bool validation = args.Flag("validation") && keepValidation;
         int minInteractions = args.Int("min-interactions", 0, 0, 1_000_000);
         int testNegatives = args.Int("test-neg", 99, 1, 100_000);
         var holdOut = HoldOutOption(args);

@@ -67,15 +67,43 @@ internal static class TrainCommand
             throw new NcfException($"{option} needs held-out test cases; --holdout none keeps none.");
         }
 
+        // --refit: the validation run chooses the epoch, then the model is trained again from the same start on the
+        // validation rows as well, for exactly that many epochs, and that model is the one reported and saved.
+        bool refit = args.Flag("refit");
+        if (refit)
+        {
+            if (!args.Flag("validation"))
+            {
+                throw new NcfException("--refit retrains for the epoch the validation set chose: add --validation.");
+            }
+
+            if (pretrain)
+            {
+                throw new NcfException("--refit retrains one model: refit each parent (ncf train --model gmf|mlp --validation --refit --out FILE), " +
+                    "then assemble them with --gmf FILE --mlp FILE.");
+            }
+
+            if (keepBest)
+            {
+                throw new NcfException("--refit keeps the refitted model's last epoch, which is the epoch the validation set chose; drop --checkpoint best.");
+            }
+
+            if (training.Epochs == 0)
+            {
+                throw new NcfException("--refit needs epochs to choose from: --epochs 1 or more.");
+            }
+        }
+
         var createBackend = Common.Backend(args);
         var loadData = Common.DataLoader(args, seed);
+        var loadRefitData = refit ? Common.SeededDataLoader(args, keepValidation: false) : null;
         args.RejectUnknown("train");
         using var backend = createBackend();
         var loadClock = Stopwatch.StartNew();
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
 
-        var popularity = data.Test is null ? (RankingMetrics?)null
+        RankingMetrics? popularity = data.Test is null ? null
             : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
         if (json)
         {
@@ -108,6 +136,7 @@ internal static class TrainCommand
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
         NcfModel model;
         TrainingResult result;
+        Selection? selection = null;
         if (pretrain)
         {
             using var gmf = gmfFile is null
@@ -135,7 +164,28 @@ internal static class TrainCommand
         }
         else
         {
-            model = TrainPhase(backend, data, shape, training, printer, null, keepBest, cancellationToken, out result);
+            model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, cancellationToken, out result);
+            if (loadRefitData is not null)
+            {
+                if (data.Validation is null || result.Best is null)
+                {
+                    throw new NcfException($"{data.Name}: no validation cases to choose an epoch with (a user needs three distinct items to give one).");
+                }
+
+                int chosen = result.Best.Epoch;
+                selection = new Selection(result.Best, result.Epochs, data.TrainCount);
+                model.Dispose();
+                data = loadRefitData(seed);
+                popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test!, training.TopK, training.Ties);
+                // Averaging stays as it was up to the chosen epoch: the model validation chose averaged only if it was past --average-from.
+                var refitTraining = training with
+                {
+                    Epochs = chosen,
+                    AverageFromEpoch = training.AverageFromEpoch <= chosen ? training.AverageFromEpoch : 0,
+                };
+                printer.Total = chosen;
+                model = TrainPhase(backend, data, shape, refitTraining, printer, "refit", keepBest: false, cancellationToken, out result);
+            }
         }
 
         using (model)
@@ -153,7 +203,7 @@ internal static class TrainCommand
                 new NcfRecommender(model, data) { DataSeed = seed, TrainedOnEverything = data.Test is null }.Save(output);
             }
 
-            PrintSummary(stdout, json, result, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
+            PrintSummary(stdout, json, result, selection, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
         }
 
         return Cli.Ok;
@@ -215,11 +265,18 @@ internal static class TrainCommand
         }
     }
 
-    private static void PrintSummary(TextWriter stdout, bool json, TrainingResult result, RankingMetrics? popularity, RankingMetrics? full,
-        double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend, bool keepBest)
+    /// <summary>
+    /// With <paramref name="selection"/> (--refit), the best epoch is the one the validation run chose and its figures
+    /// are the refitted model's, which ends at that epoch; the validation run's own test figures are reported beside them.
+    /// </summary>
+    private static void PrintSummary(TextWriter stdout, bool json, TrainingResult result, Selection? selection, RankingMetrics? popularity,
+        RankingMetrics? full, double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend,
+        bool keepBest)
     {
-        var best = result.Best;
         var final = result.Final;
+        var best = selection is null ? result.Best : final;
+        var chosen = selection?.Chosen;
+        var epochs = selection is null ? result.Epochs : [.. selection.Epochs, .. result.Epochs];
         if (json)
         {
             var line = new JsonLine()
@@ -233,20 +290,31 @@ internal static class TrainCommand
                 .Add("train_positives", data.TrainCount)
                 .Add("seed", (long)training.Seed)
                 .Add("backend", backend.Name)
-                .Add("epochs", result.Epochs.Count(e => e.Epoch > 0))
+                .Add("epochs", (selection?.Epochs ?? result.Epochs).Count(e => e.Epoch > 0))
                 .AddOptional("best_epoch", best?.Epoch)
-                .Add("best_selected_by", data.Validation is not null ? "validation" : data.Test is not null ? "test" : "none")
+                .Add("best_selected_by", selection is not null || data.Validation is not null ? "validation" : data.Test is not null ? "test" : "none")
                 .Add("best_hr10", best?.Test?.HitRate ?? double.NaN)
                 .Add("best_ndcg10", best?.Test?.Ndcg ?? double.NaN)
                 .Add("final_hr10", final?.Test?.HitRate ?? double.NaN)
                 .Add("final_ndcg10", final?.Test?.Ndcg ?? double.NaN)
                 .Add("popularity_hr10", popularity?.HitRate ?? double.NaN)
                 .Add("popularity_ndcg10", popularity?.Ndcg ?? double.NaN)
-                .Add("mean_samples_per_second", result.Epochs.Count == 0 ? 0 : result.Epochs.Sum(e => e.Samples) / Math.Max(1e-9, result.Epochs.Sum(e => e.TrainSeconds)))
+                .Add("mean_samples_per_second", epochs.Count == 0 ? 0 : epochs.Sum(e => e.Samples) / Math.Max(1e-9, epochs.Sum(e => e.TrainSeconds)))
                 .Add("total_seconds", seconds)
                 .Add("model_file", output)
                 .Add("checkpoint", keepBest ? "best" : "final")
                 .Add("average_from", training.AverageFromEpoch);
+            if (chosen is not null)
+            {
+                // The validation run's model at the chosen epoch, trained without the validation rows.
+                line.Add("refit", true)
+                    .Add("selection_hr10", chosen.Test?.HitRate ?? double.NaN)
+                    .Add("selection_ndcg10", chosen.Test?.Ndcg ?? double.NaN)
+                    .Add("selection_val_hr10", chosen.Validation?.HitRate ?? double.NaN)
+                    .Add("selection_val_ndcg10", chosen.Validation?.Ndcg ?? double.NaN)
+                    .Add("selection_train_positives", selection!.TrainPositives);
+            }
+
             if (full is { } f)
             {
                 line.Add("full_ranking_hr10", f.HitRate).Add("full_ranking_ndcg10", f.Ndcg);
@@ -256,7 +324,13 @@ internal static class TrainCommand
             return;
         }
 
-        if (best is not null && final is not null)
+        if (chosen is not null && final is not null)
+        {
+            stdout.WriteLine($"epoch {chosen.Epoch} chosen on validation: HR@10 {chosen.Test?.HitRate:F4}  NDCG@10 {chosen.Test?.Ndcg:F4} (trained without the validation rows)");
+            stdout.WriteLine($"refit with the validation rows in training ({Common.Number(data.TrainCount)} interactions), {final.Epoch} epochs: " +
+                $"HR@10 {final.Test?.HitRate:F4}  NDCG@10 {final.Test?.Ndcg:F4}");
+        }
+        else if (best is not null && final is not null)
         {
             string by = data.Validation is null ? "test" : "validation";
             stdout.WriteLine($"best epoch {best.Epoch} (chosen on {by}): HR@10 {best.Test?.HitRate:F4}  NDCG@10 {best.Test?.Ndcg:F4}");
@@ -277,28 +351,33 @@ internal static class TrainCommand
             stdout.WriteLine($"full ranking (all items, the user's known items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
         }
 
-        string saved = output is null ? "" : $"; model saved to {output} ({(keepBest ? $"best epoch {best?.Epoch}" : "final epoch")})";
+        string saved = output is null ? "" : $"; model saved to {output} ({(chosen is not null ? $"refitted, epoch {final?.Epoch}" : keepBest ? $"best epoch {best?.Epoch}" : "final epoch")})";
         stdout.WriteLine($"total {seconds:F1} s{saved}");
     }
+
+    /// <summary>What the validation run of --refit leaves: the epoch it chose, its epochs, and how many training rows it had.</summary>
+    private sealed record Selection(EpochReport Chosen, IReadOnlyList<EpochReport> Epochs, int TrainPositives);
 
     /// <summary>Prints epoch reports (text or JSON) and in-epoch progress on stderr for long epochs.</summary>
     private sealed class EpochPrinter
     {
         private readonly TextWriter _stdout, _stderr;
         private readonly bool _json;
-        private readonly int _epochs;
 
         public EpochPrinter(TextWriter stdout, TextWriter stderr, bool json, int epochs)
         {
             _stdout = stdout;
             _stderr = stderr;
             _json = json;
-            _epochs = epochs;
+            Total = epochs;
             Epochs = new Reporter<EpochReport>(Print);
             Batches = new Reporter<BatchProgress>(PrintProgress);
         }
 
         public string? Phase { get; set; }
+
+        /// <summary>The phase's number of epochs, for "epoch 3/20".</summary>
+        public int Total { get; set; }
 
         public IProgress<EpochReport> Epochs { get; }
 
@@ -342,12 +421,12 @@ internal static class TrainCommand
             string metrics = r.Test is { } t ? $"  HR@10 {t.HitRate:F4}  NDCG@10 {t.Ndcg:F4}" : "";
             if (r.Epoch == 0)
             {
-                _stdout.WriteLine($"{phase}epoch   0/{_epochs}  before training{metrics}{validation}  (eval {r.EvalSeconds:F2} s)");
+                _stdout.WriteLine($"{phase}epoch   0/{Total}  before training{metrics}{validation}  (eval {r.EvalSeconds:F2} s)");
                 return;
             }
 
             string averaged = r.AveragedEpochs > 0 ? $"  (mean of {r.AveragedEpochs} epoch{(r.AveragedEpochs == 1 ? "" : "s")})" : "";
-            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{_epochs}  loss {r.Loss:F4}{metrics}{averaged}{validation}  " +
+            _stdout.WriteLine($"{phase}epoch {r.Epoch,3}/{Total}  loss {r.Loss:F4}{metrics}{averaged}{validation}  " +
                 $"{r.TrainSeconds:F2} s  {Common.Number(r.SamplesPerSecond)} samples/s  (prep {r.PrepSeconds:F2} s, eval {r.EvalSeconds:F2} s)");
         }
 

@@ -614,6 +614,71 @@ public sealed class CliTests : IDisposable
         Assert.Equal("test", JsonLines(output)[^1].GetProperty("best_selected_by").GetString());
     }
 
+    // On this log validation chooses epoch 3 to 5 of 8, so --average-from 2 carries over to the refit and 6 does not.
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    [InlineData(6)]
+    public void Refit_trains_again_with_the_validation_rows_for_the_epoch_validation_chose(int averageFrom)
+    {
+        string log = ClusteredLog(), model = Path.Combine(_folder, "refit.ncf");
+        string[] common = ["--data", log, "--model", "gmf", "--factors", "8", "--lr", "0.02", "--test-neg", "20", "--json"];
+        var (code, output, error) = Run(["train", .. common, "--validation", "--refit", "--epochs", "8", "--average-from", $"{averageFrom}", "--out", model]);
+        Assert.True(code == 0, error);
+        var lines = JsonLines(output);
+        var summary = lines[^1];
+        JsonElement[] Phase(string name) => [.. lines[..^1].Where(l => l.GetProperty("phase").GetString() == name)];
+        var selection = Phase("select");
+        var refit = Phase("refit");
+        Assert.Equal(8, selection.Length);
+        Assert.Equal(lines.Length - 1, selection.Length + refit.Length);
+
+        // The epoch is the validation run's first with the highest validation HR@10; the refit trains that many.
+        double bestValidation = selection.Max(e => e.GetProperty("val_hr10").GetDouble());
+        var chosen = selection.First(e => e.GetProperty("val_hr10").GetDouble() == bestValidation);
+        int epoch = chosen.GetProperty("epoch").GetInt32();
+        Assert.Equal(epoch, refit.Length);
+        Assert.All(refit, r => Assert.False(r.TryGetProperty("val_hr10", out _)));
+        Assert.Equal(epoch, summary.GetProperty("best_epoch").GetInt32());
+        Assert.Equal("validation", summary.GetProperty("best_selected_by").GetString());
+        Assert.True(summary.GetProperty("refit").GetBoolean());
+        Assert.Equal(chosen.GetProperty("hr10").GetDouble(), summary.GetProperty("selection_hr10").GetDouble());
+        Assert.Equal(chosen.GetProperty("val_hr10").GetDouble(), summary.GetProperty("selection_val_hr10").GetDouble());
+        Assert.Equal(90 * 12, summary.GetProperty("selection_train_positives").GetInt32());
+        Assert.Equal(90 * 13, summary.GetProperty("train_positives").GetInt32());
+
+        // The reported and saved model is the refit's last epoch.
+        double hitRate = refit[^1].GetProperty("hr10").GetDouble(), ndcg = refit[^1].GetProperty("ndcg10").GetDouble();
+        Assert.Equal(hitRate, summary.GetProperty("best_hr10").GetDouble());
+        Assert.Equal(hitRate, summary.GetProperty("final_hr10").GetDouble());
+        Assert.Equal(ndcg, summary.GetProperty("final_ndcg10").GetDouble());
+        AssertEvaluatesTo(model, hitRate, ndcg, "--data", log, "--test-neg", "20");
+
+        // Independently: a plain run of that many epochs on the same file, no validation hold-out, is the same model.
+        // Averaging carries over only where the chosen epoch had reached it.
+        int refitAverageFrom = averageFrom <= epoch ? averageFrom : 0;
+        Assert.Equal(refitAverageFrom > 0, refit.Any(r => r.TryGetProperty("averaged_epochs", out _)));
+        (code, output, error) = Run(["train", .. common, "--epochs", $"{epoch}", "--average-from", $"{refitAverageFrom}"]);
+        Assert.True(code == 0, error);
+        var plain = JsonLines(output)[^1];
+        Assert.Equal(hitRate, plain.GetProperty("final_hr10").GetDouble());
+        Assert.Equal(ndcg, plain.GetProperty("final_ndcg10").GetDouble());
+        Assert.Equal(summary.GetProperty("popularity_hr10").GetDouble(), plain.GetProperty("popularity_hr10").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("add --validation", "--refit")]
+    [InlineData("drop --checkpoint best", "--refit", "--validation", "--checkpoint", "best")]
+    [InlineData("refit each parent", "--refit", "--validation", "--model", "neumf", "--pretrain")]
+    [InlineData("--epochs 1 or more", "--refit", "--validation", "--epochs", "0")]
+    public void Refit_refuses_what_it_cannot_honour(string expected, params string[] options)
+    {
+        var (code, output, error) = Run(["train", "--data", ClusteredLog(), "--test-neg", "20", .. options]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains(expected, error);
+    }
+
     [Fact]
     public void Evaluate_draws_the_test_negatives_with_the_training_runs_seed_unless_told_otherwise()
     {
