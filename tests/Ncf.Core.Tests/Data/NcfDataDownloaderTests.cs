@@ -115,6 +115,54 @@ public sealed class NcfDataDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Overwrite_PutsTheOldCopyBackWhenTheNewOneCannotBeMovedIntoPlace()
+    {
+        byte[] zip = MakeZip("ml-latest-small", "ratings.csv", "userId,movieId\n1,2\n2,2\n");
+        await using var server = new TinyHttpServer(new() { ["ml-latest-small.zip"] = zip });
+        string folder = Path.Combine(Target, "ml-latest-small");
+        string old = Path.Combine(folder, "ratings.csv");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(old, "the user's own copy\n");
+
+        // The unpacked folder vanishes before the move (as if another process took it): the move fails with the old
+        // copy already aside, and it is put back.
+        var options = new DownloadOptions
+        {
+            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, Overwrite = true,
+            BeforeMoveIntoPlace = (unpacked, _) => Directory.Delete(unpacked, recursive: true),
+        };
+        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options));
+        Assert.Contains("failed", error.Message);
+        Assert.Equal("the user's own copy\n", File.ReadAllText(old));
+        Assert.Equal([folder], LeftInTarget());
+    }
+
+    [Fact]
+    public async Task Overwrite_NamesWhereTheOldCopyIsWhenItCannotBePutBack()
+    {
+        byte[] zip = MakeZip("ml-latest-small", "ratings.csv", "userId,movieId\n1,2\n2,2\n");
+        await using var server = new TinyHttpServer(new() { ["ml-latest-small.zip"] = zip });
+        string folder = Path.Combine(Target, "ml-latest-small");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "ratings.csv"), "the user's own copy\n");
+
+        // Something takes the destination's name between the two moves: neither the new copy nor the old fits there.
+        var options = new DownloadOptions
+        {
+            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, Overwrite = true,
+            BeforeMoveIntoPlace = (_, destination) => File.WriteAllText(destination, "squatter"),
+        };
+        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options));
+
+        string aside = Assert.Single(LeftInTarget(), e => e != folder);
+        Assert.Matches(@"^\.ml-latest-small\.[0-9a-f]{12}\.old$", Path.GetFileName(aside));
+        Assert.Contains($"it is intact at {aside}; rename it to ml-latest-small", error.Message);
+        Assert.Equal("the user's own copy\n", File.ReadAllText(Path.Combine(aside, "ratings.csv")));
+        Assert.Equal("squatter", File.ReadAllText(folder));
+        Assert.Equal(2, LeftInTarget().Length); // the unpacked copy and the download are gone
+    }
+
+    [Fact]
     public async Task Sha256Mismatch_LeavesNothingBehind()
     {
         byte[] zip = MakeZip("ml-1m", "ratings.dat", "1::2::3::4\n");

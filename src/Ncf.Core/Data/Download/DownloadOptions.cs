@@ -27,4 +27,10 @@ public sealed class DownloadOptions
 
     /// <summary>The client to use (e.g. one without a proxy); default: a new <see cref="HttpClient"/> per download.</summary>
     public HttpClient? HttpClient { get; init; }
+
+    /// <summary>
+    /// Tests only: called with (unpacked folder, destination) just before the unpacked folder is moved into place,
+    /// after an old copy was moved aside, so a test can make that move (and the restore) fail.
+    /// </summary>
+    internal Action<string, string>? BeforeMoveIntoPlace { get; init; }
 }

@@ -92,6 +92,7 @@ public static partial class NcfDataDownloader
 
             try
             {
+                options.BeforeMoveIntoPlace?.Invoke(content, finalFolder);
                 Directory.Move(content, finalFolder);
             }
             catch (Exception e) when (displaced is not null && e is IOException or UnauthorizedAccessException)
