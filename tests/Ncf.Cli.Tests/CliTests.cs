@@ -679,6 +679,23 @@ public sealed class CliTests : IDisposable
         Assert.Contains(expected, error);
     }
 
+    // /proc/self/mem opens for anyone, root included (tests here run as root, which no file mode stops), and its first
+    // read fails with EIO because address 0 is unmapped: an unreadable file that fails in the middle of reading.
+    [LinuxFact]
+    public void A_file_that_cannot_be_read_is_one_error_line_and_nothing_is_written()
+    {
+        string model = Path.Combine(_folder, "unreadable.ncf");
+        foreach (string[] format in new[] { Array.Empty<string>(), ["--format", "csv"], ["--format", "ml-1m"] })
+        {
+            var (code, output, error) = Run(["train", "--data", "/proc/self/mem", .. format, "--epochs", "1", "--out", model]);
+            Assert.Equal(2, code);
+            Assert.Equal("", output);
+            Assert.StartsWith("ncf: error: /proc/self/mem: read failed", error);
+            Assert.DoesNotContain("   at ", error);
+            Assert.False(File.Exists(model));
+        }
+    }
+
     [Fact]
     public void Evaluate_draws_the_test_negatives_with_the_training_runs_seed_unless_told_otherwise()
     {
@@ -787,5 +804,17 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("already exists", error);
         Assert.True(File.Exists(Path.Combine(folder, "ratings.csv")));
+    }
+}
+
+/// <summary>A fact that runs on Linux only (it reads a Linux-only file), skipped with a message elsewhere.</summary>
+internal sealed class LinuxFactAttribute : FactAttribute
+{
+    public LinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "skipped: needs Linux's /proc";
+        }
     }
 }
