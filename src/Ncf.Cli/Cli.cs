@@ -88,7 +88,9 @@ internal static class Cli
             deferred-adam gives exact Adam's result at about lazy-adam's cost (skipped steps applied in closed form
             when a row is next used; like lazy-adam, its L2 reaches only the batch's rows).
             --validation --refit chooses the epoch on the validation rows, then trains the same model again from the
-            same start with those rows in training for exactly that many epochs; that model is reported and saved.
+            same start with those rows in training for exactly that many epochs (twice the training time); that model
+            is reported and saved. Averaging carries over only if the chosen epoch had reached --average-from. Not with
+            pre-training (refit each parent, then assemble), --checkpoint best or --epochs 0.
             --average-from N (weight averaging) holds off the overfitting of large models: each phase (GMF, MLP,
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...

@@ -92,6 +92,12 @@ internal static class TrainCommand
             {
                 throw new NcfException("--refit needs epochs to choose from: --epochs 1 or more.");
             }
+
+            string? dataPath = args.String("data");
+            if (Common.HoldOutOption(args) == HoldOut.None || dataPath is null || dataPath.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new NcfException("--refit needs a data file split into training, validation and test (--data PATH, --holdout latest).");
+            }
         }
 
         var createBackend = Common.Backend(args);
@@ -102,6 +108,10 @@ internal static class TrainCommand
         var loadClock = Stopwatch.StartNew();
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
+        if (refit && data.Validation is not { Count: > 0 })
+        {
+            throw new NcfException($"{data.Name}: no validation cases to choose the epoch with (no user has enough interactions to give one besides the test case).");
+        }
 
         RankingMetrics? popularity = data.Test is null ? null
             : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
@@ -167,24 +177,28 @@ internal static class TrainCommand
             model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, cancellationToken, out result);
             if (loadRefitData is not null)
             {
-                if (data.Validation is null || result.Best is null)
-                {
-                    throw new NcfException($"{data.Name}: no validation cases to choose an epoch with (a user needs three distinct items to give one).");
-                }
-
-                int chosen = result.Best.Epoch;
-                selection = new Selection(result.Best, result.Epochs, data.TrainCount);
+                var chosen = result.Best!;
+                int averageFrom = training.AverageFromEpoch;
+                selection = new Selection(chosen, result.Epochs, data.TrainCount);
                 model.Dispose();
-                data = loadRefitData(seed);
+                cancellationToken.ThrowIfCancellationRequested();
+                var refitData = loadRefitData(seed);
+                RequireSameSplit(data, refitData);
+                data = refitData;
                 popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test!, training.TopK, training.Ties);
                 // Averaging stays as it was up to the chosen epoch: the model validation chose averaged only if it was past --average-from.
-                var refitTraining = training with
+                training = training with
                 {
-                    Epochs = chosen,
-                    AverageFromEpoch = training.AverageFromEpoch <= chosen ? training.AverageFromEpoch : 0,
+                    Epochs = chosen.Epoch,
+                    AverageFromEpoch = training.AverageFromEpoch <= chosen.Epoch ? training.AverageFromEpoch : 0,
                 };
-                printer.Total = chosen;
-                model = TrainPhase(backend, data, shape, refitTraining, printer, "refit", keepBest: false, cancellationToken, out result);
+                if (averageFrom > chosen.Epoch)
+                {
+                    (json ? stderr : stdout).WriteLine($"note: validation chose epoch {chosen.Epoch}, before --average-from {averageFrom}: the refit does not average.");
+                }
+
+                printer.Total = chosen.Epoch;
+                model = TrainPhase(backend, data, shape, training, printer, "refit", keepBest: false, cancellationToken, out result);
             }
         }
 
@@ -207,6 +221,22 @@ internal static class TrainCommand
         }
 
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// The refit reads the data again without the validation hold-out; it must be the same split (a file replaced
+    /// between the two reads would silently train on another one).
+    /// </summary>
+    private static void RequireSameSplit(NcfDataset selection, NcfDataset refit)
+    {
+        var (a, b) = (selection.Test!, refit.Test!);
+        if (!selection.UserIds.Ids.SequenceEqual(refit.UserIds.Ids) || !selection.ItemIds.Ids.SequenceEqual(refit.ItemIds.Ids)
+            || !a.Users.AsSpan().SequenceEqual(b.Users) || !a.TargetItems.AsSpan().SequenceEqual(b.TargetItems)
+            || !a.Negatives.AsSpan().SequenceEqual(b.Negatives)
+            || refit.TrainCount != selection.TrainCount + selection.Validation!.Count)
+        {
+            throw new NcfException($"{selection.Name}: read again for the refit, the data is not the split validation chose on (did the file change?).");
+        }
     }
 
     /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>
@@ -308,6 +338,7 @@ internal static class TrainCommand
             {
                 // The validation run's model at the chosen epoch, trained without the validation rows.
                 line.Add("refit", true)
+                    .Add("refit_epochs", final?.Epoch ?? 0)
                     .Add("selection_hr10", chosen.Test?.HitRate ?? double.NaN)
                     .Add("selection_ndcg10", chosen.Test?.Ndcg ?? double.NaN)
                     .Add("selection_val_hr10", chosen.Validation?.HitRate ?? double.NaN)
@@ -343,7 +374,8 @@ internal static class TrainCommand
 
         if (popularity is { } p)
         {
-            stdout.WriteLine($"popularity baseline: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");
+            string trainedOn = chosen is null ? "" : " (validation rows in training)";
+            stdout.WriteLine($"popularity baseline{trainedOn}: HR@10 {p.HitRate:F4}  NDCG@10 {p.Ndcg:F4}");
         }
 
         if (full is { } fr)

@@ -614,12 +614,12 @@ public sealed class CliTests : IDisposable
         Assert.Equal("test", JsonLines(output)[^1].GetProperty("best_selected_by").GetString());
     }
 
-    // On this log validation chooses epoch 3 to 5 of 8, so --average-from 2 carries over to the refit and 6 does not.
+    // On this log validation chooses epoch 3 or 4 of 8, so --average-from 2 carries over to the refit and 6 does not.
     [Theory]
-    [InlineData(0)]
-    [InlineData(2)]
-    [InlineData(6)]
-    public void Refit_trains_again_with_the_validation_rows_for_the_epoch_validation_chose(int averageFrom)
+    [InlineData(0, false)]
+    [InlineData(2, true)]
+    [InlineData(6, false)]
+    public void Refit_trains_again_with_the_validation_rows_for_the_epoch_validation_chose(int averageFrom, bool refitAverages)
     {
         string log = ClusteredLog(), model = Path.Combine(_folder, "refit.ncf");
         string[] common = ["--data", log, "--model", "gmf", "--factors", "8", "--lr", "0.02", "--test-neg", "20", "--json"];
@@ -656,14 +656,26 @@ public sealed class CliTests : IDisposable
 
         // Independently: a plain run of that many epochs on the same file, no validation hold-out, is the same model.
         // Averaging carries over only where the chosen epoch had reached it.
-        int refitAverageFrom = averageFrom <= epoch ? averageFrom : 0;
-        Assert.Equal(refitAverageFrom > 0, refit.Any(r => r.TryGetProperty("averaged_epochs", out _)));
-        (code, output, error) = Run(["train", .. common, "--epochs", $"{epoch}", "--average-from", $"{refitAverageFrom}"]);
+        Assert.Equal(refitAverages, refit.Any(r => r.TryGetProperty("averaged_epochs", out _)));
+        int refitAverageFrom = refitAverages ? averageFrom : 0;
+        Assert.Equal(refitAverageFrom, summary.GetProperty("average_from").GetInt32());
+        Assert.Equal(epoch, summary.GetProperty("refit_epochs").GetInt32());
+        Assert.Equal(8, summary.GetProperty("epochs").GetInt32());
+        string plainModel = Path.Combine(_folder, "plain.ncf");
+        (code, output, error) = Run(["train", .. common, "--epochs", $"{epoch}", "--average-from", $"{refitAverageFrom}", "--out", plainModel]);
         Assert.True(code == 0, error);
         var plain = JsonLines(output)[^1];
+        Assert.Equal(File.ReadAllBytes(plainModel), File.ReadAllBytes(model));
         Assert.Equal(hitRate, plain.GetProperty("final_hr10").GetDouble());
-        Assert.Equal(ndcg, plain.GetProperty("final_ndcg10").GetDouble());
         Assert.Equal(summary.GetProperty("popularity_hr10").GetDouble(), plain.GetProperty("popularity_hr10").GetDouble());
+
+        // Text output names both models.
+        (code, output, error) = Run(["train", .. common[..^1], "--validation", "--refit", "--epochs", "8", "--average-from", $"{averageFrom}", "--out", model]);
+        Assert.True(code == 0, error);
+        Assert.Contains($"epoch {epoch} chosen on validation: HR@10 {chosen.GetProperty("hr10").GetDouble():F4}", output);
+        Assert.Contains($"refit with the validation rows in training (1,170 interactions), {epoch} epochs: HR@10 {hitRate:F4}  NDCG@10 {ndcg:F4}", output);
+        Assert.Contains($"(refitted, epoch {epoch})", output);
+        Assert.Equal(!refitAverages && averageFrom > 0, output.Contains("the refit does not average"));
     }
 
     [Theory]
@@ -671,12 +683,28 @@ public sealed class CliTests : IDisposable
     [InlineData("drop --checkpoint best", "--refit", "--validation", "--checkpoint", "best")]
     [InlineData("refit each parent", "--refit", "--validation", "--model", "neumf", "--pretrain")]
     [InlineData("--epochs 1 or more", "--refit", "--validation", "--epochs", "0")]
+    [InlineData("--holdout latest", "--refit", "--validation", "--holdout", "none")]
     public void Refit_refuses_what_it_cannot_honour(string expected, params string[] options)
     {
-        var (code, output, error) = Run(["train", "--data", ClusteredLog(), "--test-neg", "20", .. options]);
+        var (code, output, error) = Run(["train", "--data", ClusteredLog(), .. options]);
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public void Refit_needs_a_data_file_with_validation_cases()
+    {
+        // Not the synthetic data; nor a log where no user can give a validation case (two items each: a test case and one row).
+        var (code, output, error) = Run("train", "--refit", "--validation");
+        Assert.Equal(2, code);
+        Assert.Contains("--refit needs a data file", error);
+        string pairs = Path.Combine(_folder, "pairs.csv");
+        File.WriteAllLines(pairs, ["user,item,timestamp", "a,x,1", "a,y,2", "b,x,1", "b,z,2", "c,y,1", "c,z,2"]);
+        (code, output, error) = Run("train", "--data", pairs, "--test-neg", "1", "--refit", "--validation");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("pairs: no validation cases to choose the epoch with", error);
     }
 
     // /proc/self/mem opens for anyone, root included (tests here run as root, which no file mode stops), and its first

@@ -133,6 +133,7 @@ public sealed class NcfDataDownloaderTests : IDisposable
         };
         var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options));
         Assert.Contains("failed", error.Message);
+        Assert.DoesNotContain("intact at", error.Message);
         Assert.Equal("the user's own copy\n", File.ReadAllText(old));
         Assert.Equal([folder], LeftInTarget());
     }

@@ -30,7 +30,7 @@ public sealed class DownloadOptions
 
     /// <summary>
     /// Tests only: called with (unpacked folder, destination) just before the unpacked folder is moved into place,
-    /// after an old copy was moved aside, so a test can make that move (and the restore) fail.
+    /// after any old copy was moved aside, so a test can make that move (and the restore) fail.
     /// </summary>
     internal Action<string, string>? BeforeMoveIntoPlace { get; init; }
 }
