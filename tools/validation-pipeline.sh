@@ -5,13 +5,13 @@
 # training for the epochs validation chose (what `ncf train --validation --refit` does in one command; done here by
 # hand because alpha is chosen on the validation-run parents), assembled with the chosen alpha.
 # Writes runs/validation/*.jsonl and prints the test figures.
-# Takes about 100 min on a 2-core machine. Usage: tools/validation-pipeline.sh   env: DATA, THREADS (2), SEED (42)
+# Takes about 100 min on a 2-core machine. Usage: tools/validation-pipeline.sh   env: DATA, THREADS (2), SEED (42), OUT (runs/validation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/ml-1m/ml-1m}
 THREADS=${THREADS:-2}
 SEED=${SEED:-42}
-OUT=runs/validation
+OUT=${OUT:-runs/validation}
 MLP_AVERAGE_FROM=5
 mkdir -p "$OUT"
 dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
