@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Ncf.Backends;
 using Ncf.Backends.Cpu;
@@ -40,7 +41,7 @@ internal static class Common
         var holdOut = HoldOutOption(args);
         bool? hasHeader = args.Choice<bool?>("header", null, ("auto", null), ("yes", true), ("no", false));
         var fileOptions = new[] { "format", "header", "validation", "min-interactions", "test-neg", "holdout" }.Where(args.Given).ToArray();
-        if (path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+        if (IsSyntheticData(path))
         {
             if (fileOptions.Length > 0)
             {
@@ -64,6 +65,9 @@ internal static class Common
 
         return seed => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
     }
+
+    /// <summary>Whether --data names the embedded synthetic data: none given, or a "synthetic:USERSxITEMSxMEAN" spec.</summary>
+    public static bool IsSyntheticData([NotNullWhen(false)] string? path) => path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Refuses a saved model (to evaluate, or to pre-train from) that was not trained on <paramref name="data"/>'s

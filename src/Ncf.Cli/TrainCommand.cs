@@ -93,8 +93,7 @@ internal static class TrainCommand
                 throw new NcfException("--refit needs epochs to choose from: --epochs 1 or more.");
             }
 
-            string? dataPath = args.String("data");
-            if (Common.HoldOutOption(args) == HoldOut.None || dataPath is null || dataPath.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+            if (Common.HoldOutOption(args) == HoldOut.None || Common.IsSyntheticData(args.String("data")))
             {
                 throw new NcfException("--refit needs a data file split into training, validation and test (--data PATH, --holdout latest).");
             }
@@ -113,8 +112,7 @@ internal static class TrainCommand
             throw new NcfException($"{data.Name}: no validation cases to choose the epoch with (no user has enough interactions to give one besides the test case).");
         }
 
-        RankingMetrics? popularity = data.Test is null ? null
-            : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
+        var popularity = PopularityBaseline(data, training);
         if (json)
         {
             // stdout carries JSON lines only.
@@ -185,12 +183,12 @@ internal static class TrainCommand
                 var refitData = loadRefitData(seed);
                 RequireSameSplit(data, refitData);
                 data = refitData;
-                popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test!, training.TopK, training.Ties);
+                popularity = PopularityBaseline(data, training);
                 // Averaging stays as it was up to the chosen epoch: the model validation chose averaged only if it was past --average-from.
                 training = training with
                 {
                     Epochs = chosen.Epoch,
-                    AverageFromEpoch = training.AverageFromEpoch <= chosen.Epoch ? training.AverageFromEpoch : 0,
+                    AverageFromEpoch = averageFrom <= chosen.Epoch ? averageFrom : 0,
                 };
                 if (averageFrom > chosen.Epoch)
                 {
@@ -222,6 +220,10 @@ internal static class TrainCommand
 
         return Cli.Ok;
     }
+
+    /// <summary>The baseline every model should beat: items ranked by their number of training interactions.</summary>
+    private static RankingMetrics? PopularityBaseline(NcfDataset data, TrainingOptions training) => data.Test is null ? null
+        : Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, training.TopK, training.Ties);
 
     /// <summary>
     /// The refit reads the data again without the validation hold-out; it must be the same split (a file replaced
