@@ -32,6 +32,20 @@ public sealed class CliTests : IDisposable
         Assert.Equal(ndcg, metrics.GetProperty("ndcg").GetDouble(), 6);
     }
 
+    /// <summary>
+    /// A refused command: exit code 2, nothing on stdout, and one line on stderr that starts with
+    /// <paramref name="start"/> and holds no stack trace.
+    /// </summary>
+    private static void AssertOneErrorLine((int Code, string Out, string Err) run, string start = "ncf: error: ")
+    {
+        var (code, output, error) = run;
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(start, error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.DoesNotContain("   at ", error);
+    }
+
     /// <summary>A GMF and an MLP trained for <paramref name="epochs"/> on the embedded data, saved for <c>--gmf/--mlp</c>.</summary>
     private (string Gmf, string Mlp) TrainParents(int epochs)
     {
@@ -287,15 +301,8 @@ public sealed class CliTests : IDisposable
     [InlineData("bench", "--average-from", "1")]
     [InlineData("recommend", "--model", "/nonexistent/file.ncf", "--user", "1")]
     [InlineData("frobnicate")]
-    public void Bad_input_gives_one_line_and_exit_code_2_without_a_stack_trace(params string[] args)
-    {
-        var (code, output, error) = Run(args);
-        Assert.Equal(2, code);
-        Assert.Equal("", output);
-        Assert.StartsWith("ncf: error: ", error);
-        Assert.Single(error.TrimEnd('\n').Split('\n'));
-        Assert.DoesNotContain("   at ", error);
-    }
+    public void Bad_input_gives_one_line_and_exit_code_2_without_a_stack_trace(params string[] args) =>
+        AssertOneErrorLine(Run(args));
 
     [Theory]
     [InlineData("train")]
@@ -686,25 +693,20 @@ public sealed class CliTests : IDisposable
     [InlineData("--holdout latest", "--refit", "--validation", "--holdout", "none")]
     public void Refit_refuses_what_it_cannot_honour(string expected, params string[] options)
     {
-        var (code, output, error) = Run(["train", "--data", ClusteredLog(), .. options]);
-        Assert.Equal(2, code);
-        Assert.Equal("", output);
-        Assert.Contains(expected, error);
+        var run = Run(["train", "--data", ClusteredLog(), .. options]);
+        AssertOneErrorLine(run);
+        Assert.Contains(expected, run.Err);
     }
 
     [Fact]
     public void Refit_needs_a_data_file_with_validation_cases()
     {
         // Not the synthetic data; nor a log where no user can give a validation case (two items each: a test case and one row).
-        var (code, output, error) = Run("train", "--refit", "--validation");
-        Assert.Equal(2, code);
-        Assert.Contains("--refit needs a data file", error);
+        AssertOneErrorLine(Run("train", "--refit", "--validation"), "ncf: error: --refit needs a data file");
         string pairs = Path.Combine(_folder, "pairs.csv");
         File.WriteAllLines(pairs, ["user,item,timestamp", "a,x,1", "a,y,2", "b,x,1", "b,z,2", "c,y,1", "c,z,2"]);
-        (code, output, error) = Run("train", "--data", pairs, "--test-neg", "1", "--refit", "--validation");
-        Assert.Equal(2, code);
-        Assert.Equal("", output);
-        Assert.Contains("pairs: no validation cases to choose the epoch with", error);
+        AssertOneErrorLine(Run("train", "--data", pairs, "--test-neg", "1", "--refit", "--validation"),
+            "ncf: error: pairs: no validation cases to choose the epoch with");
     }
 
     // /proc/self/mem opens for anyone, root included (tests here run as root, which no file mode stops), and its first
@@ -715,11 +717,8 @@ public sealed class CliTests : IDisposable
         string model = Path.Combine(_folder, "unreadable.ncf");
         foreach (string[] format in new[] { Array.Empty<string>(), ["--format", "csv"], ["--format", "ml-1m"] })
         {
-            var (code, output, error) = Run(["train", "--data", "/proc/self/mem", .. format, "--epochs", "1", "--out", model]);
-            Assert.Equal(2, code);
-            Assert.Equal("", output);
-            Assert.StartsWith("ncf: error: /proc/self/mem: read failed", error);
-            Assert.DoesNotContain("   at ", error);
+            AssertOneErrorLine(Run(["train", "--data", "/proc/self/mem", .. format, "--epochs", "1", "--out", model]),
+                "ncf: error: /proc/self/mem: read failed");
             Assert.False(File.Exists(model));
         }
     }
