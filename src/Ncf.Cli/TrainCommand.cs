@@ -107,11 +107,6 @@ internal static class TrainCommand
         var loadClock = Stopwatch.StartNew();
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
-        if (refit && data.Validation is not { Count: > 0 })
-        {
-            throw new NcfException($"{data.Name}: no validation cases to choose the epoch with (no user has enough interactions to give one besides the test case).");
-        }
-
         var popularity = PopularityBaseline(data, training);
         if (json)
         {

@@ -706,7 +706,26 @@ public sealed class CliTests : IDisposable
         string pairs = Path.Combine(_folder, "pairs.csv");
         File.WriteAllLines(pairs, ["user,item,timestamp", "a,x,1", "a,y,2", "b,x,1", "b,z,2", "c,y,1", "c,z,2"]);
         AssertOneErrorLine(Run("train", "--data", pairs, "--test-neg", "1", "--refit", "--validation"),
-            "ncf: error: pairs: no validation cases to choose the epoch with");
+            $"ncf: error: {pairs}: no user has three or more distinct items");
+    }
+
+    [Fact]
+    public void A_hold_out_that_finds_no_case_is_one_error_line_not_a_run_scored_on_nothing()
+    {
+        // Two items per user: test cases, but no validation case. One item per user: no test case either.
+        string pairs = Path.Combine(_folder, "pairs.csv");
+        File.WriteAllLines(pairs, ["user,item,timestamp", "a,x,1", "a,y,2", "b,x,1", "b,z,2", "c,y,1", "c,z,2"]);
+        string singles = Path.Combine(_folder, "singles.csv");
+        File.WriteAllLines(singles, ["user,item", "a,x", "b,y"]);
+        string model = Path.Combine(_folder, "nothing.ncf");
+
+        AssertOneErrorLine(Run("train", "--data", pairs, "--test-neg", "1", "--validation", "--epochs", "1", "--out", model),
+            $"ncf: error: {pairs}: no user has three or more distinct items");
+        AssertOneErrorLine(Run("train", "--data", singles, "--test-neg", "1", "--epochs", "1", "--out", model),
+            $"ncf: error: {singles}: no user has two or more distinct items");
+        Assert.False(File.Exists(model));
+        Assert.Equal(0, Run("train", "--data", singles, "--holdout", "none", "--epochs", "1", "--out", model).Code);
+        Assert.True(File.Exists(model));
     }
 
     // /proc/self/mem opens for anyone, root included (tests here run as root, which no file mode stops), and its first

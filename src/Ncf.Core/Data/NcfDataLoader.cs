@@ -28,7 +28,8 @@ public static class NcfDataLoader
     ];
 
     /// <summary>Reads and splits the data set at <paramref name="path"/>.</summary>
-    /// <exception cref="NcfException">The path does not exist, holds no known data file, or an option is invalid.</exception>
+    /// <exception cref="NcfException">The path does not exist, holds no known data file, an option is invalid, or a
+    /// hold-out asked for finds no case (no user has enough distinct items).</exception>
     /// <exception cref="DataFormatException">A file is malformed (the message names the file and line).</exception>
     public static NcfDataset Load(string path, DataLoadOptions? options = null)
     {

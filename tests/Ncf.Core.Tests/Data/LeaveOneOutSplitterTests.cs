@@ -85,6 +85,22 @@ public sealed class LeaveOneOutSplitterTests
     }
 
     [Fact]
+    public void AHoldOutThatFindsNoCase_IsAnError_NotAnEmptySet()
+    {
+        // One item per user: nothing to test on (an empty test set would score HR@10 = 0 at every epoch).
+        var singles = Log(["a", "b"], ["x", "y"], [1, 2]);
+        var noTest = Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(singles, new DataLoadOptions { TestNegatives = 1 }));
+        Assert.Contains("hand-made: no user has two or more distinct items", noTest.Message);
+        Assert.Equal(2, LeaveOneOutSplitter.Split(singles, new DataLoadOptions { HoldOut = HoldOut.None }).TrainCount); // the remedy the message names
+
+        // Two distinct items per user (one repeated): a test case each, but no validation case without emptying a user.
+        var pairs = Log(["a", "a", "a", "b", "b"], ["x", "y", "x", "y", "z"], [1, 2, 3, 1, 2]);
+        Assert.Equal(2, LeaveOneOutSplitter.Split(pairs, new DataLoadOptions { TestNegatives = 1 }).Test!.Count);
+        var noValidation = Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(pairs, new DataLoadOptions { TestNegatives = 1, Validation = true }));
+        Assert.Contains("hand-made: no user has three or more distinct items", noValidation.Message);
+    }
+
+    [Fact]
     public void UserWhoSawEveryItem_IsNamedInTheError()
     {
         var error = Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 2 }));

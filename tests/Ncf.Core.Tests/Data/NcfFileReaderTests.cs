@@ -102,6 +102,17 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void Validation_WhenNoUserHasTwoTrainingItems_IsAnError_NotAnEmptySet()
+    {
+        // One training row per user (user 0's repeated): holding it out would leave the user untrained.
+        string prefix = Prefix("0\t1\t5\t10\n0\t1\t5\t11\n1\t3\t3\t7\n2\t5\t1\t1\n");
+        Assert.Equal(3, NcfFileReader.Read(prefix).Test!.Count);
+
+        var error = Assert.Throws<NcfException>(() => NcfFileReader.Read(prefix, new DataLoadOptions { Validation = true, TestNegatives = 2 }));
+        Assert.Contains("toy: no user has two or more distinct training items", error.Message);
+    }
+
+    [Fact]
     public void Validation_UserWithoutTimestamps_GetsASeededDrawNotTheLastLine()
     {
         // 300 users whose 10 rows carry timestamp 0 and are sorted by item ID, as the NCF files write users of unknown

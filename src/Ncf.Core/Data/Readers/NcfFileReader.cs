@@ -223,6 +223,12 @@ public static class NcfFileReader
         var testSet = fixedNegatives
             ? new EvaluationSet(test.Users.ToArray(), test.Items.ToArray(), test.NegativeOffsets.ToArray(), test.Negatives.ToArray())
             : EvaluationSet.WithFixedNegatives(test.Users.ToArray(), test.Items.ToArray(), drawnTest, k);
+        if (options.Validation && validUsers.Count == 0)
+        {
+            throw new NcfException($"{name}: no user has two or more distinct training items, so no validation case can be held out "
+                + "without leaving a user untrained. Drop the validation hold-out.");
+        }
+
         var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;
 
         int trainCount = 0;

@@ -24,8 +24,9 @@ namespace Ncf.Data;
 public static class LeaveOneOutSplitter
 {
     /// <summary>Splits <paramref name="log"/>; <paramref name="name"/> labels the data set (default: the log's source).</summary>
-    /// <exception cref="NcfException">No user survives the filter, or a user has fewer unseen items than the
-    /// negatives asked for (the message names the user's external ID).</exception>
+    /// <exception cref="NcfException">No user survives the filter; a user has fewer unseen items than the negatives
+    /// asked for (the message names the user's external ID); or a hold-out asked for finds no case: no user has two
+    /// distinct items (test) or three (validation).</exception>
     public static NcfDataset Split(InteractionLog log, DataLoadOptions? options = null, string? name = null)
     {
         options ??= new DataLoadOptions();
@@ -133,6 +134,19 @@ public static class LeaveOneOutSplitter
                 sampler.Draw(nu, TestNegativeSampler.ValidationPurpose, negatives);
                 validNegatives.AddRange(negatives);
             }
+        }
+
+        // A split with nothing to evaluate on would report HR@10 = 0 for every epoch and choose epochs on nothing.
+        if (options.HoldOut == HoldOut.Latest && testUsers.Count == 0)
+        {
+            throw new NcfException($"{log.Source}: no user has two or more distinct items, so leave-one-out holds out no test case. "
+                + "Hold nothing out (HoldOut.None) to train on every interaction, or add interactions.");
+        }
+
+        if (options.Validation && validUsers.Count == 0)
+        {
+            throw new NcfException($"{log.Source}: no user has three or more distinct items, so no validation case can be held out "
+                + "besides the test case. Drop the validation hold-out, or add interactions.");
         }
 
         int trainCount = 0;
