@@ -56,7 +56,9 @@ public sealed class InteractionLog
     /// <summary>Rating of each row (1 when the file has no rating column). Every row counts as a positive.</summary>
     public float[] Ratings { get; }
 
-    /// <summary>Timestamp of each row, as written (Unix seconds for MovieLens); 0 when the file has none.</summary>
+    /// <summary>Timestamp of each row: an integer column as written (Unix seconds for MovieLens), an ISO 8601 column
+    /// as 100-ns ticks since 1970-01-01 UTC (<c>DateTime.UnixEpoch.AddTicks(t)</c>); 0 when the file has none. Only
+    /// their order is used.</summary>
     public long[] Timestamps { get; }
 
     /// <summary>True when the file had a rating column.</summary>

@@ -99,7 +99,7 @@ public static class NcfDataLoader
                 return (prefix ?? throw new NcfException($"{path}: an NCF file name ends in .train.rating, .test.negative or .test.rating."), DatasetFormat.Ncf);
             }
 
-            return (path, format == DatasetFormat.Auto ? FormatOfFileName(path) : format);
+            return (path, format == DatasetFormat.Auto ? Sniffed(path, FormatOfFileName(path)) : format);
         }
 
         if (File.Exists(NcfFileReader.Existing(path + ".train.rating")) && format is DatasetFormat.Auto or DatasetFormat.Ncf)
@@ -135,7 +135,7 @@ public static class NcfDataLoader
             {
                 if ((format == DatasetFormat.Auto || format == fileFormat) && File.Exists(candidate))
                 {
-                    return (candidate, fileFormat);
+                    return (candidate, format == DatasetFormat.Auto ? Sniffed(candidate, fileFormat) : fileFormat);
                 }
             }
         }
@@ -144,6 +144,11 @@ public static class NcfDataLoader
             ? $"{folder}: no data file found; expected *.train.rating, ratings.dat, ratings.csv or u.data."
             : $"{folder}: no {DatasetFormats.ToName(format)} file found; give the file itself.");
     }
+
+    // A file named ratings.csv is MovieLens's only when its columns are: other exports use the name too (a
+    // movieId,userId,... or user,isbn,... file read as MovieLens would swap users and items or drop leading zeros).
+    private static DatasetFormat Sniffed(string file, DatasetFormat byName) =>
+        byName == DatasetFormat.MovieLensCsv && !MovieLensReader.HasRatingsCsvLayout(file) ? DatasetFormat.Generic : byName;
 
     private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader) => format switch
     {

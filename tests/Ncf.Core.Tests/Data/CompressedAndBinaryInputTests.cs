@@ -158,6 +158,36 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
         Assert.Contains("UTF-16 without a byte-order mark", error.Message);
     }
 
+    [Fact]
+    public void Utf32_IsNamedAsSuch()
+    {
+        string file = _temp.WriteBytes("log.csv", [.. Encoding.UTF32.GetPreamble(), .. Encoding.UTF32.GetBytes("user,item\nu1,i1\n")]);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Contains("the file is UTF-32", error.Message);
+    }
+
+    [Fact]
+    public void EveryLineEnding_SplitsLinesTheSameWhereverTheBufferBreaks()
+    {
+        // "\r\n", a lone "\r" and "\n", with the buffer (16 bytes at least) ending between a '\r' and its '\n' at some size.
+        string text = "first line\r\nsecond\rthird\n\r\nfifth is longer than the buffer\r\r\nlast";
+        string[] expected = ["first line", "second", "third", "", "fifth is longer than the buffer", "", "last"];
+        string file = _temp.Write("ends.txt", text);
+        for (int size = 16; size <= text.Length + 1; size++)
+        {
+            using var reader = new Utf8LineReader(file, size);
+            var lines = new List<string>();
+            while (reader.TryReadLine(out var line))
+            {
+                lines.Add(Encoding.UTF8.GetString(line));
+            }
+
+            Assert.Equal(expected, lines);
+            Assert.Equal(expected.Length, reader.LineNumber);
+        }
+    }
+
     private static byte[] Gzip(string text)
     {
         using var output = new MemoryStream();

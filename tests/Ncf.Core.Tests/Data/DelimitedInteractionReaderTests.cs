@@ -56,7 +56,7 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         string file = _temp.Write("log.tsv", "who\twhat\thow\twhen\nu\ti\t1\t2020-01-02T03:04:05Z\n");
         var withHeader = DelimitedInteractionReader.Read(file, hasHeader: true);
         Assert.Equal(1, withHeader.Count);
-        Assert.Equal(new DateTimeOffset(2020, 1, 2, 3, 4, 5, TimeSpan.Zero).ToUnixTimeSeconds(), withHeader.Timestamps[0]);
+        Assert.Equal((new DateTimeOffset(2020, 1, 2, 3, 4, 5, TimeSpan.Zero) - DateTimeOffset.UnixEpoch).Ticks, withHeader.Timestamps[0]);
 
         // Forced off, the header line is data, and its rating "how" is not a number.
         var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file, hasHeader: false));
@@ -197,5 +197,138 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
 
         Assert.Contains("empty.csv", error.Message);
         Assert.Contains("no interactions found", error.Message);
+    }
+
+    [Theory]
+    [InlineData("2020-01-02", "2020-01-02T00:00:00Z")]
+    [InlineData("2020-01-02 03:04", "2020-01-02T03:04:00Z")] // SQL's space; no zone is UTC
+    [InlineData("2020-01-02t03:04:05.25", "2020-01-02T03:04:05.25Z")]
+    [InlineData("2020-01-02T03:04:05,1234567891Z", "2020-01-02T03:04:05.1234567Z")] // past 100 ns dropped
+    [InlineData("2020-01-02T04:04:05+01:00", "2020-01-02T03:04:05Z")]
+    [InlineData("2020-01-02T01:34:05-0130", "2020-01-02T03:04:05Z")]
+    [InlineData("2020-01-02T05:04:05+02", "2020-01-02T03:04:05Z")]
+    [InlineData("2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z")] // a leap second
+    [InlineData("0001-01-01", "0001-01-01T00:00:00Z")]
+    public void IsoTimestamps_AreStrictIso8601_InTicksSinceTheUnixEpoch(string written, string expected)
+    {
+        string file = _temp.Write("t.tsv", $"u\ti\t1\t{written}\n"); // tabs: ISO allows a decimal comma
+        var log = DelimitedInteractionReader.Read(file);
+
+        // The BCL's round-trip parser on a canonical rendering is the independent oracle.
+        var when = DateTimeOffset.Parse(expected, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal((when - DateTimeOffset.UnixEpoch).Ticks, log.Timestamps[0]);
+    }
+
+    [Theory]
+    [InlineData("1/2/2020")] // month or day first? the lenient parser guesses
+    [InlineData("10:30")] // today, whenever that is
+    [InlineData("Jan 5 2020")]
+    [InlineData("2020-1-5")]
+    [InlineData("2020-02-30")]
+    [InlineData("2020-01-05T24:00")]
+    [InlineData("2020-01-05T10")]
+    [InlineData("2020-01-05T10:00:00.")]
+    [InlineData("2020-01-05T10:00:00 UTC")]
+    [InlineData("2020-01-05Z")]
+    [InlineData("2020-01-05T10:00+5")]
+    public void TimestampsThatAreNotIso8601_AreErrors(string written)
+    {
+        string file = _temp.Write("t.csv", $"u,i,1,5\nu,j,1,{written}\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains($"timestamp '{written}' is neither an integer", error.Message);
+    }
+
+    [Fact]
+    public void SubSecondOrder_IsKept_AndAColumnHoldsOneKindOfTimestamp()
+    {
+        // .900 then .100: the first line is the later event, whatever the file order.
+        string file = _temp.Write("t.csv", "u,a,1,2020-01-05T10:00:00.900Z\nu,b,1,2020-01-05T10:00:00.100Z\n");
+        var log = DelimitedInteractionReader.Read(file);
+        Assert.True(log.Timestamps[0] > log.Timestamps[1]);
+        Assert.Equal(8_000_000, log.Timestamps[0] - log.Timestamps[1]); // 0.8 s in 100-ns ticks
+
+        string mixed = _temp.Write("mixed.csv", "u,a,1,2020-01-05\nu,b,1,1578182400\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(mixed));
+        Assert.Equal(2, error.Line);
+        Assert.Contains("is an integer, but line 1's is an ISO 8601 date-time", error.Message);
+    }
+
+    [Fact]
+    public void IdsThatAreNotUtf8_AreAnError_NotMergedIds()
+    {
+        // "café" and "cafè" in Latin-1: decoding would turn both into "caf\uFFFD", one user.
+        byte[] latin1 = [.. "user,item\n"u8, .. "caf"u8, 0xE9, .. ",x\n"u8, .. "caf"u8, 0xE8, .. ",y\n"u8];
+        string file = _temp.WriteBytes("latin1.csv", latin1);
+
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+        Assert.Equal(2, error.Line);
+        Assert.Contains("the user ID is not valid UTF-8 (byte 0xE9)", error.Message);
+    }
+
+    [Theory]
+    [InlineData("alice,Time,5,100\nalice,Money,4,101\nbob,Time,3,100\n", 3)] // an item named like a column: data
+    [InlineData("a,b,c,d\nu1,i1,5,100\n", 1)] // unknown names, no number where the rating and time go: a header
+    [InlineData("visitor,product\nu1,i1\nu2,i1\n", 2)] // named columns in a two-column file
+    public void FirstLine_IsAHeaderOnlyWhenItLooksLikeOne(string text, int rows)
+    {
+        string file = _temp.Write("h.csv", text);
+        Assert.Equal(rows, DelimitedInteractionReader.Read(file).Count);
+    }
+
+    [Fact]
+    public void GoodbooksHeader_NamesItsColumns()
+    {
+        string file = _temp.Write("gb.csv", "book_id,user_id,rating\n10,1,5\n20,1,4\n10,2,5\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["1", "2"], log.UserIds.Ids);
+        Assert.Equal(["10", "20"], log.ItemIds.Ids);
+    }
+
+    [Theory]
+    [InlineData("u1,i1,,5\nu1,i2,4,6\n", 1, "rating '' is not a number")] // a missing rating, not a header
+    [InlineData("u1;a;4,5;1\nu1;b;4;2\n", 1, "rating '4,5' is not a number (write decimals with a point: 4.5)")]
+    [InlineData("u1,a,\nu1,b,\n", 1, "rating '' is not a number")] // a trailing comma
+    [InlineData("title_id,user_id,rating\n10,1,5\n", 1, "names a user column ('user_id', column 2) but no item column")]
+    [InlineData("item,rating\nx,5\n", 1, "names an item column ('item', column 1) but no user column")]
+    [InlineData("user,item,rating,timestamp\nu1,a,4,5,2000\n", 2, "expected 4 comma-separated fields, as line 1 has; found 5 (a delimiter inside a field must be quoted")]
+    [InlineData("u1\ti1\t4\nu1\ti2\t4\t9\n", 2, "expected 3 tab-separated fields, as line 1 has; found 4")]
+    [InlineData("user,item\nu1,a\nuser,item\nu2,b\n", 3, "repeats the header of line 1: were two files joined")]
+    [InlineData("u1,a,4\nu1,b,\u0001\n", 2, "rating '\\x01' is not a number")] // control characters are shown escaped
+    public void MalformedFirstAndLaterLines_NameTheLineAndWhatWasExpected(string text, int line, string expected)
+    {
+        string file = _temp.Write("bad.csv", text);
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(line, error.Line);
+        Assert.Contains(expected, error.Message);
+        Assert.Contains("bad.csv", error.Message);
+    }
+
+    [Theory]
+    [InlineData("user,item\r\r\nu1,a\r\r\nu1,b\r\r\nu2,a\r\r\n")] // CSV written through two Windows text layers
+    [InlineData("user,item\ru1,a\ru1,b\ru2,a\r")] // classic Mac
+    [InlineData("user,item\nu1,a\t\nu1 , b\t\nu2,a\n")] // trailing tabs and spaces are padding
+    [InlineData("user,item\ru1,a\r\nu1,b\nu2,a")] // every ending at once, no final newline
+    public void LineEndingsAndPadding_NeverReachTheIds(string text)
+    {
+        string file = _temp.Write("ends.csv", text);
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["u1", "u2"], log.UserIds.Ids);
+        Assert.Equal(["a", "b"], log.ItemIds.Ids);
+        Assert.Equal([0, 0, 1], log.Users);
+    }
+
+    [Fact]
+    public void AByteOrderMarkAfterTheFirstLine_IsTwoFilesJoined()
+    {
+        string file = _temp.Write("joined.csv", "\uFEFFuser,item\nu1,a\n\uFEFFuser,item\nu2,b\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(3, error.Line);
+        Assert.Contains("byte-order mark", error.Message);
     }
 }

@@ -82,6 +82,29 @@ public sealed class NcfDataLoaderTests : IDisposable
     }
 
     [Fact]
+    public void RatingsCsv_IsMovieLensOnlyWithMovieLensColumns()
+    {
+        // Other exports named ratings.csv are read by their own header: here movieId first (read as MovieLens the
+        // users would be the films) and ISBNs whose leading zeros matter.
+        _temp.Write("swapped/ratings.csv", "movieId,userId,rating,timestamp\n10,1,5,1\n20,1,4,2\n10,2,5,3\n30,2,3,4\n");
+        var swapped = NcfDataLoader.LoadLog(Path.Combine(_temp.Path, "swapped"));
+        Assert.Equal(["1", "2"], swapped.UserIds.Ids);
+        Assert.Equal(["10", "20", "30"], swapped.ItemIds.Ids);
+
+        string books = _temp.Write("books/ratings.csv", "user,isbn,rating\nu1,0321719816,5\nu1,321719816,4\nu2,0140449132,3\n");
+        Assert.Equal(["0321719816", "321719816", "0140449132"], NcfDataLoader.LoadLog(books).ItemIds.Ids);
+
+        // MovieLens's own header, and a headerless file of numbers, stay MovieLens; forced, another header is an error.
+        string movieLens = _temp.Write("ml/ratings.csv", "userId,movieId,rating,timestamp\n1,10,4.5,100\n");
+        Assert.True(NcfDataLoader.LoadLog(movieLens).HasTimestamps);
+        Assert.Equal(DatasetFormat.MovieLensCsv, NcfDataLoader.Resolve(movieLens).Format);
+        Assert.Equal(DatasetFormat.MovieLensCsv, NcfDataLoader.Resolve(_temp.Write("plain/ratings.csv", "1,10,4.5,100\n")).Format);
+        Assert.Equal(DatasetFormat.Generic, NcfDataLoader.Resolve(books).Format);
+        var error = Assert.Throws<DataFormatException>(() => NcfDataLoader.LoadLog(Path.Combine(_temp.Path, "swapped"), new DataLoadOptions { Format = DatasetFormat.MovieLensCsv }));
+        Assert.Contains("swapped/ratings.csv:1: expected the header userId,movieId,rating,timestamp", error.Message);
+    }
+
+    [Fact]
     public void MissingPath_NamesIt()
     {
         string path = Path.Combine(_temp.Path, "absent");

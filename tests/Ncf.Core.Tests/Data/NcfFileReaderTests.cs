@@ -102,6 +102,18 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void ATestFileThatIsAFolder_IsAnError_NotAbsent()
+    {
+        // Were the folder taken for a missing file, the negatives would be drawn instead of the paper's, silently.
+        string prefix = Prefix();
+        File.Delete(prefix + ".test.negative");
+        Directory.CreateDirectory(prefix + ".test.negative");
+
+        var error = Assert.Throws<NcfException>(() => NcfFileReader.Read(prefix));
+        Assert.Contains("toy.test.negative: is a folder", error.Message);
+    }
+
+    [Fact]
     public void Validation_WhenNoUserHasTwoTrainingItems_IsAnError_NotAnEmptySet()
     {
         // One training row per user (user 0's repeated): holding it out would leave the user untrained.

@@ -49,7 +49,7 @@ internal static class FieldSplitter
         while (true)
         {
             int first = start;
-            while (first < line.Length && line[first] == (byte)' ')
+            while (first < line.Length && line[first] is (byte)' ' or (byte)'\t' && line[first] != delimiter)
             {
                 first++;
             }
@@ -59,7 +59,7 @@ internal static class FieldSplitter
             {
                 int close = ClosingQuote(line, first + 1);
                 end = close + 1;
-                while (close >= 0 && end < line.Length && line[end] == (byte)' ')
+                while (close >= 0 && end < line.Length && line[end] is (byte)' ' or (byte)'\t' && line[end] != delimiter)
                 {
                     end++;
                 }
@@ -109,7 +109,7 @@ internal static class FieldSplitter
     /// </summary>
     public static ReadOnlySpan<byte> Unquote(ReadOnlySpan<byte> field, ref byte[]? scratch)
     {
-        var trimmed = field.Trim((byte)' ');
+        var trimmed = field.Trim(Padding);
         bool quoted = trimmed.Length >= 2 && trimmed[0] == (byte)'"' && trimmed[^1] == (byte)'"';
         var inner = Clean(field);
         if (!quoted || inner.IndexOf("\"\""u8) < 0)
@@ -161,10 +161,14 @@ internal static class FieldSplitter
     /// <summary>True when the line holds nothing but spaces and tabs.</summary>
     public static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t"u8).IsEmpty;
 
-    /// <summary>The field without surrounding spaces and, for CSV, one pair of surrounding double quotes.</summary>
+    // Spaces and tabs around a field are padding (a tab is a delimiter only in tab-separated files, where it never
+    // reaches a field).
+    private static ReadOnlySpan<byte> Padding => " \t"u8;
+
+    /// <summary>The field without surrounding spaces and tabs and, for CSV, one pair of surrounding double quotes.</summary>
     public static ReadOnlySpan<byte> Clean(ReadOnlySpan<byte> field)
     {
-        field = field.Trim((byte)' ');
+        field = field.Trim(Padding);
         if (field.Length >= 2 && field[0] == (byte)'"' && field[^1] == (byte)'"')
         {
             field = field[1..^1];
@@ -173,11 +177,18 @@ internal static class FieldSplitter
         return field;
     }
 
-    /// <summary>A short, printable rendering of a field for error messages.</summary>
+    /// <summary>A short, printable rendering of a field for error messages: control characters (which would garble
+    /// a terminal line) are written as \xNN.</summary>
     public static string Show(ReadOnlySpan<byte> field)
     {
         const int Max = 40;
         string text = System.Text.Encoding.UTF8.GetString(field.Length > Max ? field[..Max] : field);
-        return field.Length > Max ? text + "..." : text;
+        var shown = new System.Text.StringBuilder(text.Length + 3);
+        foreach (char c in text)
+        {
+            _ = char.IsControl(c) ? shown.Append($"\\x{(int)c:X2}") : shown.Append(c);
+        }
+
+        return field.Length > Max ? shown.Append("...").ToString() : shown.ToString();
     }
 }

@@ -21,10 +21,72 @@ public static class MovieLensReader
     public static InteractionLog ReadRatingsDat(string path) => Read(path, "::"u8, "'::'");
 
     /// <summary>Reads <c>ratings.csv</c> of ml-latest, ml-latest-small, ml-20m and ml-25m: a header, then
-    /// comma-separated <c>userId,movieId,rating,timestamp</c>.</summary>
-    public static InteractionLog ReadRatingsCsv(string path) => Read(path, ","u8, "comma");
+    /// comma-separated <c>userId,movieId,rating,timestamp</c>. A header naming other columns is an error (the file is
+    /// some other export: read it with <see cref="DelimitedInteractionReader"/>).</summary>
+    public static InteractionLog ReadRatingsCsv(string path) => Read(path, ","u8, "comma", RatingsCsvHeader);
 
-    private static InteractionLog Read(string path, ReadOnlySpan<byte> delimiter, string delimiterName)
+    /// <summary>
+    /// True when the first non-blank line of <paramref name="path"/> is MovieLens's <c>ratings.csv</c> header
+    /// (<c>userId,movieId,rating,timestamp</c>, case ignored) or four comma-separated numbers.
+    /// </summary>
+    internal static bool HasRatingsCsvLayout(string path)
+    {
+        using var reader = new Utf8LineReader(path, bufferSize: 4096);
+        Span<Range> fields = stackalloc Range[5];
+        while (reader.TryReadLine(out var line))
+        {
+            if (FieldSplitter.IsBlank(line))
+            {
+                continue;
+            }
+
+            if (IsHeader(line, RatingsCsvHeader))
+            {
+                return true;
+            }
+
+            if (FieldSplitter.Split(line, ","u8, fields) < 4)
+            {
+                return false;
+            }
+
+            foreach (var field in fields[..4])
+            {
+                if (!Utf8Number.TryParseSingle(FieldSplitter.Clean(line[field]), out _))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        return true; // empty: the reader says so
+    }
+
+    private static readonly string[] RatingsCsvHeader = ["userId", "movieId", "rating", "timestamp"];
+
+    private static bool IsHeader(ReadOnlySpan<byte> line, string[] names)
+    {
+        Span<Range> fields = stackalloc Range[8];
+        int count = FieldSplitter.Split(line, ","u8, fields);
+        if (count < names.Length || count > fields.Length)
+        {
+            return false;
+        }
+
+        for (int c = 0; c < names.Length; c++)
+        {
+            if (!System.Text.Encoding.UTF8.GetString(FieldSplitter.Clean(line[fields[c]])).Equals(names[c], StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static InteractionLog Read(string path, ReadOnlySpan<byte> delimiter, string delimiterName, string[]? header = null)
     {
         using var reader = new Utf8LineReader(path);
         var users = new NumericIdInterner();
@@ -57,6 +119,11 @@ public static class MovieLensReader
             {
                 if (firstContentLine && !userOk && !itemOk && !ratingOk && !timeOk)
                 {
+                    if (header is not null && !IsHeader(line, header))
+                    {
+                        throw Error(reader, $"expected the header {string.Join(",", header)} (case ignored); this is another export: read it as a generic CSV (format csv)");
+                    }
+
                     firstContentLine = false; // a header line
                     continue;
                 }

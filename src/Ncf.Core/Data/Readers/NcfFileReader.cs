@@ -45,6 +45,14 @@ public static class NcfFileReader
 
         string trainPath = Existing(prefix + ".train.rating"), negativePath = Existing(prefix + ".test.negative");
         string testPath = Existing(prefix + ".test.rating");
+        foreach (string file in (string[])[trainPath, negativePath, testPath])
+        {
+            if (Directory.Exists(file))
+            {
+                throw new NcfException($"{file}: is a folder; NCF data needs it to be a file (or absent, for the test files, when the other one is there).");
+            }
+        }
+
         if (!File.Exists(trainPath))
         {
             throw new NcfException($"{trainPath}: file not found (NCF data needs PREFIX.train.rating and PREFIX.test.negative or PREFIX.test.rating).");
@@ -226,7 +234,7 @@ public static class NcfFileReader
         if (options.Validation && validUsers.Count == 0)
         {
             throw new NcfException($"{name}: no user has two or more distinct training items, so no validation case can be held out "
-                + "without leaving a user untrained. Drop the validation hold-out.");
+                + "without leaving a user untrained. Drop the validation hold-out (ncf: --validation).");
         }
 
         var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;

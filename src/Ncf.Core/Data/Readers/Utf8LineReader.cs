@@ -4,10 +4,11 @@ namespace Ncf.Data;
 
 /// <summary>
 /// Streams a text file as UTF-8 lines without decoding it: each line is a span of bytes into an internal buffer,
-/// valid until the next call. Strips a leading UTF-8 byte-order mark, a trailing '\r' (CRLF files) and accepts a
-/// missing final newline. Lines are numbered from 1 as an editor shows them, blank lines included.
-/// A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed on the fly; a zip
-/// archive, a UTF-16 file or a binary file (a NUL byte near the start) is refused with what to do instead.
+/// valid until the next call. Strips a leading UTF-8 byte-order mark, ends lines at "\n", "\r\n" or a lone "\r",
+/// and accepts a missing final newline. Lines are numbered from 1 as an editor shows them, blank lines included.
+/// A gzip-compressed file (recognised by its magic bytes, whatever its name, when the file can seek: a pipe is read
+/// as plain text) is decompressed on the fly; a zip archive, a UTF-16 or UTF-32 file or a binary file (a NUL byte
+/// near the start) is refused with what to do instead.
 /// </summary>
 /// <remarks>
 /// A gzip file cut short must not be read as if whole. With the runtime switch
@@ -79,31 +80,44 @@ internal sealed class Utf8LineReader : IDisposable
         }
     }
 
-    /// <summary>The next line without its line terminator; false at the end of the file.</summary>
+    /// <summary>
+    /// The next line without its line terminator; false at the end of the file. "\n", "\r\n" and a lone "\r" (old
+    /// Mac files) each end a line, so "\r\r\n" (a CSV written twice through a Windows text layer) is a line and a
+    /// blank one, and no '\r' is ever left in a line. A UTF-8 byte-order mark at the start of a later line (two files
+    /// joined with <c>cat</c>) is a <see cref="DataFormatException"/> naming the line.
+    /// </summary>
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
         while (true)
         {
-            int newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
-            if (newline >= 0)
+            var pending = _buffer.AsSpan(_start, _end - _start);
+            int terminator = pending.IndexOfAny((byte)'\n', (byte)'\r');
+            if (terminator >= 0 && pending[terminator] == (byte)'\r' && terminator + 1 == pending.Length && !_eof)
             {
-                line = TrimCarriageReturn(_buffer.AsSpan(_start, newline));
-                _start += newline + 1;
+                Fill(); // a '\r' at the end of the buffer: the next byte says whether it is a CRLF
+                continue;
+            }
+
+            if (terminator >= 0 || (_eof && _start < _end))
+            {
+                // Without a terminator this is the last line, which has no final newline.
+                int length = terminator >= 0 ? terminator : pending.Length;
+                int skip = terminator < 0 ? 0
+                    : pending[terminator] == (byte)'\r' && terminator + 1 < pending.Length && pending[terminator + 1] == (byte)'\n' ? 2 : 1;
+                line = pending[..length];
+                _start += length + skip;
                 LineNumber++;
+                if (LineNumber > 1 && line.StartsWith(Utf8ByteOrderMark))
+                {
+                    throw new DataFormatException(Path, LineNumber,
+                        "starts with a UTF-8 byte-order mark, which belongs only at the start of a file: were two files joined (cat a b)? Remove it");
+                }
+
                 return true;
             }
 
             if (_eof)
             {
-                if (_start < _end)
-                {
-                    // The last line has no final newline.
-                    line = TrimCarriageReturn(_buffer.AsSpan(_start, _end - _start));
-                    _start = _end;
-                    LineNumber++;
-                    return true;
-                }
-
                 line = default;
                 return false;
             }
@@ -111,6 +125,8 @@ internal sealed class Utf8LineReader : IDisposable
             Fill();
         }
     }
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     /// <inheritdoc />
     public void Dispose()
@@ -208,9 +224,6 @@ internal sealed class Utf8LineReader : IDisposable
         return (evenNul == pairs && oddNul == 0) || (oddNul == pairs && evenNul == 0);
     }
 
-    private static ReadOnlySpan<byte> TrimCarriageReturn(ReadOnlySpan<byte> line) =>
-        line.Length > 0 && line[^1] == (byte)'\r' ? line[..^1] : line;
-
     // Moves the unread tail to the front (growing the buffer when one line fills it) and reads more bytes.
     private void Fill()
     {
@@ -258,9 +271,13 @@ internal sealed class Utf8LineReader : IDisposable
         {
             _first = false;
             var head = _buffer.AsSpan(0, _end);
-            if (head.Length >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF)
+            if (head.StartsWith(Utf8ByteOrderMark))
             {
                 _start = 3;
+            }
+            else if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE, 0, 0]) || head.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]))
+            {
+                throw new DataFormatException(Path, 0, "the file is UTF-32; save it as UTF-8 (or ASCII)");
             }
             else if (head.Length >= 2 && ((head[0] == 0xFF && head[1] == 0xFE) || (head[0] == 0xFE && head[1] == 0xFF)))
             {
@@ -276,7 +293,8 @@ internal sealed class Utf8LineReader : IDisposable
             if (nul >= 0)
             {
                 throw new DataFormatException(Path, 0,
-                    $"is not a text file (byte {nul}{(IsGzip ? " of the decompressed data" : "")} is NUL); expected lines of UTF-8 or ASCII text");
+                    $"is not a text file (byte {nul}{(IsGzip ? " of the decompressed data" : "")} is NUL); expected lines of UTF-8 or ASCII text"
+                    + " (UTF-16 or UTF-32 text has NULs too: save it as UTF-8)");
             }
         }
     }

@@ -140,13 +140,13 @@ public static class LeaveOneOutSplitter
         if (options.HoldOut == HoldOut.Latest && testUsers.Count == 0)
         {
             throw new NcfException($"{log.Source}: no user has two or more distinct items, so leave-one-out holds out no test case. "
-                + "Hold nothing out (HoldOut.None) to train on every interaction, or add interactions.");
+                + "Hold nothing out to train on every interaction (ncf: --holdout none), or add interactions.");
         }
 
         if (options.Validation && validUsers.Count == 0)
         {
             throw new NcfException($"{log.Source}: no user has three or more distinct items, so no validation case can be held out "
-                + "besides the test case. Drop the validation hold-out, or add interactions.");
+                + "besides the test case. Drop the validation hold-out (ncf: --validation), or add interactions.");
         }
 
         int trainCount = 0;
