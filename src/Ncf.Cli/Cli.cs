@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Ncf.Cli;
 
 /// <summary>Dispatches the sub-commands and turns every failure into a one-line message and an exit code.</summary>
@@ -11,12 +13,18 @@ internal static class Cli
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         using var cancel = new CancellationTokenSource();
+        int cancelledCode = Cancelled;
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+
+        // SIGTERM (timeout, docker stop, systemd) and SIGHUP (a closed terminal) cancel as Ctrl-C does, so that
+        // temporary files are removed and a model being replaced survives; the exit code is still 128 + the signal.
+        using var terminate = HandleSignal(PosixSignal.SIGTERM, 143);
+        using var hangUp = HandleSignal(PosixSignal.SIGHUP, 129);
         try
         {
             // `ncf help`, `ncf --help`, and `ncf COMMAND --help` (or -h anywhere) print the usage instead of running.
@@ -43,10 +51,10 @@ internal static class Cli
             stderr.WriteLine($"ncf: error: {e.Message}");
             return UserError;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             stderr.WriteLine("ncf: cancelled");
-            return Cancelled;
+            return cancelledCode;
         }
         catch (OutOfMemoryException)
         {
@@ -61,6 +69,23 @@ internal static class Cli
         finally
         {
             Console.CancelKeyPress -= onCancel;
+        }
+
+        PosixSignalRegistration? HandleSignal(PosixSignal signal, int exitCode)
+        {
+            try
+            {
+                return PosixSignalRegistration.Create(signal, context =>
+                {
+                    context.Cancel = true;
+                    cancelledCode = exitCode;
+                    cancel.Cancel();
+                });
+            }
+            catch (PlatformNotSupportedException)
+            {
+                return null;
+            }
         }
     }
 
@@ -103,10 +128,13 @@ internal static class Cli
             it to a file that appears whole or not at all.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
-        ncf data download NAME --to DIR        NAME: ml-100k, ml-1m, ml-latest-small, ml-20m
+        ncf data download NAME --to DIR [--overwrite] [--sha256 HEX] [--base-url URL]
+            NAME: ml-100k, ml-1m, ml-latest-small, ml-20m, from GroupLens (or a mirror at URL), checked against the
+            SHA-256 stored in the project (or HEX), unpacked into DIR/NAME; --overwrite replaces an existing copy once
+            the new one is verified. A failed or cancelled download leaves nothing behind.
         ncf devices                            lists compute devices
 
-        Exit codes: 0 success, 2 bad input, 130 cancelled, 70 internal error.
+        Exit codes: 0 success, 2 bad input, 130 cancelled (Ctrl-C; 143 on SIGTERM, 129 on SIGHUP), 70 internal error.
 
         """;
 }

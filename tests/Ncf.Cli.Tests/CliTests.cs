@@ -853,14 +853,63 @@ public sealed class CliTests : IDisposable
     }
 }
 
-/// <summary>A fact that runs on Linux only (it reads a Linux-only file), skipped with a message elsewhere.</summary>
+/// <summary>The `ncf` process as a service manager sees it: signals, exit codes and what is left on disk.</summary>
+public sealed class SignalTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("ncf-signal-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+
+    // SIGTERM (timeout, docker stop, systemd) used to kill the process outright, leaving a hidden temporary model
+    // or a .part download behind; now it cancels as Ctrl-C does.
+    [LinuxFact]
+    public void Sigterm_cancels_like_ctrl_c_keeps_the_old_model_and_leaves_no_temporary_file()
+    {
+        string model = Path.Combine(_folder, "model.ncf");
+        File.WriteAllText(model, "the previous model");
+        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ncf, "train", "--epochs", "100000", "--threads", "1", "--out", model])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+
+        // Training is under way once an epoch line is out; then the signal.
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotNull(line);
+        Assert.Equal(0, kill(process.Id, 15));
+        var rest = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(60_000))
+        {
+            process.Kill();
+            Assert.Fail("ncf did not stop within 60 s of SIGTERM");
+        }
+
+        rest.Wait();
+        Assert.Equal(143, process.ExitCode);
+        Assert.Equal("ncf: cancelled", error.Result.Trim());
+        Assert.Equal("the previous model", File.ReadAllText(model));
+        Assert.Equal([model], Directory.GetFileSystemEntries(_folder));
+    }
+}
+
+/// <summary>A fact that runs on Linux only (it reads a Linux-only file or sends a POSIX signal), skipped elsewhere.</summary>
 internal sealed class LinuxFactAttribute : FactAttribute
 {
     public LinuxFactAttribute()
     {
         if (!OperatingSystem.IsLinux())
         {
-            Skip = "skipped: needs Linux's /proc";
+            Skip = "skipped: needs Linux (/proc, POSIX signals)";
         }
     }
 }

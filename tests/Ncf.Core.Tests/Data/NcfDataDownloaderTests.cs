@@ -244,6 +244,38 @@ public sealed class NcfDataDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task AServerThatStallsMidFile_FailsAfterTheStallTimeout_AndLeavesNoFolderBehind()
+    {
+        // HttpClient.Timeout covers only the wait for headers: without the stall timer this download would hang.
+        byte[] zip = MakeZip("ml-1m", "ratings.dat", "1::2::3::4\n", padding: 100_000);
+        await using var server = new TinyHttpServer(new() { ["ml-1m.zip"] = zip }) { StallHalfWay = ["ml-1m.zip"] };
+        var options = new DownloadOptions
+        {
+            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, StallTimeout = TimeSpan.FromSeconds(1),
+        };
+
+        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", Target, options));
+
+        Assert.Contains("ml-1m.zip failed: the server sent nothing for 1 s", error.Message);
+        Assert.False(Directory.Exists(Target)); // the download created it, and a failed one leaves nothing
+    }
+
+    [Fact]
+    public async Task ATargetThatIsAFile_IsRefusedBeforeAnyRequest()
+    {
+        string file = Path.Combine(_temp.Path, "keep.txt");
+        File.WriteAllText(file, "mine");
+        await using var server = new TinyHttpServer([]);
+        var options = new DownloadOptions { BaseUri = server.BaseUri, ExpectedSha256 = new string('1', 64), HttpClient = _client };
+
+        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", file, options));
+
+        Assert.Contains("keep.txt: is a file", error.Message);
+        Assert.Equal(0, server.Requests);
+        Assert.Equal("mine", File.ReadAllText(file));
+    }
+
+    [Fact]
     public async Task Http404_NamesTheUrl()
     {
         await using var server = new TinyHttpServer([]);
@@ -253,7 +285,7 @@ public sealed class NcfDataDownloaderTests : IDisposable
 
         Assert.Contains("404", error.Message);
         Assert.Contains("ml-1m.zip", error.Message);
-        Assert.Empty(LeftInTarget());
+        Assert.False(Directory.Exists(Target));
     }
 
     [Fact]

@@ -27,6 +27,9 @@ internal sealed class TinyHttpServer : IAsyncDisposable
     /// <summary>The base URL; files are served at BaseUri + key.</summary>
     public Uri BaseUri { get; }
 
+    /// <summary>Paths whose answer stops half-way through the body, the connection left open: a stalled server.</summary>
+    public HashSet<string> StallHalfWay { get; init; } = [];
+
     /// <summary>Requests answered so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
@@ -61,6 +64,13 @@ internal sealed class TinyHttpServer : IAsyncDisposable
             try
             {
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(head), _stop.Token);
+                if (StallHalfWay.Contains(key))
+                {
+                    await stream.WriteAsync(body.AsMemory(0, body.Length / 2), _stop.Token);
+                    await stream.FlushAsync(_stop.Token);
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                }
+
                 await stream.WriteAsync(body, _stop.Token);
             }
             catch (IOException)

@@ -25,6 +25,13 @@ public sealed class DownloadOptions
     /// <summary>Replace an existing <c>targetDirectory/NAME</c> folder (only after the new download is verified). Default false.</summary>
     public bool Overwrite { get; init; }
 
+    /// <summary>
+    /// How long the server may send nothing, while connecting or mid-file, before the download fails as stalled.
+    /// Default 60 s. (<see cref="HttpClient.Timeout"/> covers only the wait for the response headers, and a 190 MB
+    /// archive may rightly take longer than any fixed limit on the whole transfer.)
+    /// </summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The client to use (e.g. one without a proxy); default: a new <see cref="HttpClient"/> per download.</summary>
     public HttpClient? HttpClient { get; init; }
 

@@ -55,7 +55,17 @@ public static partial class NcfDataDownloader
         string finalFolder = Path.Combine(targetDirectory, archive.Name);
         if ((Directory.Exists(finalFolder) || File.Exists(finalFolder)) && !options.Overwrite)
         {
-            throw new NcfException($"{finalFolder} already exists; delete it or ask to overwrite it.");
+            throw new NcfException($"{finalFolder} already exists; delete it or ask to overwrite it (ncf: --overwrite).");
+        }
+
+        if (File.Exists(targetDirectory))
+        {
+            throw new NcfException($"{targetDirectory}: is a file; the download goes into a folder (created when missing).");
+        }
+
+        if (options.StallTimeout <= TimeSpan.Zero)
+        {
+            throw new NcfException($"The stall timeout must be positive; got {options.StallTimeout}.");
         }
 
         var zipUri = new Uri(WithTrailingSlash(options.BaseUri), archive.Name + ".zip");
@@ -63,10 +73,12 @@ public static partial class NcfDataDownloader
         string partialZip = Path.Combine(targetDirectory, $".{archive.Name}.{stamp}.zip.part");
         string partialFolder = Path.Combine(targetDirectory, $".{archive.Name}.{stamp}.extract");
         var client = options.HttpClient ?? new HttpClient();
+        bool createdTarget = !Directory.Exists(targetDirectory);
+        bool succeeded = false;
         try
         {
             Directory.CreateDirectory(targetDirectory);
-            var (sha256, md5) = await FetchAsync(client, zipUri, partialZip, progress, cancellationToken).ConfigureAwait(false);
+            var (sha256, md5) = await FetchAsync(client, zipUri, partialZip, options.StallTimeout, progress, cancellationToken).ConfigureAwait(false);
             if (!string.Equals(sha256, expectedSha256, StringComparison.Ordinal))
             {
                 throw new NcfException($"SHA-256 mismatch for {zipUri}: expected {expectedSha256}, got {sha256}; the download was discarded.");
@@ -115,7 +127,13 @@ public static partial class NcfDataDownloader
                 TryDelete(displaced, displaced);
             }
 
+            succeeded = true;
             return finalFolder;
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not the caller's token: the client's own timeout, or the stall timer.
+            throw new NcfException($"Downloading {zipUri} failed: the server sent nothing for {StallSeconds(options, client)} s; try again later or from a mirror.", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -128,12 +146,27 @@ public static partial class NcfDataDownloader
         finally
         {
             TryDelete(partialZip, partialFolder);
+            if (!succeeded && createdTarget)
+            {
+                // Leave no trace of a failed or cancelled download: not even the folder it created (if still empty).
+                try
+                {
+                    Directory.Delete(targetDirectory, recursive: false);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
+
             if (options.HttpClient is null)
             {
                 client.Dispose();
             }
         }
     }
+
+    private static string StallSeconds(DownloadOptions options, HttpClient client) =>
+        $"{Math.Min(options.StallTimeout.TotalSeconds, client.Timeout.TotalSeconds):0.#}";
 
     /// <summary>The archive called <paramref name="name"/> (case-insensitive; "1m" and "ml-1m.zip" work too).</summary>
     /// <exception cref="NcfException">The name is unknown; the message lists the known ones.</exception>
@@ -147,9 +180,14 @@ public static partial class NcfDataDownloader
     }
 
     // Streams the body into `file`, hashing as it goes; returns (sha256, md5) as lowercase hex.
-    private static async Task<(string Sha256, string Md5)> FetchAsync(HttpClient client, Uri uri, string file, IProgress<long>? progress,
-        CancellationToken cancellationToken)
+    // The stall timer restarts whenever bytes arrive: a slow but live transfer of any size completes, a silent
+    // server fails after `stall` instead of hanging for ever.
+    private static async Task<(string Sha256, string Md5)> FetchAsync(HttpClient client, Uri uri, string file, TimeSpan stall,
+        IProgress<long>? progress, CancellationToken callerToken)
     {
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        stalled.CancelAfter(stall);
+        var cancellationToken = stalled.Token;
         using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
@@ -169,6 +207,7 @@ public static partial class NcfDataDownloader
                 int read;
                 while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
+                    stalled.CancelAfter(stall);
                     sha256.AppendData(buffer, 0, read);
                     md5.AppendData(buffer, 0, read);
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
