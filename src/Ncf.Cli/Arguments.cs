@@ -47,10 +47,39 @@ internal sealed class Arguments
         }
     }
 
+    /// <summary>Whether the flag was given. A flag takes no value: <c>--json=false</c> is an error, not "on".</summary>
     public bool Flag(string name)
     {
         _used.Add(name);
+        if (_values.TryGetValue(name, out string? value) && value is not null)
+        {
+            throw new NcfException($"--{name} is a switch and takes no value (got '--{name}={value}'); leave it out to turn it off.");
+        }
+
         return _values.ContainsKey(name);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="args"/> ask for help: <c>--help</c> or <c>-h</c> where an option name could stand,
+    /// not as the value of one (<c>--user -h</c> names a user).
+    /// </summary>
+    public static bool AsksForHelp(IReadOnlyList<string> args, IReadOnlySet<string> flags)
+    {
+        for (int n = 0; n < args.Count; n++)
+        {
+            string token = args[n];
+            if (token is "--help" or "-h")
+            {
+                return true;
+            }
+
+            if (token.StartsWith("--", StringComparison.Ordinal) && !token.Contains('=') && !flags.Contains(token[2..]))
+            {
+                n++; // its value
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether the option was on the command line, without reading it.</summary>

@@ -27,8 +27,9 @@ internal static class Cli
         using var hangUp = HandleSignal(PosixSignal.SIGHUP, 129);
         try
         {
-            // `ncf help`, `ncf --help`, and `ncf COMMAND --help` (or -h anywhere) print the usage instead of running.
-            if (args.Length == 0 || args[0] is "help" || args.Any(a => a is "--help" or "-h"))
+            // `ncf help`, `ncf --help`, and `ncf COMMAND ... --help` (or -h where an option could stand) print the usage.
+            if (args.Length == 0 || args[0] is "help" or "--help" or "-h"
+                || (Commands.Contains(args[0]) && Arguments.AsksForHelp(args[1..], Common.Flags)))
             {
                 stdout.Write(Usage);
                 return Ok;
@@ -88,6 +89,8 @@ internal static class Cli
             }
         }
     }
+
+    private static readonly HashSet<string> Commands = ["train", "recommend", "evaluate", "bench", "data", "devices"];
 
     public const string Usage = """
         ncf — Neural Collaborative Filtering (GMF, MLP, NeuMF) in plain .NET

@@ -66,6 +66,72 @@ internal static class Common
         return seed => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
     }
 
+    /// <summary>
+    /// Refuses, before any work, an output path that cannot be written (empty, a folder, under a file) or that is one
+    /// of the run's <paramref name="inputs"/> (a model written over its data or its parents would destroy them; for an
+    /// NCF prefix, its three files count). Links are followed, so two names of one file are the same file.
+    /// </summary>
+    public static void CheckOutputPath(string option, string output, params string?[] inputs)
+    {
+        string full;
+        try
+        {
+            full = string.IsNullOrWhiteSpace(output) ? throw new ArgumentException("empty") : Path.GetFullPath(output);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new NcfException($"{option} '{output}': not a usable file path ({e.Message}).");
+        }
+
+        if (Directory.Exists(full))
+        {
+            throw new NcfException($"{option} {output}: is a folder; give a file name.");
+        }
+
+        for (string? ancestor = Path.GetDirectoryName(full); ancestor is not null; ancestor = Path.GetDirectoryName(ancestor))
+        {
+            if (File.Exists(ancestor))
+            {
+                throw new NcfException($"{option} {output}: {ancestor} is a file, not a folder.");
+            }
+
+            if (Directory.Exists(ancestor))
+            {
+                break;
+            }
+        }
+
+        string target = FinalTarget(full);
+        foreach (string? input in inputs)
+        {
+            if (input is null || IsSyntheticData(input))
+            {
+                continue;
+            }
+
+            string inputFull = Path.GetFullPath(input);
+            foreach (string file in (string[])[inputFull, inputFull + ".train.rating", inputFull + ".test.negative", inputFull + ".test.rating"])
+            {
+                if (File.Exists(file) && string.Equals(FinalTarget(file), target, StringComparison.Ordinal))
+                {
+                    throw new NcfException($"{option} {output}: is {file}, which this run reads; write the output elsewhere.");
+                }
+            }
+        }
+    }
+
+    private static string FinalTarget(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget is null ? path : File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException)
+        {
+            return path;
+        }
+    }
+
     /// <summary>Whether --data names the embedded synthetic data: none given, or a "synthetic:USERSxITEMSxMEAN" spec.</summary>
     public static bool IsSyntheticData([NotNullWhen(false)] string? path) => path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase);
 

@@ -33,8 +33,13 @@ internal static class RecommendCommand
             throw new NcfException("--out writes the --all-users table; one user's recommendations go to the terminal.");
         }
 
+        if (output is not null)
+        {
+            Common.CheckOutputPath("--out", output, path);
+        }
+
         args.RejectUnknown("recommend");
-        var list = candidates?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var list = candidates is null ? null : ParseIdList("--candidates", candidates);
         if (list is { Length: 0 })
         {
             throw new NcfException("--candidates is empty: expected item IDs separated by commas.");
@@ -62,6 +67,78 @@ internal static class RecommendCommand
         }
 
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// Item IDs separated by commas, quoted as in the CSV files they came from: an entry in double quotes may hold
+    /// commas and spaces and writes a quote as two (<c>"Crouching Tiger, Hidden Dragon",m2</c>); unquoted entries are
+    /// trimmed, as the CSV reader trims unquoted fields; empty entries are skipped.
+    /// </summary>
+    internal static string[] ParseIdList(string option, string text)
+    {
+        var ids = new List<string>();
+        int at = 0;
+        while (at <= text.Length)
+        {
+            while (at < text.Length && text[at] == ' ')
+            {
+                at++;
+            }
+
+            string id;
+            if (at < text.Length && text[at] == '"')
+            {
+                var quoted = new StringBuilder();
+                for (at++; ; at++)
+                {
+                    if (at >= text.Length)
+                    {
+                        throw new NcfException($"{option}: entry {ids.Count + 1} opens a quote that is not closed.");
+                    }
+
+                    if (text[at] == '"')
+                    {
+                        if (at + 1 < text.Length && text[at + 1] == '"')
+                        {
+                            at++;
+                        }
+                        else
+                        {
+                            break;
+                        }
+                    }
+
+                    quoted.Append(text[at]);
+                }
+
+                id = quoted.ToString();
+                at++;
+                while (at < text.Length && text[at] == ' ')
+                {
+                    at++;
+                }
+
+                if (at < text.Length && text[at] != ',')
+                {
+                    throw new NcfException($"{option}: expected a comma after the closing quote of entry {ids.Count + 1}, found '{text[at]}' (a quote inside quotes is written twice: \"\").");
+                }
+            }
+            else
+            {
+                int comma = text.IndexOf(',', at);
+                id = text[at..(comma < 0 ? text.Length : comma)].Trim();
+                at = comma < 0 ? text.Length : comma;
+            }
+
+            if (id.Length > 0)
+            {
+                ids.Add(id);
+            }
+
+            at++; // past the comma (or the end)
+        }
+
+        return [.. ids];
     }
 
     private static int WriteAll(string modelPath, NcfRecommender recommender, int k, string[]? candidates, bool includeKnown, bool json,

@@ -49,6 +49,11 @@ internal static class TrainCommand
             throw new NcfException($"--alpha: expected a number from 0 to 1 (the GMF parent's share of the output layer); got {alpha}.");
         }
         float finetuneLr = args.Float("finetune-lr", training.LearningRate);
+        if (!(finetuneLr > 0))
+        {
+            throw new NcfException($"--finetune-lr: expected a positive number; got {finetuneLr}.");
+        }
+
         // The paper fine-tunes with plain SGD (§3.4.1); the authors' published NeuMF command uses Adam.
         var finetuneOptimizer = args.Choice("finetune-optimizer", OptimizerKind.Sgd, ("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam),
             ("lazy-adam", OptimizerKind.LazyAdam), ("deferred-adam", OptimizerKind.DeferredAdam));
@@ -56,6 +61,11 @@ internal static class TrainCommand
         bool keepBest = args.Choice("checkpoint", false, ("final", false), ("best", true));
         bool fullRanking = args.Flag("full-ranking");
         string? output = args.String("out");
+        if (output is not null)
+        {
+            // Checked now, not after hours of training; and never over a file this run reads.
+            Common.CheckOutputPath("--out", output, args.String("data"), gmfFile, mlpFile);
+        }
         if (pretrain && shape.Kind != ModelKind.NeuMF)
         {
             throw new NcfException("--pretrain applies to --model neumf only.");
@@ -200,6 +210,12 @@ internal static class TrainCommand
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
+            }
+
+            if (!Ncf.IO.NcfModelFile.AllFinite(model.Parameters.ToArray()))
+            {
+                throw new NcfException($"training diverged: the model's parameters are no longer finite numbers (last loss {result.Epochs.LastOrDefault()?.Loss:G4})"
+                    + $"{(output is null ? "" : "; nothing was saved")}. Train again with a lower learning rate (--lr{(pretrain ? ", --finetune-lr" : "")}).");
             }
 
             RankingMetrics? full = fullRanking && data.Test is not null

@@ -147,10 +147,11 @@ public sealed class NcfRecommender : IDisposable
         }
     }
 
+    // A candidate named twice is one candidate (it would otherwise fill two places of the top K).
     private int[] CandidateIndices(IEnumerable<string>? candidateItemIds) =>
         candidateItemIds is null ? [] : candidateItemIds.Select(id => ItemIds.TryGetIndex(id, out int index)
             ? index
-            : throw new NcfException($"Unknown item '{id}' in the candidate list.")).ToArray();
+            : throw new NcfException($"Unknown item '{id}' in the candidate list.")).Distinct().ToArray();
 
     private ItemRecommendation[] Recommend(int user, int k, int[] candidates, bool includeKnown)
     {

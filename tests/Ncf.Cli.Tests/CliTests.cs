@@ -290,6 +290,87 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--step fused|layered", output);
     }
 
+    [Fact]
+    public void Help_is_an_option_not_an_option_value_and_an_unknown_command_stays_unknown()
+    {
+        string model = Path.Combine(_folder, "m.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--out", model).Code);
+
+        // "-h" after --user is a user ID to look up, not a request for help.
+        AssertOneErrorLine(Run("recommend", "--model", model, "--user", "-h"), "ncf: error: Unknown user '-h'");
+        AssertOneErrorLine(Run("bogus", "--help"), "ncf: error: Unknown command 'bogus'");
+        Assert.Contains("ncf train [--data PATH]", Run("recommend", "--model", model, "--help").Out);
+    }
+
+    [Theory]
+    [InlineData("--json=false")]
+    [InlineData("--pretrain=no")]
+    public void A_switch_given_a_value_is_refused_not_turned_on(string option) =>
+        AssertOneErrorLine(Run("train", "--epochs", "1", option), $"ncf: error: --{option[2..option.IndexOf('=')]} is a switch and takes no value");
+
+    [Fact]
+    public void An_unusable_or_input_output_path_is_refused_before_any_training()
+    {
+        string data = Path.Combine(_folder, "log.csv");
+        File.WriteAllLines(data, ["user,item,timestamp", .. Enumerable.Range(0, 40).Select(n => $"u{n % 8},i{n},{n}")]);
+        string before = File.ReadAllText(data);
+        string aFile = Path.Combine(_folder, "a.txt");
+        File.WriteAllText(aFile, "x");
+        string link = Path.Combine(_folder, "link.csv");
+        File.CreateSymbolicLink(link, data);
+
+        // Each refused at once: stdout empty (no epoch line), one error line.
+        AssertOneErrorLine(Run("train", "--data", data, "--test-neg", "5", "--out", data), $"ncf: error: --out {data}: is {data}, which this run reads");
+        AssertOneErrorLine(Run("train", "--data", data, "--test-neg", "5", "--out", link), $"ncf: error: --out {link}: is {data}, which this run reads");
+        AssertOneErrorLine(Run("train", "--out", _folder), $"ncf: error: --out {_folder}: is a folder");
+        AssertOneErrorLine(Run("train", "--out", Path.Combine(aFile, "m.ncf")), $"ncf: error: --out {Path.Combine(aFile, "m.ncf")}: {aFile} is a file");
+        AssertOneErrorLine(Run("train", "--out", ""), "ncf: error: --out '': not a usable file path");
+        AssertOneErrorLine(Run("train", "--pretrain", "--finetune-lr", "-1"), "ncf: error: --finetune-lr: expected a positive number");
+        Assert.Equal(before, File.ReadAllText(data));
+
+        string model = Path.Combine(_folder, "m.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--out", model).Code);
+        byte[] saved = File.ReadAllBytes(model);
+        AssertOneErrorLine(Run("recommend", "--model", model, "--all-users", "--out", model), $"ncf: error: --out {model}: is {model}, which this run reads");
+        Assert.Equal(saved, File.ReadAllBytes(model));
+    }
+
+    [Fact]
+    public void A_diverged_training_is_an_error_and_saves_nothing()
+    {
+        string model = Path.Combine(_folder, "nan.ncf");
+        var (code, output, error) = Run("train", "--epochs", "1", "--lr", "1e30", "--out", model);
+
+        Assert.Equal(2, code);
+        Assert.Contains("loss NaN", output);
+        Assert.StartsWith("ncf: error: training diverged", error);
+        Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public void Candidates_are_quoted_as_in_csv_and_each_counts_once()
+    {
+        string data = Path.Combine(_folder, "films.csv");
+        var lines = new List<string> { "user,item,timestamp" };
+        for (int u = 0; u < 6; u++)
+        {
+            lines.AddRange(Enumerable.Range(0, 5).Select(i => $"u{u},film{(u + i) % 9},{i}"));
+        }
+
+        lines.Add("u0,\"Crouching Tiger, Hidden Dragon\",9");
+        lines.Add("u1,\" spaced \",9");
+        File.WriteAllLines(data, lines);
+        string model = Path.Combine(_folder, "films.ncf");
+        Assert.Equal(0, Run("train", "--data", data, "--holdout", "none", "--epochs", "1", "--out", model).Code);
+
+        var (code, output, error) = Run("recommend", "--model", model, "--user", "u5", "--json", "--k", "10",
+            "--candidates", "\"Crouching Tiger, Hidden Dragon\",\" spaced \", film2 ,film2,,\"film2\"");
+        Assert.True(code == 0, error);
+        var items = JsonDocument.Parse(output).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("item").GetString()).Order();
+        Assert.Equal([" spaced ", "Crouching Tiger, Hidden Dragon", "film2"], items); // film2 once; u5 has not seen it
+        AssertOneErrorLine(Run("recommend", "--model", model, "--user", "u5", "--candidates", "\"film2"), "ncf: error: --candidates: entry 1 opens a quote");
+    }
+
     [Theory]
     [InlineData("train", "--step", "sideways")]
     [InlineData("train", "--finetune-optimizer", "rmsprop")]

@@ -33,7 +33,7 @@ public static class TopK
                 }
             }
 
-            items = candidates.ToArray();
+            items = candidates.ToArray().Distinct().ToArray(); // a repeated candidate would take two places
         }
 
         var scores = new float[items.Length];

@@ -32,6 +32,20 @@ public static class NcfModelFile
 
     private static readonly byte[] Magic = "NCFMODEL"u8.ToArray();
 
+    /// <summary>True when every value is a finite number (no NaN, no infinity): a diverged model is neither saved nor loaded.</summary>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float value in values)
+        {
+            if (!float.IsFinite(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private const byte SeedFlag = 1, EverythingFlag = 2;
 
     /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
@@ -49,6 +63,12 @@ public static class NcfModelFile
             w.Write(model.UserCount);
             w.Write(model.ItemCount);
             var values = model.Parameters.ToArray();
+            if (!AllFinite(values))
+            {
+                throw new NcfException($"{path}: not written: the model's parameters are not all finite numbers (training diverged); "
+                    + "train again with a lower learning rate.");
+            }
+
             w.Write(values.Length);
             var bytes = new byte[values.Length * sizeof(float)];
             for (int i = 0; i < values.Length; i++)
@@ -149,6 +169,12 @@ public static class NcfModelFile
             for (int i = 0; i < count; i++)
             {
                 values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(i * 4));
+            }
+
+            if (!AllFinite(values))
+            {
+                throw new NcfException($"{path}: holds parameters that are not finite numbers (NaN or infinity): the training that wrote it "
+                    + "diverged, and its scores would rank nothing. Train again with a lower learning rate.");
             }
 
             model.Parameters.Load(values);
@@ -336,9 +362,29 @@ public static class AtomicFile
     /// to disk, then renames it into place. If <paramref name="write"/> throws (or is cancelled), the temporary file is
     /// deleted and whatever was at <paramref name="path"/> is left as it was.
     /// </summary>
+    /// <remarks>A symbolic link at <paramref name="path"/> is followed: the file it points to is replaced and the link
+    /// kept. The replaced file's Unix permissions carry over to the new one (a private model stays private).</remarks>
     public static void Write(string path, Action<Stream> write)
     {
-        string full = Path.GetFullPath(path);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+            if (new FileInfo(full).LinkTarget is not null)
+            {
+                full = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException)
+        {
+            throw new NcfException($"'{path}': not a usable file path ({e.Message})", e);
+        }
+
+        if (Directory.Exists(full))
+        {
+            throw new NcfException($"{path}: is a folder; give a file name.");
+        }
+
         string directory = Path.GetDirectoryName(full) ?? ".";
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
@@ -348,6 +394,11 @@ public static class AtomicFile
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
+            }
+
+            if (!OperatingSystem.IsWindows() && File.Exists(full))
+            {
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(full));
             }
 
             File.Move(temporary, full, overwrite: true);

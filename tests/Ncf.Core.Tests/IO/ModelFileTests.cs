@@ -216,6 +216,60 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void Replacing_a_file_keeps_its_permissions_and_writes_through_a_link()
+    {
+        string real = Path.Combine(_folder, "real.ncf"), link = Path.Combine(_folder, "link.ncf");
+        Ncf.IO.AtomicFile.Write(real, "old\n"u8);
+        File.CreateSymbolicLink(link, real);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(real, UnixFileMode.UserRead | UnixFileMode.UserWrite); // a private model
+        }
+
+        Ncf.IO.AtomicFile.Write(link, "new\n"u8);
+
+        Assert.Equal(real, new FileInfo(link).LinkTarget); // still a link, to the same file
+        Assert.Equal("new\n", File.ReadAllText(real));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(real));
+        }
+
+        Assert.Equal(2, Directory.GetFileSystemEntries(_folder).Length);
+        Assert.Contains("is a folder", Assert.Throws<NcfException>(() => Ncf.IO.AtomicFile.Write(_folder, "x"u8)).Message);
+        Assert.Contains("not a usable file path", Assert.Throws<NcfException>(() => Ncf.IO.AtomicFile.Write("", "x"u8)).Message);
+    }
+
+    [Fact]
+    public void A_model_whose_parameters_are_not_finite_is_not_saved()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend);
+        var values = recommender.Model.Parameters.ToArray();
+        values[values.Length / 2] = float.NaN;
+        recommender.Model.Parameters.Load(values);
+        string path = Path.Combine(_folder, "diverged.ncf");
+
+        var error = Assert.Throws<NcfException>(() => recommender.Save(path));
+
+        Assert.Contains("not all finite numbers (training diverged)", error.Message);
+        Assert.False(File.Exists(path));
+        Assert.True(Ncf.IO.NcfModelFile.AllFinite([1f, -0f, float.MaxValue]));
+        Assert.False(Ncf.IO.NcfModelFile.AllFinite([1f, float.PositiveInfinity]));
+    }
+
+    [Fact]
+    public void A_candidate_named_twice_is_one_candidate()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend);
+
+        var top = recommender.Recommend("bob", 5, ["i-a", "i-d", "i-a", "i-d"], includeKnown: true);
+
+        Assert.Equal(["i-a", "i-d"], top.Select(r => r.ItemId).Order());
+    }
+
+    [Fact]
     public void Unknown_users_and_items_are_clear_errors()
     {
         using var backend = new CpuBackend();
