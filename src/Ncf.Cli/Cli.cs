@@ -128,7 +128,8 @@ internal static class Cli
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
             Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes
-            it to a file that appears whole or not at all.
+            it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
+            that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
         ncf data download NAME --to DIR [--overwrite] [--sha256 HEX] [--base-url URL]
