@@ -13,12 +13,10 @@ internal static class Cli
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         using var cancel = new CancellationTokenSource();
-        int cancelledCode = Cancelled;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
+        int cancelledCode = Cancelled, signalled = 0;
+        // The first signal cancels; a second one, while cleanup or an uncancellable read is still running, is left
+        // to kill the process as it would without a handler.
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Cancel(Cancelled);
         Console.CancelKeyPress += onCancel;
 
         // SIGTERM (timeout, docker stop, systemd) and SIGHUP (a closed terminal) cancel as Ctrl-C does, so that
@@ -47,15 +45,16 @@ internal static class Cli
                 _ => throw new NcfException($"Unknown command '{args[0]}'. Commands: train, evaluate, recommend, bench, data, devices, help."),
             };
         }
+        catch (Exception) when (cancel.IsCancellationRequested)
+        {
+            // Whatever a cancelled run threw on its way out; after SIGHUP the terminal may be gone, so the message is best effort.
+            TryWriteLine(stderr, "ncf: cancelled");
+            return cancelledCode;
+        }
         catch (NcfException e)
         {
             stderr.WriteLine($"ncf: error: {e.Message}");
             return UserError;
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            stderr.WriteLine("ncf: cancelled");
-            return cancelledCode;
         }
         catch (OutOfMemoryException)
         {
@@ -76,17 +75,44 @@ internal static class Cli
         {
             try
             {
-                return PosixSignalRegistration.Create(signal, context =>
-                {
-                    context.Cancel = true;
-                    cancelledCode = exitCode;
-                    cancel.Cancel();
-                });
+                return PosixSignalRegistration.Create(signal, context => context.Cancel = Cancel(exitCode));
             }
             catch (PlatformNotSupportedException)
             {
                 return null;
             }
+        }
+
+        // True (keep running, cancelled) for the first signal; false (default action) for any later one.
+        bool Cancel(int exitCode)
+        {
+            if (Interlocked.Exchange(ref signalled, 1) != 0)
+            {
+                return false;
+            }
+
+            cancelledCode = exitCode;
+            try
+            {
+                cancel.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A signal that arrived as the command returned.
+            }
+
+            return true;
+        }
+    }
+
+    private static void TryWriteLine(TextWriter writer, string line)
+    {
+        try
+        {
+            writer.WriteLine(line);
+        }
+        catch (IOException)
+        {
         }
     }
 
@@ -107,7 +133,8 @@ internal static class Cli
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
             uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --header forces whether the
-            first line of a generic CSV/TSV file is a header (auto: guessed from its column names). --holdout none trains on every
+            first line of a generic CSV/TSV file is a header (auto: one that names a user or item column, or
+            holds no number where the rating and timestamp go; named columns are placed by name). --holdout none trains on every
             interaction and evaluates nothing: the model to serve, once the settings were chosen. --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code).
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);

@@ -102,22 +102,43 @@ internal static class Common
         }
 
         string target = FinalTarget(full);
-        foreach (string? input in inputs)
+        foreach (string file in inputs.SelectMany(InputFiles))
         {
-            if (input is null || IsSyntheticData(input))
+            if (File.Exists(file) && string.Equals(FinalTarget(file), target, StringComparison.Ordinal))
             {
-                continue;
+                throw new NcfException($"{option} {output}: is {file}, which this run reads; write the output elsewhere.");
             }
+        }
+    }
 
-            string inputFull = Path.GetFullPath(input);
-            foreach (string file in (string[])[inputFull, inputFull + ".train.rating", inputFull + ".test.negative", inputFull + ".test.rating"])
+    // The files an input path stands for: itself, and for data the file a folder resolves to or an NCF prefix's
+    // files (gzipped or not). A path that does not resolve is reported by its reader later.
+    private static IEnumerable<string> InputFiles(string? input)
+    {
+        if (input is null || IsSyntheticData(input))
+        {
+            return [];
+        }
+
+        var files = new List<string> { Path.GetFullPath(input) };
+        try
+        {
+            var (resolved, format) = NcfDataLoader.Resolve(input);
+            files.Add(Path.GetFullPath(resolved));
+            if (format == DatasetFormat.Ncf)
             {
-                if (File.Exists(file) && string.Equals(FinalTarget(file), target, StringComparison.Ordinal))
+                foreach (string suffix in (string[])[".train.rating", ".test.negative", ".test.rating"])
                 {
-                    throw new NcfException($"{option} {output}: is {file}, which this run reads; write the output elsewhere.");
+                    files.Add(Path.GetFullPath(resolved + suffix));
+                    files.Add(Path.GetFullPath(resolved + suffix + ".gz"));
                 }
             }
         }
+        catch (NcfException)
+        {
+        }
+
+        return files;
     }
 
     private static string FinalTarget(string path)

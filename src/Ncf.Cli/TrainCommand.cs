@@ -218,6 +218,12 @@ internal static class TrainCommand
                     + $"{(output is null ? "" : "; nothing was saved")}. Train again with a lower learning rate (--lr{(pretrain ? ", --finetune-lr" : "")}).");
             }
 
+            if (result.Diverged)
+            {
+                stderr.WriteLine($"note: training diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}) and stopped"
+                    + (keepBest ? "; the best epoch's parameters (--checkpoint best) are the model." : "."));
+            }
+
             RankingMetrics? full = fullRanking && data.Test is not null
                 ? Evaluator.FullRanking(model, data.Test, data.Known, training.TopK, training.Ties, cancellationToken)
                 : null;

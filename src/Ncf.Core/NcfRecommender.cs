@@ -14,13 +14,21 @@ public sealed record UserRecommendations(string UserId, IReadOnlyList<ItemRecomm
 
 /// <summary>
 /// A trained model bundled with what serving needs: the external user and item IDs and each user's known items
-/// (excluded from recommendations). This is what a model file holds.
+/// (excluded from recommendations). This is what a model file holds. The recommender owns its model: disposing it
+/// disposes the model, after which every call throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 public sealed class NcfRecommender : IDisposable
 {
+    private bool _disposed;
+
     /// <summary>Bundles a model with its ID maps and known items.</summary>
     public NcfRecommender(NcfModel model, IdMap userIds, IdMap itemIds, UserItemIndex knownItems, string datasetName = "")
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(userIds);
+        ArgumentNullException.ThrowIfNull(itemIds);
+        ArgumentNullException.ThrowIfNull(knownItems);
+        ArgumentNullException.ThrowIfNull(datasetName);
         if (userIds.Count != model.UserCount || itemIds.Count != model.ItemCount || knownItems.UserCount != model.UserCount)
         {
             throw new ArgumentException("ID maps and known items must match the model's users and items.");
@@ -35,7 +43,7 @@ public sealed class NcfRecommender : IDisposable
 
     /// <summary>Bundles a model trained on <paramref name="data"/>.</summary>
     public NcfRecommender(NcfModel model, NcfDataset data)
-        : this(model, data.UserIds, data.ItemIds, data.Known, data.Name)
+        : this(model, (data ?? throw new ArgumentNullException(nameof(data))).UserIds, data.ItemIds, data.Known, data.Name)
     {
     }
 
@@ -73,7 +81,11 @@ public sealed class NcfRecommender : IDisposable
     public static NcfRecommender Load(string path, IBackend backend) => NcfModelFile.Load(path, backend);
 
     /// <summary>Saves to <paramref name="path"/> atomically.</summary>
-    public void Save(string path) => NcfModelFile.Save(this, path);
+    public void Save(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        NcfModelFile.Save(this, path);
+    }
 
     /// <summary>
     /// The top <paramref name="k"/> items for the user with external ID <paramref name="userId"/>, best first, over
@@ -81,8 +93,14 @@ public sealed class NcfRecommender : IDisposable
     /// <paramref name="includeKnown"/>). Safe to call from several threads (calls are serialised; each one already
     /// uses every core for a full-catalogue request).
     /// </summary>
+    /// <remarks><paramref name="candidateItemIds"/> null means every item; an empty list means none, so the result is
+    /// empty (a filter that leaves nothing, such as "in stock", must not fall back to the whole catalogue). A
+    /// candidate named twice counts once.</remarks>
     public IReadOnlyList<ItemRecommendation> Recommend(string userId, int k = 10, IEnumerable<string>? candidateItemIds = null, bool includeKnown = false)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(userId);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
         if (!UserIds.TryGetIndex(userId, out int user))
         {
             throw new NcfException($"Unknown user '{userId}': the model knows {UserIds.Count} users.");
@@ -101,13 +119,14 @@ public sealed class NcfRecommender : IDisposable
     public IEnumerable<UserRecommendations> RecommendAll(int k = 10, IEnumerable<string>? candidateItemIds = null, bool includeKnown = false,
         CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        int[] candidates = CandidateIndices(candidateItemIds);
+        int[]? candidates = CandidateIndices(candidateItemIds);
         return Enumerate();
 
         IEnumerable<UserRecommendations> Enumerate()
         {
-            if (candidates.Length > 0)
+            if (candidates is not null)
             {
                 for (int user = 0; user < UserIds.Count; user++)
                 {
@@ -147,14 +166,21 @@ public sealed class NcfRecommender : IDisposable
         }
     }
 
-    // A candidate named twice is one candidate (it would otherwise fill two places of the top K).
-    private int[] CandidateIndices(IEnumerable<string>? candidateItemIds) =>
-        candidateItemIds is null ? [] : candidateItemIds.Select(id => ItemIds.TryGetIndex(id, out int index)
+    // Null: the whole catalogue. A candidate named twice is one candidate (it would otherwise fill two places of the top K).
+    private int[]? CandidateIndices(IEnumerable<string>? candidateItemIds) =>
+        candidateItemIds?.Select(id => id is null
+            ? throw new ArgumentException("The candidate list holds a null item ID.", nameof(candidateItemIds))
+            : ItemIds.TryGetIndex(id, out int index)
             ? index
             : throw new NcfException($"Unknown item '{id}' in the candidate list.")).Distinct().ToArray();
 
-    private ItemRecommendation[] Recommend(int user, int k, int[] candidates, bool includeKnown)
+    private ItemRecommendation[] Recommend(int user, int k, int[]? candidates, bool includeKnown)
     {
+        if (candidates is { Length: 0 })
+        {
+            return [];
+        }
+
         // The model scores through per-instance scratch buffers, so requests from several threads take turns here.
         Recommendation[] top;
         lock (_scoring)
@@ -168,6 +194,13 @@ public sealed class NcfRecommender : IDisposable
     private ItemRecommendation[] InExternalIds(Recommendation[] top) =>
         top.Select(r => new ItemRecommendation(ItemIds[r.Item], r.Item, r.Score)).ToArray();
 
-    /// <inheritdoc />
-    public void Dispose() => Model.Dispose();
+    /// <summary>Disposes the model; later calls throw <see cref="ObjectDisposedException"/>. Disposing twice is harmless.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            Model.Dispose();
+        }
+    }
 }

@@ -2,7 +2,7 @@ namespace Ncf.Data;
 
 /// <summary>
 /// A raw interaction log as read from a file, before any split: row n says that user <c>Users[n]</c> interacted
-/// with item <c>Items[n]</c> (rating <c>Ratings[n]</c>, Unix time <c>Timestamps[n]</c>). Rows are in file order,
+/// with item <c>Items[n]</c> (rating <c>Ratings[n]</c>, time <c>Timestamps[n]</c>). Rows are in file order,
 /// which breaks timestamp ties. Users and items are dense indices assigned in order of first appearance;
 /// <see cref="UserIds"/> and <see cref="ItemIds"/> map them back to the IDs written in the file.
 /// Repeated (user, item) rows are kept as they are.

@@ -34,7 +34,8 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
     private FusedCpuScorer? _fusedScorer;
     private View<int> _lastUsers, _lastItems;
 
-    /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load parameters.</summary>
+    /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load parameters (an
+    /// <see cref="Training.NcfTrainer"/> initialises an all-zero model itself, with its options' seed).</summary>
     public NcfModel(IBackend backend, int userCount, int itemCount, ModelOptions options)
     {
         ArgumentNullException.ThrowIfNull(backend);

@@ -39,10 +39,20 @@ public sealed class NcfTrainer : IDisposable
     private int _nextEpoch = -1, _lastPlannedEpoch = -1;
 
     /// <summary>Prepares training of <paramref name="model"/> on <paramref name="data"/>.</summary>
+    /// <remarks>A model whose parameters are all zero (never initialised nor loaded) is initialised here with
+    /// <see cref="TrainingOptions.Seed"/>: from zeros, GMF's and the tower's gradients vanish and training would
+    /// learn nothing. A model initialised or loaded by the caller is trained from where it is.</remarks>
     public NcfTrainer(NcfModel model, NcfDataset data, TrainingOptions? options = null, Optimizer? optimizer = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
         Options = options ?? new TrainingOptions();
         Options.Validate();
+        if (Array.TrueForAll(model.Parameters.ToArray(), v => v == 0))
+        {
+            model.Initialize(Options.Seed);
+        }
+
         if (model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
         {
             throw new NcfException($"The model has {model.UserCount} users and {model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");
@@ -123,8 +133,12 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>
     /// Trains for <see cref="TrainingOptions.Epochs"/> epochs, evaluating after each; reports each epoch through
-    /// <paramref name="progress"/>. Cancellation stops between batches and returns the epochs completed so far.
+    /// <paramref name="progress"/>, and the running loss through <paramref name="batchProgress"/> every 2^20 (about
+    /// a million) examples, so a small data set may finish an epoch without a batch report. Cancellation stops between
+    /// batches and returns the epochs completed so far.
     /// </summary>
+    /// <remarks>An epoch whose loss is not a finite number ends training early: it is reported, and the result says
+    /// <see cref="TrainingResult.Diverged"/> (later epochs could only train on NaN).</remarks>
     public TrainingResult Fit(IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default,
         IProgress<BatchProgress>? batchProgress = null)
     {
@@ -151,6 +165,10 @@ public sealed class NcfTrainer : IDisposable
 
                 reports.Add(report);
                 progress?.Report(report);
+                if (!double.IsFinite(report.Loss))
+                {
+                    return new TrainingResult(reports, false) { Diverged = true };
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -381,6 +399,15 @@ public sealed class NcfTrainer : IDisposable
         if (items.Length != n || labels.Length != n || n > Options.BatchSize || n == 0)
         {
             throw new ArgumentException($"A batch needs 1..{Options.BatchSize} users, items and labels of equal length.");
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            if ((uint)users[i] >= (uint)Model.UserCount || (uint)items[i] >= (uint)Model.ItemCount || !(labels[i] is >= 0 and <= 1))
+            {
+                throw new ArgumentException($"Example {i} (user {users[i]}, item {items[i]}, label {labels[i]}) is outside the model's "
+                    + $"{Model.UserCount} users, {Model.ItemCount} items or labels 0..1.");
+            }
         }
 
         ResumeTrainingPoint();

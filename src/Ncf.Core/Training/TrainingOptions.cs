@@ -129,6 +129,21 @@ public sealed record TrainingOptions
         {
             throw new NcfException($"K must be at least 1; got {TopK}.");
         }
+
+        if (!Enum.IsDefined(Optimizer))
+        {
+            throw new NcfException($"Unknown optimizer {(int)Optimizer}; expected one of {string.Join(", ", Enum.GetNames<OptimizerKind>())}.");
+        }
+
+        if (!Enum.IsDefined(Ties))
+        {
+            throw new NcfException($"Unknown tie rule {(int)Ties}; expected one of {string.Join(", ", Enum.GetNames<TieBreaking>())}.");
+        }
+
+        if (SamplerThreads < 0)
+        {
+            throw new NcfException($"SamplerThreads must be 0 (all cores) or more; got {SamplerThreads}.");
+        }
     }
 }
 
@@ -184,4 +199,11 @@ public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, bool Canc
 
     /// <summary>The last epoch.</summary>
     public EpochReport? Final => Epochs.Count > 0 ? Epochs[^1] : null;
+
+    /// <summary>
+    /// True when training stopped early because an epoch's loss was not a finite number: it diverged (lower the
+    /// learning rate). That epoch is the last in <see cref="Epochs"/>; the model's parameters are no longer usable
+    /// unless a caller kept an earlier epoch's.
+    /// </summary>
+    public bool Diverged { get; init; }
 }

@@ -167,12 +167,17 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
         Assert.Contains("the file is UTF-32", error.Message);
     }
 
-    [Fact]
-    public void EveryLineEnding_SplitsLinesTheSameWhereverTheBufferBreaks()
+    [Theory]
+    // CRLF first: '\n' ends lines, every '\r' before it is dropped, and a lone '\r' inside a line stays.
+    [InlineData("first line\r\nsecond\rstill second\n\r\nfourth is longer than the buffer\r\r\nlast",
+        new[] { "first line", "second\rstill second", "", "fourth is longer than the buffer", "last" })]
+    // CR CR LF first: the same.
+    [InlineData("first line\r\r\nsecond\r\r\n", new[] { "first line", "second" })]
+    // A lone CR first (old Mac): "\r", "\r\n" and "\n" all end lines.
+    [InlineData("first line\rsecond\r\nthird\nfourth is longer than the buffer\r\rlast\r",
+        new[] { "first line", "second", "third", "fourth is longer than the buffer", "", "last" })]
+    public void LineEnds_AreDecidedByTheFirst_WhereverTheBufferBreaks(string text, string[] expected)
     {
-        // "\r\n", a lone "\r" and "\n", with the buffer (16 bytes at least) ending between a '\r' and its '\n' at some size.
-        string text = "first line\r\nsecond\rthird\n\r\nfifth is longer than the buffer\r\r\nlast";
-        string[] expected = ["first line", "second", "third", "", "fifth is longer than the buffer", "", "last"];
         string file = _temp.Write("ends.txt", text);
         for (int size = 16; size <= text.Length + 1; size++)
         {

@@ -277,6 +277,20 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Equal(rows, DelimitedInteractionReader.Read(file).Count);
     }
 
+    [Theory]
+    [InlineData("user_id,parent_asin,rating,timestamp\nu1,B01,5,100\nu1,B02,4,200\n", new long[] { 100, 200 })] // Amazon 2023
+    [InlineData("user_id,thing,timestamp,rating\nu1,B01,100,5\nu1,B02,200,4\n", new long[] { 100, 200 })] // named time, not positional
+    [InlineData("who,product\nu1,B01\nu1,B02\n", new long[] { 0, 0 })]
+    public void AHeaderNamingOnlyOneOfUserAndItem_IsPositionalWhereThePositionsAgree(string text, long[] times)
+    {
+        string file = _temp.Write("one.csv", text);
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["u1"], log.UserIds.Ids);
+        Assert.Equal(["B01", "B02"], log.ItemIds.Ids);
+        Assert.Equal(times, log.Timestamps);
+    }
+
     [Fact]
     public void GoodbooksHeader_NamesItsColumns()
     {
@@ -291,8 +305,8 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
     [InlineData("u1,i1,,5\nu1,i2,4,6\n", 1, "rating '' is not a number")] // a missing rating, not a header
     [InlineData("u1;a;4,5;1\nu1;b;4;2\n", 1, "rating '4,5' is not a number (write decimals with a point: 4.5)")]
     [InlineData("u1,a,\nu1,b,\n", 1, "rating '' is not a number")] // a trailing comma
-    [InlineData("title_id,user_id,rating\n10,1,5\n", 1, "names a user column ('user_id', column 2) but no item column")]
-    [InlineData("item,rating\nx,5\n", 1, "names an item column ('item', column 1) but no user column")]
+    [InlineData("title_id,user_id,rating\n10,1,5\n", 1, "names a user column ('user_id', column 2) but no item column, and by position column 2 would be the item")]
+    [InlineData("item,rating\nx,5\n", 1, "names an item column ('item', column 1) but no user column, and by position column 1 would be the user")]
     [InlineData("user,item,rating,timestamp\nu1,a,4,5,2000\n", 2, "expected 4 comma-separated fields, as line 1 has; found 5 (a delimiter inside a field must be quoted")]
     [InlineData("u1\ti1\t4\nu1\ti2\t4\t9\n", 2, "expected 3 tab-separated fields, as line 1 has; found 4")]
     [InlineData("user,item\nu1,a\nuser,item\nu2,b\n", 3, "repeats the header of line 1: were two files joined")]
@@ -320,6 +334,15 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Equal(["u1", "u2"], log.UserIds.Ids);
         Assert.Equal(["a", "b"], log.ItemIds.Ids);
         Assert.Equal([0, 0, 1], log.Users);
+    }
+
+    [Fact]
+    public void AStrayCarriageReturnInsideAQuotedField_OfACrlfFile_StaysInTheId()
+    {
+        string file = _temp.Write("scraped.csv", "user,item\r\n\"a\rb\",x\r\nc,y\r\n");
+        var log = DelimitedInteractionReader.Read(file);
+
+        Assert.Equal(["a\rb", "c"], log.UserIds.Ids);
     }
 
     [Fact]

@@ -254,10 +254,30 @@ public sealed class NcfDataDownloaderTests : IDisposable
             BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, StallTimeout = TimeSpan.FromSeconds(1),
         };
 
-        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", Target, options));
+        string nested = Path.Combine(Target, "a", "b");
+        var error = await Assert.ThrowsAsync<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", nested, options));
 
         Assert.Contains("ml-1m.zip failed: the server sent nothing for 1 s", error.Message);
-        Assert.False(Directory.Exists(Target)); // the download created it, and a failed one leaves nothing
+        Assert.False(Directory.Exists(Target)); // the download created target/a/b, and a failed one leaves none of them
+    }
+
+    [Fact]
+    public async Task AServerThatStallsOnTheOptionalMd5_StillGivesTheVerifiedDownload()
+    {
+        byte[] zip = MakeZip("ml-latest-small", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3,4\n");
+        byte[] md5 = Encoding.ASCII.GetBytes(Md5File("ml-latest-small", zip));
+        await using var server = new TinyHttpServer(new() { ["ml-latest-small.zip"] = zip, ["ml-latest-small.zip.md5"] = md5 })
+        {
+            StallHalfWay = ["ml-latest-small.zip.md5"],
+        };
+        var options = new DownloadOptions
+        {
+            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, StallTimeout = TimeSpan.FromSeconds(1),
+        };
+
+        string folder = await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options);
+
+        Assert.True(File.Exists(Path.Combine(folder, "ratings.csv")));
     }
 
     [Fact]

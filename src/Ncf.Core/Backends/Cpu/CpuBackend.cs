@@ -16,6 +16,12 @@ public enum CpuKernelTier
 /// The CPU backend: buffers are managed arrays, kernels are the SIMD (or, on request, scalar reference)
 /// kernels of <see cref="Ncf.Kernels"/>. Results depend only on the inputs, never on timing.
 /// </summary>
+/// <remarks>
+/// Models on several threads may share one backend: its multi-threaded kernels take turns (each uses every core
+/// already), so each model computes exactly what it would alone. One model is not for concurrent use (its scratch
+/// buffers are its own); <see cref="NcfRecommender"/> serialises calls on its model. After <see cref="Dispose"/>,
+/// multi-threaded work throws <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class CpuBackend : IBackend, IFusedOptimizerKernels, IDeferredAdamKernels
 {
     /// <summary>A backend running the given kernel tier on up to <paramref name="threads"/> threads (0: all cores).</summary>

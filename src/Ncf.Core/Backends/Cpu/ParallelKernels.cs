@@ -13,6 +13,10 @@ namespace Ncf.Backends.Cpu;
 /// </remarks>
 internal sealed class ParallelKernels : IDisposable
 {
+    // One kernel at a time per backend: the cached jobs, the scratch arrays and the pool's single job slot are
+    // shared, and models on several threads may share the backend (two recommenders on one CpuBackend used to
+    // corrupt each other's jobs and write through stale pinned pointers). Uncontended, the lock costs ~20 ns a kernel.
+    private readonly Lock _gate = new();
     private readonly WorkerPool _pool;
     private readonly DenseForwardJob _denseForward = new();
     private readonly DenseBackwardJob _denseBackward = new();
@@ -59,70 +63,97 @@ internal sealed class ParallelKernels : IDisposable
     public void DenseForward(float[] x, int xOffset, float[] w, int wOffset, float[] b, int bOffset, float[] y, int yOffset,
         int rows, int inDim, int outDim, bool simd)
     {
-        // The blocked kernel multiplies by Wᵀ: transpose once here rather than once per thread.
-        float[]? wT = null;
-        if (simd && outDim >= System.Numerics.Vector<float>.Count)
+        lock (_gate)
         {
-            if (_transposed.Length < inDim * outDim)
+            // The blocked kernel multiplies by Wᵀ: transpose once here rather than once per thread.
+            float[]? wT = null;
+            if (simd && outDim >= System.Numerics.Vector<float>.Count)
             {
-                _transposed = new float[inDim * outDim];
+                if (_transposed.Length < inDim * outDim)
+                {
+                    _transposed = new float[inDim * outDim];
+                }
+
+                wT = _transposed;
+                DenseKernel.Transpose(w.AsSpan(wOffset, inDim * outDim), wT, inDim, outDim);
             }
 
-            wT = _transposed;
-            DenseKernel.Transpose(w.AsSpan(wOffset, inDim * outDim), wT, inDim, outDim);
+            var job = _denseForward;
+            job.Set(x, xOffset, w, wOffset, wT, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
+            _pool.Run(job, (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads);
         }
-
-        var job = _denseForward;
-        job.Set(x, xOffset, w, wOffset, wT, b, bOffset, y, yOffset, rows, inDim, outDim, simd);
-        _pool.Run(job, (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads);
     }
 
     public void DenseBackward(float[] x, int xOffset, float[] w, int wOffset, float[] dy, int dyOffset, float[]? dx, int dxOffset,
         float[] dW, int dWOffset, float[] dB, int dBOffset, int rows, int inDim, int outDim, bool simd)
     {
-        int blockRows = BlockRows(rows);
-        int blocks = Math.Max(1, (rows + blockRows - 1) / blockRows);
-        int partialLength = outDim * inDim + outDim;
-        if (_partials.Length < blocks * partialLength)
+        lock (_gate)
         {
-            _partials = new float[blocks * partialLength];
-        }
+            int blockRows = BlockRows(rows);
+            int blocks = Math.Max(1, (rows + blockRows - 1) / blockRows);
+            int partialLength = outDim * inDim + outDim;
+            if (_partials.Length < blocks * partialLength)
+            {
+                _partials = new float[blocks * partialLength];
+            }
 
-        var job = _denseBackward;
-        job.Set(x, xOffset, w, wOffset, dy, dyOffset, dx, dxOffset, _partials, rows, inDim, outDim, blockRows, blocks, simd);
-        int parts = (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads;
-        _pool.Run(job, parts);
-        var reduce = _reduce;
-        reduce.Set(_partials, blocks, partialLength, outDim * inDim, dW, dWOffset, dB, dBOffset);
-        _pool.Run(reduce, partialLength * blocks < MinParallelMacs ? 1 : Threads);
+            var job = _denseBackward;
+            job.Set(x, xOffset, w, wOffset, dy, dyOffset, dx, dxOffset, _partials, rows, inDim, outDim, blockRows, blocks, simd);
+            int parts = (long)rows * inDim * outDim < MinParallelMacs ? 1 : Threads;
+            _pool.Run(job, parts);
+            var reduce = _reduce;
+            reduce.Set(_partials, blocks, partialLength, outDim * inDim, dW, dWOffset, dB, dBOffset);
+            _pool.Run(reduce, partialLength * blocks < MinParallelMacs ? 1 : Threads);
+        }
     }
 
     public void Adam(float[] p, int pOffset, float[] g, int gOffset, float[] m, int mOffset, float[] v, int vOffset,
         int length, in Backends.AdamSettings settings, bool simd, bool clearGradients = false)
     {
-        var job = _adam;
-        job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd, clearGradients);
-        _pool.Run(job, length < MinParallelAdam ? 1 : Threads);
+        lock (_gate)
+        {
+            var job = _adam;
+            job.Set(p, pOffset, g, gOffset, m, mOffset, v, vOffset, length, settings, simd, clearGradients);
+            _pool.Run(job, length < MinParallelAdam ? 1 : Threads);
+        }
     }
 
     public void Fill(float[] array, int offset, int length, float value)
     {
-        var job = _fill;
-        job.Set(array, offset, length, value);
-        _pool.Run(job, length < 4 * MinParallelWork ? 1 : Threads);
+        lock (_gate)
+        {
+            var job = _fill;
+            job.Set(array, offset, length, value);
+            _pool.Run(job, length < 4 * MinParallelWork ? 1 : Threads);
+        }
     }
 
     public void ScatterAdd(float[] rowGradients, int rowOffset, int[] ids, int idOffset, int count, int dim, float[] table, int tableOffset, int tableLength, bool simd)
     {
-        var job = _scatter;
-        job.Set(rowGradients, rowOffset, ids, idOffset, count, dim, table, tableOffset, tableLength, simd);
-        _pool.Run(job, (long)count * dim < MinParallelWork ? 1 : Threads);
+        lock (_gate)
+        {
+            var job = _scatter;
+            job.Set(rowGradients, rowOffset, ids, idOffset, count, dim, table, tableOffset, tableLength, simd);
+            _pool.Run(job, (long)count * dim < MinParallelWork ? 1 : Threads);
+        }
     }
 
     /// <summary>Runs a caller's job on the pool (the fused training step).</summary>
-    public void Run(IParallelJob job, int parts) => _pool.Run(job, parts);
+    public void Run(IParallelJob job, int parts)
+    {
+        lock (_gate)
+        {
+            _pool.Run(job, parts);
+        }
+    }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _pool.Dispose();
+        }
+    }
 
     /// <summary>Splits <paramref name="count"/> items into <paramref name="parts"/> near-equal ranges, rounded to <paramref name="align"/>.</summary>
     private static (int Start, int End) Range(int count, int part, int parts, int align = 1)

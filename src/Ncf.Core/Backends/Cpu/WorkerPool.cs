@@ -47,6 +47,11 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Runs <paramref name="job"/> in <paramref name="parts"/> parts (clamped to 1..<see cref="Threads"/>) and waits for all.</summary>
     public void Run(IParallelJob job, int parts)
     {
+        if (_stopping)
+        {
+            throw new ObjectDisposedException(nameof(CpuBackend), "The CpuBackend was disposed; create a new one.");
+        }
+
         parts = Math.Clamp(parts, 1, Threads);
         if (parts == 1)
         {

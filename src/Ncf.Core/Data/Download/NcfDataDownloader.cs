@@ -73,7 +73,13 @@ public static partial class NcfDataDownloader
         string partialZip = Path.Combine(targetDirectory, $".{archive.Name}.{stamp}.zip.part");
         string partialFolder = Path.Combine(targetDirectory, $".{archive.Name}.{stamp}.extract");
         var client = options.HttpClient ?? new HttpClient();
-        bool createdTarget = !Directory.Exists(targetDirectory);
+        // The folders this call creates (innermost first), removed again if it fails.
+        var created = new List<string>();
+        for (string? folder = Path.GetFullPath(targetDirectory); folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
+        {
+            created.Add(folder);
+        }
+
         bool succeeded = false;
         try
         {
@@ -86,7 +92,7 @@ public static partial class NcfDataDownloader
 
             if (options.VerifyMd5)
             {
-                await CheckMd5Async(client, zipUri, archive.Md5, md5, cancellationToken).ConfigureAwait(false);
+                await CheckMd5Async(client, zipUri, archive.Md5, md5, options.StallTimeout, cancellationToken).ConfigureAwait(false);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -133,7 +139,7 @@ public static partial class NcfDataDownloader
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             // Not the caller's token: the client's own timeout, or the stall timer.
-            throw new NcfException($"Downloading {zipUri} failed: the server sent nothing for {StallSeconds(options, client)} s; try again later or from a mirror.", e);
+            throw new NcfException($"Downloading {zipUri} failed: {StallReason(options, client)}; try again later or from a mirror.", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -146,15 +152,19 @@ public static partial class NcfDataDownloader
         finally
         {
             TryDelete(partialZip, partialFolder);
-            if (!succeeded && createdTarget)
+            if (!succeeded)
             {
-                // Leave no trace of a failed or cancelled download: not even the folder it created (if still empty).
-                try
+                // Leave no trace of a failed or cancelled download: not even the folders it created (if still empty).
+                foreach (string folder in created)
                 {
-                    Directory.Delete(targetDirectory, recursive: false);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
+                    try
+                    {
+                        Directory.Delete(folder, recursive: false);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        break;
+                    }
                 }
             }
 
@@ -165,8 +175,11 @@ public static partial class NcfDataDownloader
         }
     }
 
-    private static string StallSeconds(DownloadOptions options, HttpClient client) =>
-        $"{Math.Min(options.StallTimeout.TotalSeconds, client.Timeout.TotalSeconds):0.#}";
+    // Which timer fired is not recorded; the shorter one is the one that can have.
+    private static string StallReason(DownloadOptions options, HttpClient client) =>
+        client.Timeout != Timeout.InfiniteTimeSpan && client.Timeout < options.StallTimeout
+            ? $"no response within the HTTP client's timeout of {client.Timeout.TotalSeconds:0.#} s"
+            : $"the server sent nothing for {options.StallTimeout.TotalSeconds:0.#} s";
 
     /// <summary>The archive called <paramref name="name"/> (case-insensitive; "1m" and "ml-1m.zip" work too).</summary>
     /// <exception cref="NcfException">The name is unknown; the message lists the known ones.</exception>
@@ -221,7 +234,7 @@ public static partial class NcfDataDownloader
     }
 
     // Compares with the pinned MD5 and with the server's NAME.zip.md5 (when the server has one).
-    private static async Task CheckMd5Async(HttpClient client, Uri zipUri, string? pinned, string actual, CancellationToken cancellationToken)
+    private static async Task CheckMd5Async(HttpClient client, Uri zipUri, string? pinned, string actual, TimeSpan stall, CancellationToken callerToken)
     {
         if (pinned is not null && pinned != actual)
         {
@@ -230,6 +243,9 @@ public static partial class NcfDataDownloader
 
         var md5Uri = new Uri(zipUri + ".md5");
         string? published = null;
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        stalled.CancelAfter(stall);
+        var cancellationToken = stalled.Token;
         try
         {
             using var response = await client.GetAsync(md5Uri, cancellationToken).ConfigureAwait(false);
@@ -240,9 +256,9 @@ public static partial class NcfDataDownloader
                 published = match.Success ? match.Value.ToLowerInvariant() : null;
             }
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !callerToken.IsCancellationRequested))
         {
-            // The .md5 file is optional; the SHA-256 check has already passed.
+            // The .md5 file is optional (a server that fails or stalls on it has none); the SHA-256 check has passed.
         }
 
         if (published is not null && published != actual)

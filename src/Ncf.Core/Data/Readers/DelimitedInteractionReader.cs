@@ -14,7 +14,8 @@ namespace Ncf.Data;
 /// an item column (user, userId, user_id, customer, item, itemId, movieId, product, asin, track, ...), or when the
 /// line has three or more fields and its third and fourth hold neither numbers nor date-times (a header with other
 /// names). A header naming the user and item columns places them, and a rating and a timestamp column, by name in
-/// any order; one naming neither is positional; one naming only one of the two is an error. Every line must have as
+/// any order; one naming neither, or only one of the two where the positions put it (user first, item second), is
+/// positional; one naming only one of the two elsewhere is an error. Every line must have as
 /// many fields as the first (header or data): an extra field, such as an unquoted delimiter inside a value, would
 /// shift the columns. A line repeating the header (two files joined) is an error.</para>
 /// <para>Fields are trimmed of spaces. With a one-character delimiter, fields may be quoted as RFC 4180 (and
@@ -38,10 +39,10 @@ public static class DelimitedInteractionReader
     private static readonly string[] UserNames = ["user", "userid", "uid", "users", "customer", "customerid", "visitor", "visitorid",
         "member", "memberid", "reviewer", "reviewerid", "account", "accountid", "client", "clientid"];
     private static readonly string[] ItemNames = ["item", "itemid", "iid", "items", "movie", "movieid", "product", "productid", "asin", "sku",
-        "track", "trackid", "song", "songid", "artist", "artistid", "album", "albumid", "book", "bookid", "isbn", "article", "articleid",
+        "track", "trackid", "song", "songid", "artist", "artistid", "album", "albumid", "book", "bookid", "isbn", "parentasin", "article", "articleid",
         "video", "videoid", "anime", "animeid", "game", "gameid", "business", "businessid", "recipe", "recipeid", "course", "courseid"];
-    private static readonly string[] RatingNames = ["rating", "ratings", "score", "stars", "value", "weight", "count", "playcount"];
-    private static readonly string[] TimeNames = ["timestamp", "time", "ts", "date", "datetime", "unixtime", "unixtimestamp", "created", "createdat"];
+    private static readonly string[] RatingNames = ["rating", "ratings", "score", "stars", "overall", "value", "weight", "count", "playcount"];
+    private static readonly string[] TimeNames = ["timestamp", "time", "ts", "date", "datetime", "unixtime", "unixtimestamp", "unixreviewtime", "created", "createdat"];
 
     /// <summary>Reads <paramref name="path"/>; <paramref name="hasHeader"/> forces (true/false) or detects (null) the header.</summary>
     public static InteractionLog Read(string path, bool? hasHeader = null)
@@ -308,16 +309,26 @@ public static class DelimitedInteractionReader
                 }
             }
 
-            if ((user >= 0) != (item >= 0))
+            if (user >= 0 && item >= 0)
+            {
+                return new Layout(user, item, rating, time);
+            }
+
+            // One of the two named: positions serve (user_id,parent_asin,...) unless the name contradicts them
+            // (title_id,user_id: users would be read from the titles).
+            var positional = Positional(fields.Length);
+            if ((user >= 0 && user != positional.User) || (item >= 0 && item != positional.Item))
             {
                 int named = Math.Max(user, item);
                 throw new DataFormatException(path, lineNumber,
                     $"the header names {(user >= 0 ? "a user" : "an item")} column ('{FieldSplitter.Show(FieldSplitter.Clean(line[fields[named]]))}', column {named + 1}) "
-                    + $"but no {(user >= 0 ? "item" : "user")} column; expected one named {string.Join(", ", user >= 0 ? ItemNames : UserNames)} "
-                    + "(case, '_', '-' and spaces ignored). Rename it, or if this line is data, say there is no header (ncf: --header no)");
+                    + $"but no {(user >= 0 ? "item" : "user")} column, and by position column {named + 1} would be the {(named == 0 ? "user" : "item")}; "
+                    + $"name the other column one of {string.Join(", ", user >= 0 ? ItemNames : UserNames)} (case, '_', '-' and spaces ignored), "
+                    + "or put the user first and the item second");
             }
 
-            return user >= 0 ? new Layout(user, item, rating, time) : Positional(fields.Length);
+            // Named rating and time columns are where the header says; with neither named, where the positions say.
+            return rating >= 0 || time >= 0 ? new Layout(positional.User, positional.Item, rating, time) : positional;
         }
 
         public string Describe()

@@ -234,7 +234,7 @@ public static class NcfFileReader
         if (options.Validation && validUsers.Count == 0)
         {
             throw new NcfException($"{name}: no user has two or more distinct training items, so no validation case can be held out "
-                + "without leaving a user untrained. Drop the validation hold-out (ncf: --validation).");
+                + "without leaving a user untrained. Train without one (ncf: drop --validation, and --refit).");
         }
 
         var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;

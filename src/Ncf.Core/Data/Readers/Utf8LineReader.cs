@@ -81,49 +81,115 @@ internal sealed class Utf8LineReader : IDisposable
     }
 
     /// <summary>
-    /// The next line without its line terminator; false at the end of the file. "\n", "\r\n" and a lone "\r" (old
-    /// Mac files) each end a line, so "\r\r\n" (a CSV written twice through a Windows text layer) is a line and a
-    /// blank one, and no '\r' is ever left in a line. A UTF-8 byte-order mark at the start of a later line (two files
-    /// joined with <c>cat</c>) is a <see cref="DataFormatException"/> naming the line.
+    /// The next line without its line terminator; false at the end of the file. The file's first line end decides
+    /// how lines end: "\n", "\r\n" or "\r\r\n" (a CSV written twice through a Windows text layer) make '\n' the
+    /// terminator, with every '\r' before it dropped, so a stray '\r' inside a field stays there and line numbers
+    /// match sed's and awk's; a lone "\r" (old Mac files) makes "\r", "\r\n" and "\n" all end lines. A UTF-8
+    /// byte-order mark at the start of a later line (two files joined with <c>cat</c>) is a
+    /// <see cref="DataFormatException"/> naming the line.
     /// </summary>
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
         while (true)
         {
             var pending = _buffer.AsSpan(_start, _end - _start);
-            int terminator = pending.IndexOfAny((byte)'\n', (byte)'\r');
-            if (terminator >= 0 && pending[terminator] == (byte)'\r' && terminator + 1 == pending.Length && !_eof)
+            if (_lineEnds == LineEnds.Unknown && !DecideLineEnds(pending))
             {
-                Fill(); // a '\r' at the end of the buffer: the next byte says whether it is a CRLF
+                Fill(); // not enough bytes yet to tell
                 continue;
             }
 
-            if (terminator >= 0 || (_eof && _start < _end))
+            int length, skip;
+            if (_lineEnds == LineEnds.LineFeed)
             {
-                // Without a terminator this is the last line, which has no final newline.
-                int length = terminator >= 0 ? terminator : pending.Length;
-                int skip = terminator < 0 ? 0
-                    : pending[terminator] == (byte)'\r' && terminator + 1 < pending.Length && pending[terminator + 1] == (byte)'\n' ? 2 : 1;
-                line = pending[..length];
-                _start += length + skip;
-                LineNumber++;
-                if (LineNumber > 1 && line.StartsWith(Utf8ByteOrderMark))
+                int newline = pending.IndexOf((byte)'\n');
+                if (newline < 0 && !_eof)
                 {
-                    throw new DataFormatException(Path, LineNumber,
-                        "starts with a UTF-8 byte-order mark, which belongs only at the start of a file: were two files joined (cat a b)? Remove it");
+                    Fill();
+                    continue;
                 }
 
-                return true;
+                (length, skip) = newline >= 0 ? (newline, 1) : (pending.Length, 0);
+            }
+            else
+            {
+                int terminator = pending.IndexOfAny((byte)'\n', (byte)'\r');
+                if ((terminator < 0 || (pending[terminator] == (byte)'\r' && terminator + 1 == pending.Length)) && !_eof)
+                {
+                    Fill(); // no terminator yet, or a '\r' at the end of the buffer that may be half a CRLF
+                    continue;
+                }
+
+                (length, skip) = terminator < 0 ? (pending.Length, 0)
+                    : pending[terminator] == (byte)'\r' && terminator + 1 < pending.Length && pending[terminator + 1] == (byte)'\n' ? (terminator, 2)
+                    : (terminator, 1);
             }
 
-            if (_eof)
+            if (length == 0 && skip == 0)
             {
                 line = default;
+                return false; // end of file
+            }
+
+            // Without a terminator this is the last line, which has no final newline.
+            line = pending[..length];
+            if (_lineEnds == LineEnds.LineFeed)
+            {
+                line = line.TrimEnd((byte)'\r');
+            }
+
+            _start += length + skip;
+            LineNumber++;
+            if (LineNumber > 1 && line.StartsWith(Utf8ByteOrderMark))
+            {
+                throw new DataFormatException(Path, LineNumber,
+                    "starts with a UTF-8 byte-order mark, which belongs only at the start of a file: were two files joined (cat a b)? Remove it");
+            }
+
+            return true;
+        }
+    }
+
+    private enum LineEnds
+    {
+        Unknown,
+        LineFeed,
+        CarriageReturn,
+    }
+
+    private LineEnds _lineEnds;
+
+    // Decides from the first terminator; false when the buffer does not yet show it (more bytes are needed).
+    private bool DecideLineEnds(ReadOnlySpan<byte> pending)
+    {
+        int terminator = pending.IndexOfAny((byte)'\n', (byte)'\r');
+        if (terminator < 0)
+        {
+            if (!_eof)
+            {
                 return false;
             }
 
-            Fill();
+            _lineEnds = LineEnds.LineFeed; // a single line without an end: either reads it
+            return true;
         }
+
+        // After the first run of '\r's: a '\n' makes it CRLF (or CR CR LF), anything else a lone CR.
+        int after = terminator;
+        while (after < pending.Length && pending[after] == (byte)'\r')
+        {
+            after++;
+        }
+
+        if (after == pending.Length && !_eof)
+        {
+            return false;
+        }
+
+        _lineEnds = pending[terminator] == (byte)'\n' || (after < pending.Length && pending[after] == (byte)'\n')
+            ? LineEnds.LineFeed
+            : LineEnds.CarriageReturn;
+        return true;
     }
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];

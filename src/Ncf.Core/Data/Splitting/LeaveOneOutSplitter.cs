@@ -146,7 +146,7 @@ public static class LeaveOneOutSplitter
         if (options.Validation && validUsers.Count == 0)
         {
             throw new NcfException($"{log.Source}: no user has three or more distinct items, so no validation case can be held out "
-                + "besides the test case. Drop the validation hold-out (ncf: --validation), or add interactions.");
+                + "besides the test case. Train without one (ncf: drop --validation, and --refit), or add interactions.");
         }
 
         int trainCount = 0;
