@@ -54,15 +54,15 @@ internal sealed class TinyHttpServer : IAsyncDisposable
         {
             using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
             Interlocked.Increment(ref _requests);
-            var stream = client.GetStream();
-            string path = await ReadRequestPathAsync(stream);
-            string key = path.StartsWith("/data/", StringComparison.Ordinal) ? path["/data/".Length..] : path;
-            bool found = _files.TryGetValue(key, out var body);
-            body ??= "not found"u8.ToArray();
-            string head = $"HTTP/1.1 {(found ? "200 OK" : "404 Not Found")}\r\nContent-Length: {body.Length}\r\n"
-                + "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
             try
             {
+                var stream = client.GetStream();
+                string path = await ReadRequestPathAsync(stream, _stop.Token);
+                string key = path.StartsWith("/data/", StringComparison.Ordinal) ? path["/data/".Length..] : path;
+                bool found = _files.TryGetValue(key, out var body);
+                body ??= "not found"u8.ToArray();
+                string head = $"HTTP/1.1 {(found ? "200 OK" : "404 Not Found")}\r\nContent-Length: {body.Length}\r\n"
+                    + "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(head), _stop.Token);
                 if (StallHalfWay.Contains(key))
                 {
@@ -73,19 +73,19 @@ internal sealed class TinyHttpServer : IAsyncDisposable
 
                 await stream.WriteAsync(body, _stop.Token);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or SocketException)
             {
-                // The client hung up (a cancelled download).
+                // The client hung up (a cancelled download), while asking or while being answered: serve the next one.
             }
         }
     }
 
     // Reads up to the blank line ending the headers and returns the path of "GET /path HTTP/1.1".
-    private static async Task<string> ReadRequestPathAsync(NetworkStream stream)
+    private static async Task<string> ReadRequestPathAsync(NetworkStream stream, CancellationToken cancellationToken)
     {
         var head = new List<byte>();
         var one = new byte[1];
-        while (head.Count < 16_384 && await stream.ReadAsync(one) == 1)
+        while (head.Count < 16_384 && await stream.ReadAsync(one, cancellationToken) == 1)
         {
             head.Add(one[0]);
             if (head.Count >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n')
