@@ -55,6 +55,17 @@ internal static class BenchCommand
         model.Initialize(seed);
         using var trainer = new NcfTrainer(model, data, training);
         var result = trainer.Fit(cancellationToken: cancellationToken);
+        if (result.Cancelled)
+        {
+            throw new OperationCanceledException();
+        }
+
+        // A speed figure over a diverged run measures arithmetic on NaN over fewer epochs than asked for.
+        if (result.Diverged)
+        {
+            throw new NcfException($"training diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}); no figures are reported. Lower --lr.");
+        }
+
         double trainRate = result.Epochs.Sum(e => e.Samples) / result.Epochs.Sum(e => e.TrainSeconds);
 
         // Full-catalogue scoring: every item for 1,000 users (or --score-users N|all).

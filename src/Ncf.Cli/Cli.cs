@@ -14,15 +14,16 @@ internal static class Cli
     {
         using var cancel = new CancellationTokenSource();
         int cancelledCode = Cancelled, signalled = 0;
-        // The first signal cancels; a second one, while cleanup or an uncancellable read is still running, is left
-        // to kill the process as it would without a handler.
-        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Cancel(Cancelled);
+        // The first signal cancels; a second Ctrl-C or SIGTERM, while cleanup or an uncancellable read is still
+        // running, is left to kill the process as it would without a handler. A repeated SIGHUP is not a user's
+        // insistence (a closing terminal and systemd may send one beside another signal), so it never kills.
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Cancel(Cancelled, escalates: true);
         Console.CancelKeyPress += onCancel;
 
         // SIGTERM (timeout, docker stop, systemd) and SIGHUP (a closed terminal) cancel as Ctrl-C does, so that
         // temporary files are removed and a model being replaced survives; the exit code is still 128 + the signal.
-        using var terminate = HandleSignal(PosixSignal.SIGTERM, 143);
-        using var hangUp = HandleSignal(PosixSignal.SIGHUP, 129);
+        using var terminate = HandleSignal(PosixSignal.SIGTERM, 143, escalates: true);
+        using var hangUp = HandleSignal(PosixSignal.SIGHUP, 129, escalates: false);
         try
         {
             // `ncf help`, `ncf --help`, and `ncf COMMAND ... --help` (or -h where an option could stand) print the usage.
@@ -71,11 +72,11 @@ internal static class Cli
             Console.CancelKeyPress -= onCancel;
         }
 
-        PosixSignalRegistration? HandleSignal(PosixSignal signal, int exitCode)
+        PosixSignalRegistration? HandleSignal(PosixSignal signal, int exitCode, bool escalates)
         {
             try
             {
-                return PosixSignalRegistration.Create(signal, context => context.Cancel = Cancel(exitCode));
+                return PosixSignalRegistration.Create(signal, context => context.Cancel = Cancel(exitCode, escalates));
             }
             catch (PlatformNotSupportedException)
             {
@@ -83,12 +84,13 @@ internal static class Cli
             }
         }
 
-        // True (keep running, cancelled) for the first signal; false (default action) for any later one.
-        bool Cancel(int exitCode)
+        // True (keep running, cancelled) for the first signal; for a later one, false (the default action: die)
+        // when it escalates.
+        bool Cancel(int exitCode, bool escalates)
         {
             if (Interlocked.Exchange(ref signalled, 1) != 0)
             {
-                return false;
+                return !escalates;
             }
 
             cancelledCode = exitCode;

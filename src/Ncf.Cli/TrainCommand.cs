@@ -147,16 +147,17 @@ internal static class TrainCommand
 
         var clock = Stopwatch.StartNew();
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
+        var notes = json ? stderr : stdout; // stdout carries JSON lines only
         NcfModel model;
         TrainingResult result;
         Selection? selection = null;
         if (pretrain)
         {
             using var gmf = gmfFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", keepBest, cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", keepBest, notes, cancellationToken, out _)
                 : LoadPretrained(gmfFile, backend, data, ModelKind.Gmf, shape);
             using var mlp = mlpFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, notes, cancellationToken, out _)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp, alpha);
             using var trainer = new NcfTrainer(model, data, training with
@@ -174,10 +175,23 @@ internal static class TrainCommand
             {
                 best.Restore();
             }
+
+            if (!result.Cancelled)
+            {
+                try
+                {
+                    CheckDiverged(result, model, "neumf", keepBest, notes);
+                }
+                catch
+                {
+                    model.Dispose();
+                    throw;
+                }
+            }
         }
         else
         {
-            model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, cancellationToken, out result);
+            model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, notes, cancellationToken, out result);
             if (loadRefitData is not null)
             {
                 var chosen = result.Best!;
@@ -201,7 +215,7 @@ internal static class TrainCommand
                 }
 
                 printer.Total = chosen.Epoch;
-                model = TrainPhase(backend, data, shape, training, printer, "refit", keepBest: false, cancellationToken, out result);
+                model = TrainPhase(backend, data, shape, training, printer, "refit", keepBest: false, notes, cancellationToken, out result);
             }
         }
 
@@ -216,12 +230,6 @@ internal static class TrainCommand
             {
                 throw new NcfException($"training diverged: the model's parameters are no longer finite numbers (last loss {result.Epochs.LastOrDefault()?.Loss:G4})"
                     + $"{(output is null ? "" : "; nothing was saved")}. Train again with a lower learning rate (--lr{(pretrain ? ", --finetune-lr" : "")}).");
-            }
-
-            if (result.Diverged)
-            {
-                stderr.WriteLine($"note: training diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}) and stopped"
-                    + (keepBest ? "; the best epoch's parameters (--checkpoint best) are the model." : "."));
             }
 
             RankingMetrics? full = fullRanking && data.Test is not null
@@ -283,9 +291,32 @@ internal static class TrainCommand
         }
     }
 
+    /// <summary>
+    /// After a phase that diverged (an epoch's loss not finite, so training stopped): an error naming the phase if
+    /// the model holds non-finite parameters, else (--checkpoint best kept an earlier epoch) a note. Stopping at once
+    /// matters for pre-training: a diverged GMF parent would otherwise be assembled and the MLP trained for nothing.
+    /// </summary>
+    private static void CheckDiverged(TrainingResult result, NcfModel model, string? phase, bool keepBest, TextWriter notes)
+    {
+        if (!result.Diverged)
+        {
+            return;
+        }
+
+        string what = phase is null or "select" or "refit" ? "training" : $"the {phase} phase";
+        if (!Ncf.IO.NcfModelFile.AllFinite(model.Parameters.ToArray()))
+        {
+            throw new NcfException($"{what} diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}); nothing was saved. "
+                + $"Train again with a lower learning rate ({(phase == "neumf" ? "--finetune-lr" : "--lr")}).");
+        }
+
+        notes.WriteLine($"note: {what} diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}) and stopped"
+            + (keepBest ? "; its best epoch's parameters (--checkpoint best) are kept." : "."));
+    }
+
     /// <summary>Trains one model; with <paramref name="keepBest"/> it ends holding the parameters of its best epoch.</summary>
     private static NcfModel TrainPhase(IBackend backend, NcfDataset data, ModelOptions shape, TrainingOptions training, EpochPrinter printer,
-        string? phase, bool keepBest, CancellationToken cancellationToken, out TrainingResult result)
+        string? phase, bool keepBest, TextWriter notes, CancellationToken cancellationToken, out TrainingResult result)
     {
         var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         try
@@ -305,6 +336,7 @@ internal static class TrainCommand
                 best.Restore();
             }
 
+            CheckDiverged(result, model, phase, keepBest, notes);
             return model;
         }
         catch
@@ -352,6 +384,7 @@ internal static class TrainCommand
                 .Add("total_seconds", seconds)
                 .Add("model_file", output)
                 .Add("checkpoint", keepBest ? "best" : "final")
+                .Add("diverged", result.Diverged)
                 .Add("average_from", training.AverageFromEpoch);
             if (chosen is not null)
             {

@@ -154,6 +154,7 @@ public sealed class NcfRecommender : IDisposable
                 Recommendation[][] tops;
                 lock (_scoring)
                 {
+                    ObjectDisposedException.ThrowIf(_disposed, this);
                     tops = TopK.ForUsers(Model, users.AsSpan(0, count), k, includeKnown ? null : KnownItems);
                 }
 
@@ -185,6 +186,7 @@ public sealed class NcfRecommender : IDisposable
         Recommendation[] top;
         lock (_scoring)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this); // also for a lazy RecommendAll enumerated after Dispose
             top = TopK.ForUser(Model, user, k, includeKnown ? null : KnownItems, candidates);
         }
 
@@ -197,10 +199,14 @@ public sealed class NcfRecommender : IDisposable
     /// <summary>Disposes the model; later calls throw <see cref="ObjectDisposedException"/>. Disposing twice is harmless.</summary>
     public void Dispose()
     {
-        if (!_disposed)
+        // Under the scoring lock: a call in progress on another thread finishes before the model is freed.
+        lock (_scoring)
         {
-            _disposed = true;
-            Model.Dispose();
+            if (!_disposed)
+            {
+                _disposed = true;
+                Model.Dispose();
+            }
         }
     }
 }

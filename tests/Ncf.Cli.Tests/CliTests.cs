@@ -348,8 +348,19 @@ public sealed class CliTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Contains("loss NaN", output);
-        Assert.StartsWith("ncf: error: training diverged: the model's parameters are no longer finite numbers (last loss NaN); nothing was saved", error);
+        Assert.StartsWith("ncf: error: training diverged in epoch 1 (loss NaN); nothing was saved. Train again with a lower learning rate (--lr)", error);
         Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public void A_diverged_parent_stops_pre_training_at_once_and_bench_reports_no_figures()
+    {
+        var (code, output, error) = Run("train", "--pretrain", "--epochs", "1", "--lr", "1e30", "--json");
+        Assert.Equal(2, code);
+        Assert.StartsWith("ncf: error: the gmf phase diverged in epoch 1 (loss NaN)", error);
+        Assert.DoesNotContain("\"mlp\"", output); // the MLP parent was not trained for nothing
+
+        AssertOneErrorLine(Run("bench", "--epochs", "1", "--lr", "1e30"), "ncf: error: training diverged in epoch 1");
     }
 
     [Fact]
@@ -986,6 +997,38 @@ public sealed class SignalTests : IDisposable
         Assert.Equal("ncf: cancelled", error.Result.Trim());
         Assert.Equal("the previous model", File.ReadAllText(model));
         Assert.Equal([model], Directory.GetFileSystemEntries(_folder));
+    }
+
+    // A closing terminal may deliver SIGHUP twice; unlike a second Ctrl-C or SIGTERM, that is not a demand to die now.
+    [LinuxFact]
+    public void A_repeated_sighup_still_ends_in_an_orderly_cancel()
+    {
+        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ncf, "train", "--epochs", "100000", "--threads", "1"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotNull(line);
+        Assert.Equal(0, kill(process.Id, 1));
+        Assert.Equal(0, kill(process.Id, 1));
+        var rest = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(60_000))
+        {
+            process.Kill();
+            Assert.Fail("ncf did not stop within 60 s of SIGHUP");
+        }
+
+        rest.Wait();
+        Assert.Equal(129, process.ExitCode);
+        Assert.Equal("ncf: cancelled", error.Result.Trim());
     }
 }
 

@@ -48,11 +48,6 @@ public sealed class NcfTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         Options = options ?? new TrainingOptions();
         Options.Validate();
-        if (Array.TrueForAll(model.Parameters.ToArray(), v => v == 0))
-        {
-            model.Initialize(Options.Seed);
-        }
-
         if (model.UserCount != data.UserCount || model.ItemCount != data.ItemCount)
         {
             throw new NcfException($"The model has {model.UserCount} users and {model.ItemCount} items; the data has {data.UserCount} and {data.ItemCount}.");
@@ -75,6 +70,12 @@ public sealed class NcfTrainer : IDisposable
         else
         {
             _sampler = new NegativeSampler(data, Options.Negatives, Options.Seed, Options.SamplerThreads);
+        }
+
+        // Only now, with every check passed, is the caller's model changed.
+        if (model.Parameters.ToArray().AsSpan().IndexOfAnyExcept(0f) < 0)
+        {
+            model.Initialize(Options.Seed);
         }
 
         int batch = Options.BatchSize;

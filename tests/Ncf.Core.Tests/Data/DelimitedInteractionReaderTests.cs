@@ -281,6 +281,7 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
     [InlineData("user_id,parent_asin,rating,timestamp\nu1,B01,5,100\nu1,B02,4,200\n", new long[] { 100, 200 })] // Amazon 2023
     [InlineData("user_id,thing,timestamp,rating\nu1,B01,100,5\nu1,B02,200,4\n", new long[] { 100, 200 })] // named time, not positional
     [InlineData("who,product\nu1,B01\nu1,B02\n", new long[] { 0, 0 })]
+    [InlineData("who,product,stars,when\nu1,B01,5,100\nu1,B02,4,200\n", new long[] { 100, 200 })] // an unnamed time where the positions put it
     public void AHeaderNamingOnlyOneOfUserAndItem_IsPositionalWhereThePositionsAgree(string text, long[] times)
     {
         string file = _temp.Write("one.csv", text);
@@ -307,6 +308,8 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
     [InlineData("u1,a,\nu1,b,\n", 1, "rating '' is not a number")] // a trailing comma
     [InlineData("title_id,user_id,rating\n10,1,5\n", 1, "names a user column ('user_id', column 2) but no item column, and by position column 2 would be the item")]
     [InlineData("item,rating\nx,5\n", 1, "names an item column ('item', column 1) but no user column, and by position column 1 would be the user")]
+    [InlineData("user_id,rating,title\nu1,5,Matrix\n", 1, "column 2 ('rating') is the rating, and by position the item")]
+    [InlineData("score,who,what,when\n5,u1,i1,9\n", 1, "column 1 ('score') is the rating, and by position the user")]
     [InlineData("user,item,rating,timestamp\nu1,a,4,5,2000\n", 2, "expected 4 comma-separated fields, as line 1 has; found 5 (a delimiter inside a field must be quoted")]
     [InlineData("u1\ti1\t4\nu1\ti2\t4\t9\n", 2, "expected 3 tab-separated fields, as line 1 has; found 4")]
     [InlineData("user,item\nu1,a\nuser,item\nu2,b\n", 3, "repeats the header of line 1: were two files joined")]
@@ -343,6 +346,22 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         var log = DelimitedInteractionReader.Read(file);
 
         Assert.Equal(["a\rb", "c"], log.UserIds.Ids);
+    }
+
+    [Fact]
+    public void AFileThatSwitchesFromLineFeedsToLoneCarriageReturns_IsAnError_NotOneHugeLine()
+    {
+        var text = new System.Text.StringBuilder("user,item\n");
+        for (int n = 0; text.Length <= (1 << 20) + 100; n++)
+        {
+            text.Append($"u{n % 50},i{n % 70}\r");
+        }
+
+        string file = _temp.Write("mixed.csv", text.ToString());
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains("the file mixes line ends", error.Message);
     }
 
     [Fact]

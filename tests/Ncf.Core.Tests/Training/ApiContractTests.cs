@@ -91,6 +91,15 @@ public sealed class ApiContractTests
 
         Assert.Throws<ObjectDisposedException>(() => recommender.Recommend(Small.UserIds[0]));
         Assert.Throws<ObjectDisposedException>(() => recommender.RecommendAll());
+
+        // A lazy RecommendAll started before Dispose stops at the next user instead of scoring with a freed model.
+        var another = new NcfRecommender(NewModel(backend, 1), Small);
+        using (var lazy = another.RecommendAll(3, [Small.ItemIds[0], Small.ItemIds[1]]).GetEnumerator())
+        {
+            Assert.True(lazy.MoveNext());
+            another.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => lazy.MoveNext());
+        }
         Assert.Throws<ObjectDisposedException>(() => recommender.Save(Path.Combine(Path.GetTempPath(), "never.ncf")));
 
         using var model = NewModel(backend, 1);
@@ -148,6 +157,11 @@ public sealed class ApiContractTests
         using var seeded = NewModel(backend, 5);
 
         Assert.Equal(seeded.Parameters.ToArray(), fresh.Parameters.ToArray());
+
+        // Refused options leave the caller's model as it was.
+        using var untouched = new NcfModel(backend, Small.UserCount + 1, Small.ItemCount, new ModelOptions { Factors = 8 });
+        Assert.Throws<NcfException>(() => new NcfTrainer(untouched, Small));
+        Assert.True(untouched.Parameters.ToArray().AsSpan().IndexOfAnyExcept(0f) < 0);
     }
 
     [Fact]

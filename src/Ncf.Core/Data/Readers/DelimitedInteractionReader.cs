@@ -327,8 +327,28 @@ public static class DelimitedInteractionReader
                     + "or put the user first and the item second");
             }
 
-            // Named rating and time columns are where the header says; with neither named, where the positions say.
-            return rating >= 0 || time >= 0 ? new Layout(positional.User, positional.Item, rating, time) : positional;
+            // Named rating and time columns are where the header says; an unnamed one is where the positions put it,
+            // unless a named column took that place. Then no column may serve twice ("user_id,rating,title" would
+            // read the ratings as item IDs).
+            int r = rating >= 0 ? rating : positional.Rating != time ? positional.Rating : -1;
+            int t = time >= 0 ? time : positional.Time != rating ? positional.Time : -1;
+            var layout = new Layout(positional.User, positional.Item, r, t);
+            string[] roles = ["user", "item", "rating", "timestamp"];
+            int[] columns = [layout.User, layout.Item, layout.Rating, layout.Time];
+            for (int a = 0; a < columns.Length; a++)
+            {
+                for (int b = a + 1; b < columns.Length; b++)
+                {
+                    if (columns[a] >= 0 && columns[a] == columns[b])
+                    {
+                        throw new DataFormatException(path, lineNumber,
+                            $"by its header, column {columns[a] + 1} ('{FieldSplitter.Show(FieldSplitter.Clean(line[fields[columns[a]]]))}') is the {roles[b]}, "
+                            + $"and by position the {roles[a]}: name the user and item columns too (user, item, ...), or order them user, item, rating, timestamp");
+                    }
+                }
+            }
+
+            return layout;
         }
 
         public string Describe()

@@ -105,6 +105,15 @@ internal sealed class Utf8LineReader : IDisposable
                 int newline = pending.IndexOf((byte)'\n');
                 if (newline < 0 && !_eof)
                 {
+                    // A file that starts with LF ends and goes on with lone CRs (a header prepended to an old Mac
+                    // file) would otherwise be held whole as one line.
+                    if (pending.Length > MixedLineEndLimit && pending.IndexOf((byte)'\r') >= 0)
+                    {
+                        throw new DataFormatException(Path, LineNumber + 1,
+                            $"runs past {MixedLineEndLimit >> 20} MB without a line feed but with carriage returns: the file mixes line ends "
+                            + "(its first line ends with a line feed, later ones with a lone CR); convert it, e.g. mac2unix or tr '\\r' '\\n'");
+                    }
+
                     Fill();
                     continue;
                 }
@@ -149,6 +158,9 @@ internal sealed class Utf8LineReader : IDisposable
             return true;
         }
     }
+
+    // Longer than any real interaction-log line; see the mixed-line-end check.
+    private const int MixedLineEndLimit = 1 << 20;
 
     private enum LineEnds
     {
