@@ -252,9 +252,11 @@ public sealed class NcfFileReaderTests : IDisposable
     [Fact]
     public void DisagreeingTestFiles_AreAnError()
     {
-        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(testRating: "0\t4\t5\t40\n1\t1\t3\t8\n2\t3\t4\t3\n")));
+        // A blank line first, so the case number (2) and the file line (3) differ.
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(testRating: "\n0\t4\t5\t40\n1\t1\t3\t8\n2\t3\t4\t3\n")));
 
-        Assert.Contains("test case 2 is (1,1)", error.Message);
+        Assert.Equal(3, error.Line);
+        Assert.Contains("toy.test.rating:3: test case 2 is (1,1) but toy.test.negative has (1,0) on its line 2", error.Message);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ public static class NcfFileReader
             test = ReadNegatives(negativePath, userCount, itemCount, trainPath);
             if (hasTestRatings)
             {
-                CheckAgreement(ReadRatings(testPath, userCount, itemCount, trainPath), testPath, test, negativePath);
+                CheckAgreement(ReadRatings(testPath, userCount, itemCount, trainPath, keepLines: true), testPath, test, negativePath);
             }
         }
         else
@@ -310,10 +310,11 @@ public static class NcfFileReader
     }
 
     // Reads `user item [rating [timestamp]]` lines; IDs must be below the limits (the training file's range).
-    private static Ratings ReadRatings(string path, int userLimit, int itemLimit, string trainPath)
+    private static Ratings ReadRatings(string path, int userLimit, int itemLimit, string trainPath, bool keepLines = false)
     {
         using var reader = new Utf8LineReader(path);
-        var result = new Ratings((int)Math.Min(reader.Length / 16, 1 << 26));
+        int capacity = (int)Math.Min(reader.Length / 16, 1 << 26);
+        var result = new Ratings(capacity) { Lines = keepLines ? new List<int>(capacity) : null };
         Span<Range> fields = stackalloc Range[4];
         while (reader.TryReadLine(out var line))
         {
@@ -345,6 +346,7 @@ public static class NcfFileReader
             result.Users.Add(user);
             result.Items.Add(item);
             result.Times.Add(time);
+            result.Lines?.Add((int)reader.LineNumber);
             result.MaxUser = Math.Max(result.MaxUser, user);
             result.MaxItem = Math.Max(result.MaxItem, item);
         }
@@ -378,6 +380,7 @@ public static class NcfFileReader
                     $"expected '(user,item)' followed by tab-separated negative items; found '{FieldSplitter.Show(head)}'");
             }
 
+            cases.Lines.Add((int)reader.LineNumber);
             cases.Users.Add(ParseId(reader, head[1..comma], "user", userCount, trainPath));
             cases.Items.Add(ParseId(reader, head[(comma + 1)..^1], "item", itemCount, trainPath));
             var rest = tab < 0 ? [] : line[(tab + 1)..];
@@ -428,8 +431,9 @@ public static class NcfFileReader
                 || ratings.Users[c] != cases.Users[c] || ratings.Items[c] != cases.Items[c])
             {
                 string mine = c < ratings.Users.Count ? $"({ratings.Users[c]},{ratings.Items[c]})" : "nothing";
-                string theirs = c < cases.Users.Count ? $"({cases.Users[c]},{cases.Items[c]})" : "nothing";
-                throw new DataFormatException(testPath, 0,
+                string theirs = c < cases.Users.Count ? $"({cases.Users[c]},{cases.Items[c]}) on its line {cases.Lines[c]}" : "nothing";
+                long line = c < ratings.Users.Count ? ratings.Lines![c] : 0;
+                throw new DataFormatException(testPath, line,
                     $"test case {c + 1} is {mine} but {Path.GetFileName(negativePath)} has {theirs}; the two test files must list the same (user,item) pairs in the same order");
             }
         }
@@ -454,6 +458,9 @@ public static class NcfFileReader
 
     private sealed class Ratings(int capacity)
     {
+        /// <summary>The 1-based file line of each row, when asked for (the test file's, for messages).</summary>
+        public List<int>? Lines { get; init; }
+
         public List<int> Users { get; } = new(capacity);
 
         public List<int> Items { get; } = new(capacity);
@@ -474,5 +481,8 @@ public static class NcfFileReader
         public List<int> NegativeOffsets { get; } = [];
 
         public List<int> Negatives { get; } = [];
+
+        /// <summary>The 1-based file line of each case.</summary>
+        public List<int> Lines { get; } = [];
     }
 }
