@@ -133,6 +133,8 @@ internal static class Cli
                   [--refit]                   (with --validation: train again, validation rows included, for the chosen epochs)
                   [--average-from EPOCH]      (from that epoch on, evaluate and keep the mean of the epoch-end parameters)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
+                  [--scatter auto|atomic|sorted] (GPU: sum embedding gradients with atomics, CUDA's default, whose
+                                              last bits vary from run to run, or sorted, the same bits every run)
             Trains and evaluates (HR@10, NDCG@10 on 99 sampled negatives) after every epoch. Without --data it
             uses the embedded synthetic data set (or --data synthetic:USERSxITEMSxMEAN). --header forces whether the
             first line of a generic CSV/TSV file is a header (auto: one that names a user or item column, or

@@ -257,22 +257,42 @@ internal static class Common
     {
         int threads = args.Int("threads", 0, 0, 1024);
         string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
+        // How a GPU sums embedding gradients: atomics (CUDA's default, fastest, last bits vary from run to run) or
+        // the sorted method (same bits every run, as the CPU). The CPU backend is deterministic whatever is asked.
+        var scatter = args.Choice<Ncf.Gpu.ScatterAddMethod?>("scatter", null, ("auto", Ncf.Gpu.ScatterAddMethod.Auto),
+            ("atomic", Ncf.Gpu.ScatterAddMethod.Atomic), ("sorted", Ncf.Gpu.ScatterAddMethod.Sorted));
+        if (scatter is not null && device == "cpu")
+        {
+            throw new NcfException("--scatter chooses how a GPU device sums embedding gradients; the CPU backend is always deterministic. Add --device.");
+        }
+
         return device switch
         {
             "cpu" => () => new CpuBackend(threads: threads),
-            "auto" => () => FirstGpuOrCpu(threads),
-            "cuda" or "opencl" or "ilgpu-cpu" => () => Ncf.Gpu.IlgpuBackend.Create(Ncf.Gpu.IlgpuBackend.ParseKind(device)),
+            "auto" => () => FirstGpuOrCpu(threads, scatter),
+            "cuda" or "opencl" or "ilgpu-cpu" => () => Gpu(Ncf.Gpu.IlgpuBackend.ParseKind(device), scatter),
             _ => throw new NcfException($"--device expects cpu, cuda, opencl, ilgpu-cpu or auto; got '{device}'."),
         };
     }
 
-    private static IBackend FirstGpuOrCpu(int threads)
+    private static Ncf.Gpu.IlgpuBackend Gpu(Ncf.Gpu.GpuDeviceKind kind, Ncf.Gpu.ScatterAddMethod? scatter)
+    {
+        var backend = Ncf.Gpu.IlgpuBackend.Create(kind);
+        if (scatter is { } method)
+        {
+            backend.ScatterAddMethod = method;
+        }
+
+        return backend;
+    }
+
+    private static IBackend FirstGpuOrCpu(int threads, Ncf.Gpu.ScatterAddMethod? scatter)
     {
         foreach (var kind in new[] { Ncf.Gpu.GpuDeviceKind.Cuda, Ncf.Gpu.GpuDeviceKind.OpenCL })
         {
             if (Ncf.Gpu.IlgpuBackend.IsAvailable(kind))
             {
-                return Ncf.Gpu.IlgpuBackend.Create(kind);
+                return Gpu(kind, scatter);
             }
         }
 

@@ -81,6 +81,12 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     /// How <see cref="ScatterAdd(View{float}, View{int}, int, View{float})"/> works; <see cref="ScatterAddMethod.Auto"/>
     /// (the default) picks atomics on CUDA and on the CPU accelerator, and the deterministic sorted method on OpenCL.
     /// </summary>
+    /// <remarks>
+    /// Atomic float adds land in whatever order the hardware runs them, so training with them repeats a run's figures
+    /// only to the last bits, which drift apart over epochs; <see cref="ScatterAddMethod.Sorted"/> gives the same bits
+    /// every run (the CPU reference's) at the cost measured in docs/opencl.md. Every model on this backend uses the
+    /// setting: set it before sharing the backend.
+    /// </remarks>
     public ScatterAddMethod ScatterAddMethod { get; set; }
 
     /// <summary>The method <see cref="ScatterAdd(View{float}, View{int}, int, View{float})"/> uses now, with <see cref="ScatterAddMethod.Auto"/> resolved.</summary>
@@ -235,25 +241,37 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     {
         lock (LaunchLock)
         {
+            ThrowIfDisposed();
             _accelerator.Synchronize();
         }
     }
 
     /// <summary>Runs <paramref name="launch"/> under <see cref="LaunchLock"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The backend was disposed (checked under the lock, so a
+    /// <see cref="Dispose"/> on another thread cannot slip in between).</exception>
     public void Locked(Action launch)
     {
         ArgumentNullException.ThrowIfNull(launch);
-        ObjectDisposedException.ThrowIf(_disposed, this);
         lock (LaunchLock)
         {
+            ThrowIfDisposed();
             launch();
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="ObjectDisposedException"/> once the backend is disposed. Disposing the accelerator frees every
+    /// buffer it allocated, and a view of a freed ILGPU buffer fails an assertion that ends the process, so every
+    /// entry point checks first.
+    /// </summary>
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
     /// <summary>The ILGPU view behind a view of one of this backend's buffers.</summary>
     /// <exception cref="ArgumentException">The view belongs to another backend.</exception>
+    /// <exception cref="ObjectDisposedException">The backend was disposed.</exception>
     public ArrayView<T> GetView<T>(View<T> view) where T : unmanaged
     {
+        ThrowIfDisposed();
         if (view.Buffer is not IlgpuBuffer<T> buffer || !ReferenceEquals(buffer.Backend, this))
         {
             throw new ArgumentException("The view belongs to another backend.", nameof(view));
@@ -574,20 +592,27 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
     /// <summary>Releases scratch memory, then the accelerator, then the context. Buffers should be disposed first.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
         lock (LaunchLock)
         {
-            _accelerator.Synchronize();
-            _sortKeys?.Dispose();
-            _lossScratch?.Dispose();
-            _denseScratch?.Dispose();
-            _accelerator.Dispose();
-            _context.Dispose();
+            if (_disposed)
+            {
+                return;
+            }
+
+            // Marked first: whatever fails below (a sticky device error in Synchronize), no call may use it again.
             _disposed = true;
+            try
+            {
+                _accelerator.Synchronize();
+            }
+            finally
+            {
+                _sortKeys?.Dispose();
+                _lossScratch?.Dispose();
+                _denseScratch?.Dispose();
+                _accelerator.Dispose();
+                _context.Dispose();
+            }
         }
     }
 
@@ -651,9 +676,11 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
             long size = Math.Max(length, Math.Max(4096, 2 * (buffer?.Length ?? 0)));
             if (buffer is not null)
             {
-                // Earlier launches may still read the old buffer.
+                // Earlier launches may still read the old buffer. Dropped before allocating: were the allocation to
+                // fail (out of memory), a disposed buffer left here would be handed to the next call.
                 _accelerator.Synchronize();
                 buffer.Dispose();
+                buffer = null;
             }
 
             buffer = _accelerator.Allocate1D<T>(size);

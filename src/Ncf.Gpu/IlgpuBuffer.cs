@@ -21,8 +21,11 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         _backend = backend;
         _length = length;
         // ILGPU cannot allocate 0 elements on every accelerator; an empty buffer keeps one unused element.
-        _memory = backend.Accelerator.Allocate1D<T>(Math.Max(1, length));
-        backend.Locked(() => _memory.MemSetToZero());
+        backend.Locked(() =>
+        {
+            _memory = backend.Accelerator.Allocate1D<T>(Math.Max(1, length));
+            _memory.MemSetToZero();
+        });
     }
 
     /// <inheritdoc />
@@ -35,7 +38,12 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     public MemoryBuffer1D<T, Stride1D.Dense> Memory => _memory ?? throw new ObjectDisposedException(nameof(IlgpuBuffer<T>));
 
     /// <summary>The ILGPU view of <c>[offset, offset + length)</c>.</summary>
-    public ArrayView<T> View(int offset, int length) => Memory.View.SubView(offset, length);
+    /// <exception cref="ObjectDisposedException">The buffer or its backend was disposed.</exception>
+    public ArrayView<T> View(int offset, int length)
+    {
+        _backend.ThrowIfDisposed();
+        return Memory.View.SubView(offset, length);
+    }
 
     /// <inheritdoc />
     public override void Write(int offset, ReadOnlySpan<T> source)
@@ -48,6 +56,7 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 
         lock (_backend.LaunchLock)
         {
+            _backend.ThrowIfDisposed();
             View(offset, source.Length).CopyFromCPU(source);
         }
     }
@@ -63,6 +72,7 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 
         lock (_backend.LaunchLock)
         {
+            _backend.ThrowIfDisposed();
             View(offset, destination.Length).CopyToCPU(destination);
         }
     }
@@ -72,8 +82,11 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     {
         if (disposing)
         {
-            _memory?.Dispose();
-            _memory = null;
+            lock (_backend.LaunchLock)
+            {
+                _memory?.Dispose();
+                _memory = null;
+            }
         }
 
         base.Dispose(disposing);

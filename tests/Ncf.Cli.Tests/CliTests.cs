@@ -364,6 +364,22 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Scatter_sets_the_gpu_backends_method_and_needs_a_gpu_device()
+    {
+        // That the sorted method gives the scalar reference's bits is the GPU tests' job (ScatterAdd per method);
+        // here: the option reaches the backend. (A two-run comparison on ILGPU's simulator takes minutes.)
+        foreach (var (name, method) in new[] { ("sorted", Ncf.Gpu.ScatterAddMethod.Sorted), ("atomic", Ncf.Gpu.ScatterAddMethod.Atomic) })
+        {
+            var create = Common.Backend(new Arguments(["--device", "ilgpu-cpu", "--scatter", name], Common.Flags));
+            using var backend = Assert.IsType<Ncf.Gpu.IlgpuBackend>(create());
+            Assert.Equal(method, backend.EffectiveScatterAddMethod);
+        }
+
+        AssertOneErrorLine(Run("train", "--scatter", "sorted"), "ncf: error: --scatter chooses how a GPU device sums embedding gradients");
+        AssertOneErrorLine(Run("train", "--device", "ilgpu-cpu", "--scatter", "fast"), "ncf: error: --scatter");
+    }
+
+    [Fact]
     public void Candidates_are_quoted_as_in_csv_and_each_counts_once()
     {
         string data = Path.Combine(_folder, "films.csv");

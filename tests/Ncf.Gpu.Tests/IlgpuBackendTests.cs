@@ -39,6 +39,27 @@ public abstract class IlgpuBackendTests<TFixture>(TFixture fixture) : IClassFixt
         Assert.Contains("999", error.Message);
     }
 
+    // Disposing the accelerator frees its buffers, and ILGPU ends the process (a failed Trace.Assert) when a view of a
+    // freed buffer is made: every entry point must refuse first, with an exception the caller can catch.
+    [DeviceFact]
+    public void AfterDispose_EveryCallIsAnObjectDisposedException_NotAProcessAbort()
+    {
+        var backend = IlgpuBackend.Create(fixture.Kind);
+        var buffer = backend.AllocateFloat(8);
+        using var model = new Ncf.Models.NcfModel(backend, 3, 4, new Ncf.Models.ModelOptions { Factors = 4, Layers = 2 });
+        model.Initialize(1);
+        backend.Dispose();
+        backend.Dispose(); // twice is harmless
+
+        Assert.Throws<ObjectDisposedException>(() => buffer.Write(0, new float[8]));
+        Assert.Throws<ObjectDisposedException>(() => buffer.ToArray());
+        Assert.Throws<ObjectDisposedException>(() => backend.Fill(buffer.All, 1f));
+        Assert.Throws<ObjectDisposedException>(() => backend.AllocateFloat(4));
+        Assert.Throws<ObjectDisposedException>(backend.Synchronize);
+        Assert.Throws<ObjectDisposedException>(() => model.Score([0], [0], new float[1]));
+        buffer.Dispose(); // after the backend: harmless
+    }
+
     [DeviceFact]
     public void BuffersStartZeroAndRoundTrip()
     {
