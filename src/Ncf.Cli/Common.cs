@@ -176,6 +176,13 @@ internal static class Common
                 + "scored on them, or used as a parent of a model that is, it would flatter the figures.");
         }
 
+        if (recommender.TestTargetsFingerprint is { } targets && data.Test is { } test && test.TargetsFingerprint() != targets)
+        {
+            throw new NcfException($"{path}: the model was trained on another split of these interactions (other test items, "
+                + "e.g. other timestamps, --min-interactions or --holdout): it has seen this split's test items, so its figures would flatter it. "
+                + "Use the data options it was trained with.");
+        }
+
         var known = recommender.KnownItems;
         if (!Contains(known, data.Train) || !Contains(data.Known, known))
         {

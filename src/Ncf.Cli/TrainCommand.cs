@@ -237,7 +237,10 @@ internal static class TrainCommand
                 : null;
             if (output is not null)
             {
-                new NcfRecommender(model, data) { DataSeed = seed, TrainedOnEverything = data.Test is null }.Save(output);
+                new NcfRecommender(model, data)
+                {
+                    DataSeed = seed, TrainedOnEverything = data.Test is null, TestTargetsFingerprint = data.Test?.TargetsFingerprint(),
+                }.Save(output);
             }
 
             PrintSummary(stdout, json, result, selection, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);

@@ -65,6 +65,13 @@ public sealed class NcfRecommender : IDisposable
     /// </summary>
     public bool TrainedOnEverything { get; init; }
 
+    /// <summary>
+    /// <see cref="EvaluationSet.TargetsFingerprint"/> of the test cases held out when the model was trained (null
+    /// when unknown: files before model format version 3, or nothing held out). <c>ncf evaluate</c> and pre-training
+    /// refuse data whose test cases differ: another split of the same interactions, whose test items the model saw.
+    /// </summary>
+    public ulong? TestTargetsFingerprint { get; init; }
+
     /// <summary>External user IDs.</summary>
     public IdMap UserIds { get; }
 

@@ -341,6 +341,26 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_model_from_another_split_of_the_same_interactions_is_refused_for_evaluation_and_pre_training()
+    {
+        // The same rows with the timestamps reversed: each user's test item is another, one the model trained on.
+        var rows = Enumerable.Range(0, 30 * 8).Select(n => (User: n % 30, Item: (n * 7 + n / 30) % 150, Time: n)).ToArray();
+        string forward = Path.Combine(_folder, "forward.csv"), reversed = Path.Combine(_folder, "reversed.csv");
+        File.WriteAllLines(forward, ["user,item,timestamp", .. rows.Select(r => $"u{r.User},i{r.Item},{r.Time}")]);
+        File.WriteAllLines(reversed, ["user,item,timestamp", .. rows.Select(r => $"u{r.User},i{r.Item},{1000 - r.Time}")]);
+        string gmf = Path.Combine(_folder, "gmf.ncf"), mlp = Path.Combine(_folder, "mlp.ncf");
+        Assert.Equal(0, Run("train", "--data", reversed, "--test-neg", "20", "--model", "gmf", "--epochs", "1", "--out", gmf).Code);
+        Assert.Equal(0, Run("train", "--data", reversed, "--test-neg", "20", "--model", "mlp", "--epochs", "1", "--out", mlp).Code);
+
+        Assert.Equal(0, Run("evaluate", "--model", gmf, "--data", reversed, "--test-neg", "20").Code);
+        AssertOneErrorLine(Run("evaluate", "--model", gmf, "--data", forward, "--test-neg", "20"),
+            $"ncf: error: {gmf}: the model was trained on another split of these interactions");
+        var (code, _, error) = Run("train", "--data", forward, "--test-neg", "20", "--gmf", gmf, "--mlp", mlp, "--epochs", "1");
+        Assert.Equal(2, code);
+        Assert.StartsWith($"ncf: error: {gmf}: the model was trained on another split of these interactions", error);
+    }
+
+    [Fact]
     public void A_diverged_training_is_an_error_and_saves_nothing()
     {
         string model = Path.Combine(_folder, "nan.ncf");

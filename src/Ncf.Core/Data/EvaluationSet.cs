@@ -48,6 +48,29 @@ public sealed class EvaluationSet
     /// <summary>Number of cases.</summary>
     public int Count => Users.Length;
 
+    /// <summary>
+    /// A 64-bit fingerprint (FNV-1a) of the cases' (user, target item) pairs in order, negatives aside: two splits of
+    /// the same interactions that hold out other items differ here, which a model file uses to refuse being scored
+    /// on, or pre-training from, a split whose test items it trained on.
+    /// </summary>
+    public ulong TargetsFingerprint()
+    {
+        const ulong Prime = 1099511628211;
+        ulong hash = 14695981039346656037;
+        Span<byte> bytes = stackalloc byte[8];
+        for (int c = 0; c < Users.Length; c++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes, Users[c]);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], TargetItems[c]);
+            foreach (byte b in bytes)
+            {
+                hash = (hash ^ b) * Prime;
+            }
+        }
+
+        return hash;
+    }
+
     /// <summary>The negatives of case <paramref name="c"/>.</summary>
     public ReadOnlySpan<int> NegativesOf(int c) => Negatives.AsSpan(NegativeOffsets[c], NegativeOffsets[c + 1] - NegativeOffsets[c]);
 }

@@ -8,10 +8,10 @@ using Ncf.Models;
 namespace Ncf.IO;
 
 /// <summary>
-/// The model file format, version 2, little-endian:
+/// The model file format, version 3, little-endian:
 /// <code>
 /// "NCFMODEL"  8 bytes magic
-/// u32 version (2), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
+/// u32 version (3), u32 model kind (1 GMF, 2 MLP, 3 NeuMF)
 /// i32 factors, i32 layers, i32 users, i32 items, i32 parameter count P
 /// f32[P]      parameters in the model's layout order
 /// string      data set name
@@ -19,16 +19,17 @@ namespace Ncf.IO;
 /// i32 K, i32[U+1] offsets, i32[K] items  each user's known items (training, validation and test), sorted, for exclusion
 /// u8 flags    (version 2) bit 0: the data split's seed follows; bit 1: every interaction trained the model (no hold-out)
 /// u64 seed    (version 2) the data split's seed, 0 when bit 0 is clear; version 1 files end before the flags
+/// u64 targets (version 3) fingerprint of the held-out test cases when flag bit 2 is set, else 0
 /// 32 bytes    SHA-256 of everything above
 /// </code>
-/// Version 1 files (no seed) are still read.
+/// Version 1 (no seed) and 2 (no fingerprint) files are still read.
 /// Files are written to a temporary name in the same folder, flushed to disk and renamed over the target, so a
 /// crash leaves either the old file or the new one, never a torn one.
 /// </summary>
 public static class NcfModelFile
 {
-    /// <summary>The current format version (written); <see cref="Load"/> reads this one and version 1.</summary>
-    public const int Version = 2;
+    /// <summary>The current format version (written); <see cref="Load"/> reads this one and versions 1 and 2.</summary>
+    public const int Version = 3;
 
     private static readonly byte[] Magic = "NCFMODEL"u8.ToArray();
 
@@ -46,7 +47,7 @@ public static class NcfModelFile
         return true;
     }
 
-    private const byte SeedFlag = 1, EverythingFlag = 2;
+    private const byte SeedFlag = 1, EverythingFlag = 2, TargetsFlag = 4;
 
     /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
     public static void Save(NcfRecommender recommender, string path)
@@ -92,8 +93,10 @@ public static class NcfModelFile
                 w.Write(item);
             }
 
-            w.Write((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)));
+            w.Write((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
+                | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag)));
             w.Write(recommender.DataSeed ?? 0UL);
+            w.Write(recommender.TestTargetsFingerprint ?? 0UL);
         }
 
         var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
@@ -125,9 +128,9 @@ public static class NcfModelFile
         var reader = new SpanReader(path, bytes);
         reader.Skip(Magic.Length);
         uint version = reader.UInt32();
-        if (version is not (1 or Version))
+        if (version is not (1 or 2 or Version))
         {
-            throw new NcfException($"{path}: model format version {version}; this build reads versions 1 and {Version}.");
+            throw new NcfException($"{path}: model format version {version}; this build reads versions 1 to {Version}.");
         }
 
         if (bytes.Length < Magic.Length + 8 + SHA256.HashSizeInBytes)
@@ -184,19 +187,22 @@ public static class NcfModelFile
             int pairs = reader.Int32();
             var offsets = reader.Int32Array(users + 1);
             var knownItems = reader.Int32Array(pairs);
-            ulong? dataSeed = null;
+            ulong? dataSeed = null, targets = null;
             bool trainedOnEverything = false;
             if (version >= 2)
             {
                 byte flags = reader.Byte();
                 ulong seed = reader.UInt64();
-                if ((flags & ~(SeedFlag | EverythingFlag)) != 0)
+                ulong fingerprint = version >= 3 ? reader.UInt64() : 0;
+                byte knownFlags = version >= 3 ? (byte)(SeedFlag | EverythingFlag | TargetsFlag) : (byte)(SeedFlag | EverythingFlag);
+                if ((flags & ~knownFlags) != 0)
                 {
-                    throw new NcfException($"{path}: invalid flags byte {flags} (this build knows bits 0 and 1).");
+                    throw new NcfException($"{path}: invalid flags byte {flags} (version {version} knows bits {(version >= 3 ? "0 to 2" : "0 and 1")}).");
                 }
 
                 dataSeed = (flags & SeedFlag) != 0 ? seed : null;
                 trainedOnEverything = (flags & EverythingFlag) != 0;
+                targets = (flags & TargetsFlag) != 0 ? fingerprint : null;
             }
 
             if (!reader.AtEnd)
@@ -205,7 +211,10 @@ public static class NcfModelFile
             }
 
             var known = KnownFromCsr(path, users, items, offsets, knownItems);
-            return new NcfRecommender(model, userIds, itemIds, known, name) { DataSeed = dataSeed, TrainedOnEverything = trainedOnEverything };
+            return new NcfRecommender(model, userIds, itemIds, known, name)
+            {
+                DataSeed = dataSeed, TrainedOnEverything = trainedOnEverything, TestTargetsFingerprint = targets,
+            };
         }
         catch
         {

@@ -66,23 +66,33 @@ public sealed class ModelFileTests : IDisposable
             Assert.Null(loaded.DataSeed);
         }
 
-        // Version 1, as earlier builds wrote it: no seed section (flag byte + 8 bytes) before the SHA-256.
-        var v2 = File.ReadAllBytes(path);
-        var body = v2[..^(32 + 9)];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(8), 1);
-        File.WriteAllBytes(path, [.. body, .. System.Security.Cryptography.SHA256.HashData(body)]);
-        using (var v1 = NcfRecommender.Load(path, backend))
+        // Versions 1 and 2, as earlier builds wrote them: no seed section (flag byte + 8 bytes), and no targets
+        // fingerprint (8 bytes), before the SHA-256.
+        var v3 = File.ReadAllBytes(path);
+        foreach (var (version, cut) in new[] { (1u, 17), (2u, 8) })
         {
-            Assert.Null(v1.DataSeed);
-            Assert.Equal(original.KnownItems.Items, v1.KnownItems.Items);
-            Assert.Equal(original.Recommend("alice", 4), v1.Recommend("alice", 4));
+            var body = v3[..^(32 + cut)];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(8), version);
+            File.WriteAllBytes(path, [.. body, .. System.Security.Cryptography.SHA256.HashData(body)]);
+            using var old = NcfRecommender.Load(path, backend);
+            Assert.Null(old.DataSeed);
+            Assert.Null(old.TestTargetsFingerprint);
+            Assert.Equal(original.KnownItems.Items, old.KnownItems.Items);
+            Assert.Equal(original.Recommend("alice", 4), old.Recommend("alice", 4));
         }
 
-        // A seed flag other than 0 or 1 is refused by name (the checksum being right).
-        var badFlag = (byte[])v2.Clone();
-        badFlag[^(32 + 9)] = 7;
+        // A flag this version does not know is refused by name (the checksum being right).
+        var badFlag = (byte[])v3.Clone();
+        badFlag[^(32 + 17)] = 15;
         File.WriteAllBytes(path, [.. badFlag[..^32], .. System.Security.Cryptography.SHA256.HashData(badFlag.AsSpan(0, badFlag.Length - 32))]);
-        Assert.Contains("invalid flags byte 7", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+        Assert.Contains("invalid flags byte 15", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+
+        // The held-out targets' fingerprint round-trips.
+        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { TestTargetsFingerprint = 0xFEEDUL }.Save(path);
+        using (var withTargets = NcfRecommender.Load(path, backend))
+        {
+            Assert.Equal(0xFEEDUL, withTargets.TestTargetsFingerprint);
+        }
 
         // "Trained on every interaction" is kept beside the seed.
         new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { TrainedOnEverything = true }.Save(path);
