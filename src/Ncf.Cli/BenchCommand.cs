@@ -28,6 +28,14 @@ internal static class BenchCommand
 
         if (args.Flag("ceilings"))
         {
+            // The ceilings are the machine's, not a run's: options that shape a run would be ignored, so they are refused.
+            string[] runOptions = ["data", "model", "factors", "layers", "epochs", "batch", "lr", "neg", "seed", "threads", "optimizer",
+                "step", "score-users", "device", "scatter", "l2", "average-from", "format", "header", "test-neg", "min-interactions", "holdout"];
+            if (runOptions.FirstOrDefault(args.Given) is { } given)
+            {
+                throw new NcfException($"--ceilings measures the machine alone; --{given} shapes a training run: drop one of them.");
+            }
+
             args.RejectUnknown("bench");
             var c = Ceilings.Measure();
             if (json)
@@ -43,6 +51,11 @@ internal static class BenchCommand
             }
 
             return Cli.Ok;
+        }
+
+        if (training.Epochs == 0)
+        {
+            throw new NcfException("bench measures training speed: --epochs 1 or more.");
         }
 
         var createBackend = Common.Backend(args);

@@ -39,7 +39,7 @@ internal static class Cli
             {
                 "train" => TrainCommand.Run(rest, stdout, stderr, cancel.Token),
                 "recommend" => RecommendCommand.Run(rest, stdout, stderr, cancel.Token),
-                "evaluate" => EvaluateCommand.Run(rest, stdout, cancel.Token),
+                "evaluate" => EvaluateCommand.Run(rest, stdout, stderr, cancel.Token),
                 "bench" => BenchCommand.Run(rest, stdout, stderr, cancel.Token),
                 "data" => DataCommand.Run(rest, stdout, stderr, cancel.Token),
                 "devices" => DevicesCommand.Run(rest, stdout),
@@ -126,6 +126,7 @@ internal static class Cli
         ncf train [--data PATH] [--format auto|ml-100k|ml-1m|movielens-csv|ncf|csv] [--model gmf|mlp|neumf]
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
+                  [--device cpu|cuda|opencl|ilgpu-cpu|auto]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N] [--holdout latest|none] [--header auto|yes|no]
@@ -153,7 +154,7 @@ internal static class Cli
             --average-from N (weight averaging) holds off the overfitting of large models: each phase (GMF, MLP,
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...
-        ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--json] [--seed SEED]
+        ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of
             the test negatives defaults to the training run's, stored in the model file.
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
@@ -162,7 +163,9 @@ internal static class Cli
             it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
             that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
-                  [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--ceilings] [--json]
+                  [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
+                  [--json]
+        ncf bench --ceilings [--json]          the machine's FP32 peak and memory bandwidth
         ncf data download NAME --to DIR [--overwrite] [--sha256 HEX] [--base-url URL]
             NAME: ml-100k, ml-1m, ml-latest-small, ml-20m, from GroupLens (or a mirror at URL), checked against the
             SHA-256 stored in the project (or HEX), unpacked into DIR/NAME; --overwrite replaces an existing copy once

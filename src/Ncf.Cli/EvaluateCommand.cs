@@ -8,7 +8,7 @@ namespace Ncf.Cli;
 /// <summary>`ncf evaluate`: HR@K and NDCG@K of a saved model (sampled and, on request, full ranking) beside popularity.</summary>
 internal static class EvaluateCommand
 {
-    public static int Run(string[] argv, TextWriter stdout, CancellationToken cancellationToken)
+    public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var args = new Arguments(argv, Common.Flags);
         string path = args.String("model") ?? throw new NcfException("evaluate needs --model FILE.");
@@ -22,6 +22,11 @@ internal static class EvaluateCommand
         }
 
         ulong? givenSeed = args.Given("seed") ? args.ULong("seed", 42) : null;
+        if (givenSeed is not null && Common.IsSyntheticData(args.String("data")))
+        {
+            throw new NcfException("--seed draws the test negatives of a data file's split; the synthetic data has its own. Drop it or give --data.");
+        }
+
         var loadData = Common.SeededDataLoader(args);
         args.RejectUnknown("evaluate");
         using var backend = new CpuBackend();
@@ -41,6 +46,18 @@ internal static class EvaluateCommand
         }
 
         Common.RequireTrainedOn(recommender, data, path);
+        var notes = json ? stderr : stdout; // stdout carries JSON lines only
+        foreach (string note in data.Notes)
+        {
+            notes.WriteLine($"note: {note}");
+        }
+
+        if (data.Test.Count > 0 && data.Test.NegativesOf(0).Length + 1 <= k)
+        {
+            notes.WriteLine($"note: each case ranks its item among {data.Test.NegativesOf(0).Length + 1} candidates, so HR@{k} is 1 by construction; "
+                + "a K below the candidate count measures something.");
+        }
+
         var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
         RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Known, k, ties, cancellationToken) : null;
@@ -55,11 +72,6 @@ internal static class EvaluateCommand
 
             stdout.WriteLine(line);
             return Cli.Ok;
-        }
-
-        foreach (string note in data.Notes)
-        {
-            stdout.WriteLine($"note: {note}");
         }
 
         stdout.WriteLine($"sampled negatives: {sampled}");

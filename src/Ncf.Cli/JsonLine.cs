@@ -36,6 +36,13 @@ internal sealed class JsonLine
         return this;
     }
 
+    /// <summary>An unsigned 64-bit number (a seed may use all 64 bits; as a long it would turn negative).</summary>
+    public JsonLine Add(string name, ulong value)
+    {
+        _writer.WriteNumber(name, value);
+        return this;
+    }
+
     /// <summary>An optional integer: null when absent.</summary>
     public JsonLine AddOptional(string name, int? value)
     {

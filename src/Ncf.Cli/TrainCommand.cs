@@ -118,6 +118,12 @@ internal static class TrainCommand
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
         var popularity = PopularityBaseline(data, training);
+        if (data.Test is { Count: > 0 } cases && cases.NegativesOf(0).Length + 1 <= training.TopK)
+        {
+            (json ? stderr : stdout).WriteLine($"note: each case ranks its item among {cases.NegativesOf(0).Length + 1} candidates, so HR@{training.TopK} is 1 "
+                + $"by construction and no epoch can be told from another: use --test-neg {training.TopK} or more.");
+        }
+
         if (json)
         {
             // stdout carries JSON lines only.
@@ -367,12 +373,12 @@ internal static class TrainCommand
                 .Add("summary", true)
                 .Add("model", Common.Kind(shape.Kind))
                 .Add("factors", shape.Factors)
-                .Add("layers", shape.Layers)
+                .Add("layers", shape.Kind == ModelKind.Gmf ? 0 : shape.Layers)
                 .Add("data", data.Name)
                 .Add("users", data.UserCount)
                 .Add("items", data.ItemCount)
                 .Add("train_positives", data.TrainCount)
-                .Add("seed", (long)training.Seed)
+                .Add("seed", training.Seed)
                 .Add("backend", backend.Name)
                 .Add("epochs", (selection?.Epochs ?? result.Epochs).Count(e => e.Epoch > 0))
                 .AddOptional("best_epoch", best?.Epoch)
@@ -438,7 +444,7 @@ internal static class TrainCommand
             stdout.WriteLine($"full ranking (all items, the user's known items excluded): HR@10 {fr.HitRate:F4}  NDCG@10 {fr.Ndcg:F4}");
         }
 
-        string saved = output is null ? "" : $"; model saved to {output} ({(chosen is not null ? $"refitted, epoch {final?.Epoch}" : keepBest ? $"best epoch {best?.Epoch}" : "final epoch")})";
+        string saved = output is null ? "" : $"; model saved to {output} ({(chosen is not null ? $"refitted, epoch {final?.Epoch}" : keepBest && best is not null ? $"best epoch {best.Epoch}" : "final epoch")})";
         stdout.WriteLine($"total {seconds:F1} s{saved}");
     }
 

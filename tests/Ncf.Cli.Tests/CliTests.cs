@@ -361,6 +361,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Options_that_would_be_ignored_are_refused_and_a_full_width_seed_stays_unsigned()
+    {
+        AssertOneErrorLine(Run("bench", "--ceilings", "--data", "x.csv"), "ncf: error: --ceilings measures the machine alone; --data shapes a training run");
+        AssertOneErrorLine(Run("bench", "--epochs", "0"), "ncf: error: bench measures training speed: --epochs 1 or more");
+        string model = Path.Combine(_folder, "m.ncf");
+        var (code, output, _) = Run("train", "--epochs", "1", "--json", "--seed", "18446744073709551615", "--model", "gmf", "--out", model);
+        Assert.Equal(0, code);
+        var summary = JsonLines(output)[^1];
+        Assert.Equal(18446744073709551615UL, summary.GetProperty("seed").GetUInt64());
+        Assert.Equal(0, summary.GetProperty("layers").GetInt32()); // GMF has no tower
+        AssertOneErrorLine(Run("evaluate", "--model", model, "--seed", "7"), "ncf: error: --seed draws the test negatives of a data file's split");
+    }
+
+    [Fact]
     public void A_diverged_training_is_an_error_and_saves_nothing()
     {
         string model = Path.Combine(_folder, "nan.ncf");
@@ -543,7 +557,9 @@ public sealed class CliTests : IDisposable
         File.WriteAllLines(log, ["u1,i1,5,1", "u1,i2,5,2", "u1,i3,5,3", "u2,i1,5,1", "u2,i3,5,2", "u2,i4,5,3", "u3,i2,5,1", "u3,i4,5,2", "u3,i5,5,3"]);
         (code, output, error) = Run("train", "--data", log, "--epochs", "1", "--test-neg", "1", "--factors", "4");
         Assert.True(code == 0, error);
-        Assert.DoesNotContain("note:", output);
+        Assert.DoesNotContain("has no timestamps", output);
+        // 1 test negative: 2 candidates, so HR@10 is 1 whatever the model; the run says so.
+        Assert.Contains("note: each case ranks its item among 2 candidates, so HR@10 is 1 by construction", output);
     }
 
     [Theory]

@@ -26,6 +26,7 @@ public sealed class NcfTrainer : IDisposable
     private readonly float[] _hostLabels;
     private readonly float[] _hostLoss = new float[2];
     private int _stamp;
+    private readonly int _batchCapacity;
 
     // Weight averaging (TrainingOptions.AverageFromEpoch): the running mean of the epoch-end parameters, and the point
     // the optimizer's own steps reached, kept aside while the model holds the mean between epochs.
@@ -78,7 +79,9 @@ public sealed class NcfTrainer : IDisposable
             model.Initialize(Options.Seed);
         }
 
-        int batch = Options.BatchSize;
+        // Buffers for a batch no larger than an epoch: a batch size beyond it changes nothing (one batch an epoch
+        // either way) except memory, which at --batch 16,777,216 on a tiny log was 24 GB and the OOM killer.
+        int batch = _batchCapacity = (int)Math.Clamp(_deviceSampler?.SamplesPerEpoch ?? _sampler!.SamplesPerEpoch, 1, Options.BatchSize);
         model.Reserve(batch);
         _loss = new SigmoidBceLoss(backend);
         _labels = backend.AllocateFloat(batch);
@@ -389,7 +392,8 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>
     /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
-    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples. With deferred Adam,
+    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples, and at most an epoch's
+    /// (the trainer's buffers are sized to the smaller). With deferred Adam,
     /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps. Weight averaging happens
     /// at epoch ends only: a model holding the mean is put back to the training point first, and this step leaves it
     /// holding the step's result.
@@ -397,9 +401,9 @@ public sealed class NcfTrainer : IDisposable
     public double TrainBatch(ReadOnlySpan<int> users, ReadOnlySpan<int> items, ReadOnlySpan<float> labels)
     {
         int n = users.Length;
-        if (items.Length != n || labels.Length != n || n > Options.BatchSize || n == 0)
+        if (items.Length != n || labels.Length != n || n > _batchCapacity || n == 0)
         {
-            throw new ArgumentException($"A batch needs 1..{Options.BatchSize} users, items and labels of equal length.");
+            throw new ArgumentException($"A batch needs 1..{_batchCapacity} users, items and labels of equal length.");
         }
 
         for (int i = 0; i < n; i++)

@@ -165,6 +165,22 @@ public sealed class ApiContractTests
     }
 
     [Fact]
+    public void A_batch_larger_than_an_epoch_sizes_the_buffers_to_the_epoch()
+    {
+        // At the largest batch the buffers used to take ~24 GB for a log of a few thousand examples (the OOM killer).
+        using var backend = new CpuBackend();
+        using var model = NewModel(backend, 1);
+        using var trainer = new NcfTrainer(model, Small, new TrainingOptions { Epochs = 1, BatchSize = 1 << 24, EvaluateEachEpoch = false });
+        long epoch = (long)Small.TrainCount * 5;
+
+        var result = trainer.Fit();
+
+        Assert.Equal(epoch, result.Final!.Samples);
+        Assert.Throws<ArgumentException>(() => trainer.TrainBatch(new int[epoch + 1], new int[epoch + 1], new float[epoch + 1]));
+        Assert.True(GC.GetTotalMemory(forceFullCollection: false) < 1L << 30);
+    }
+
+    [Fact]
     public void A_diverging_run_stops_and_says_so()
     {
         using var backend = new CpuBackend();

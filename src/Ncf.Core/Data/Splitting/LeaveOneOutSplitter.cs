@@ -120,7 +120,7 @@ public static class LeaveOneOutSplitter
             {
                 throw new NcfException($"{log.Source}: user '{log.UserIds[u]}' has interacted with {keptItems - sampler.Unseen} of the "
                     + $"{keptItems} items, leaving {sampler.Unseen} unseen; {k} distinct negatives per evaluation case cannot be drawn. "
-                    + "Lower the number of test negatives or drop such users with a minimum-interactions filter.");
+                    + "Lower the number of test negatives (ncf: --test-neg): this user has seen nearly the whole catalogue.");
             }
 
             testUsers.Add(nu);
