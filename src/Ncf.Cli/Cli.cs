@@ -156,7 +156,7 @@ internal static class Cli
             the parameters at the end of epochs N, N+1, ...
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of
-            the test negatives defaults to the training run's, stored in the model file.
+            the test negatives and the tie rule default to the training run's, stored in the model file.
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
             Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes

@@ -15,7 +15,8 @@ internal static class EvaluateCommand
         int k = args.Int("k", 10, 1, 100_000);
         bool full = args.Flag("full-ranking");
         bool json = args.Flag("json");
-        var ties = args.Choice("ties", TieBreaking.Pessimistic, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic));
+        // Default: the training run's rule, stored in the model file.
+        var givenTies = args.Choice<TieBreaking?>("ties", null, ("pessimistic", TieBreaking.Pessimistic), ("optimistic", TieBreaking.Optimistic));
         if (Common.HoldOutOption(args) == HoldOut.None)
         {
             throw new NcfException("--holdout none leaves nothing to evaluate on: evaluate needs the held-out test cases.");
@@ -46,6 +47,7 @@ internal static class EvaluateCommand
         }
 
         Common.RequireTrainedOn(recommender, data, path);
+        var ties = givenTies ?? recommender.Ties;
         var notes = json ? stderr : stdout; // stdout carries JSON lines only
         foreach (string note in data.Notes)
         {

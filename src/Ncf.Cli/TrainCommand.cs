@@ -246,6 +246,7 @@ internal static class TrainCommand
                 new NcfRecommender(model, data)
                 {
                     DataSeed = seed, TrainedOnEverything = data.Test is null, TestTargetsFingerprint = data.Test?.TargetsFingerprint(),
+                    Ties = training.Ties,
                 }.Save(output);
             }
 

@@ -72,6 +72,10 @@ public sealed class NcfRecommender : IDisposable
     /// </summary>
     public ulong? TestTargetsFingerprint { get; init; }
 
+    /// <summary>The tie rule the training run evaluated with (<c>ncf evaluate</c>'s default, so that it reproduces the
+    /// run's figures); pessimistic, the paper's, for files before model format version 3.</summary>
+    public Evaluation.TieBreaking Ties { get; init; }
+
     /// <summary>External user IDs.</summary>
     public IdMap UserIds { get; }
 

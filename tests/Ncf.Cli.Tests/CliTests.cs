@@ -375,6 +375,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_scores_ties_by_the_training_runs_rule_unless_told_otherwise()
+    {
+        // A model collapsed by a huge L2 scores every item alike: HR@10 is 1 under optimistic ties, 0 under pessimistic.
+        string model = Path.Combine(_folder, "flat.ncf");
+        var (code, output, error) = Run("train", "--optimizer", "sgd", "--l2", "100", "--epochs", "1", "--ties", "optimistic", "--json", "--out", model);
+        Assert.True(code == 0, error);
+        double trained = JsonLines(output)[^1].GetProperty("final_hr10").GetDouble();
+
+        AssertEvaluatesTo(model, trained, JsonLines(output)[^1].GetProperty("final_ndcg10").GetDouble());
+        var pessimistic = JsonDocument.Parse(Run("evaluate", "--model", model, "--json", "--ties", "pessimistic").Out).RootElement;
+        Assert.True(pessimistic.GetProperty("hr").GetDouble() < trained, "the rule given on the command line wins");
+    }
+
+    [Fact]
     public void A_diverged_training_is_an_error_and_saves_nothing()
     {
         string model = Path.Combine(_folder, "nan.ncf");

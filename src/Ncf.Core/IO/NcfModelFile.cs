@@ -17,7 +17,8 @@ namespace Ncf.IO;
 /// string      data set name
 /// i32 U + U strings, i32 I + I strings   external user and item IDs (string = i32 byte count + UTF-8)
 /// i32 K, i32[U+1] offsets, i32[K] items  each user's known items (training, validation and test), sorted, for exclusion
-/// u8 flags    (version 2) bit 0: the data split's seed follows; bit 1: every interaction trained the model (no hold-out)
+/// u8 flags    (version 2) bit 0: the data split's seed follows; bit 1: every interaction trained the model (no hold-out);
+///             (version 3) bit 2: the targets fingerprint is set; bit 3: the run scored ties optimistically
 /// u64 seed    (version 2) the data split's seed, 0 when bit 0 is clear; version 1 files end before the flags
 /// u64 targets (version 3) fingerprint of the held-out test cases when flag bit 2 is set, else 0
 /// 32 bytes    SHA-256 of everything above
@@ -47,7 +48,7 @@ public static class NcfModelFile
         return true;
     }
 
-    private const byte SeedFlag = 1, EverythingFlag = 2, TargetsFlag = 4;
+    private const byte SeedFlag = 1, EverythingFlag = 2, TargetsFlag = 4, OptimisticTiesFlag = 8;
 
     /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
     public static void Save(NcfRecommender recommender, string path)
@@ -94,7 +95,7 @@ public static class NcfModelFile
             }
 
             w.Write((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
-                | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag)));
+                | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag) | (recommender.Ties == Evaluation.TieBreaking.Optimistic ? OptimisticTiesFlag : 0)));
             w.Write(recommender.DataSeed ?? 0UL);
             w.Write(recommender.TestTargetsFingerprint ?? 0UL);
         }
@@ -188,17 +189,20 @@ public static class NcfModelFile
             var offsets = reader.Int32Array(users + 1);
             var knownItems = reader.Int32Array(pairs);
             ulong? dataSeed = null, targets = null;
+            var ties = Evaluation.TieBreaking.Pessimistic;
             bool trainedOnEverything = false;
             if (version >= 2)
             {
                 byte flags = reader.Byte();
                 ulong seed = reader.UInt64();
                 ulong fingerprint = version >= 3 ? reader.UInt64() : 0;
-                byte knownFlags = version >= 3 ? (byte)(SeedFlag | EverythingFlag | TargetsFlag) : (byte)(SeedFlag | EverythingFlag);
+                byte knownFlags = version >= 3 ? (byte)(SeedFlag | EverythingFlag | TargetsFlag | OptimisticTiesFlag) : (byte)(SeedFlag | EverythingFlag);
                 if ((flags & ~knownFlags) != 0)
                 {
-                    throw new NcfException($"{path}: invalid flags byte {flags} (version {version} knows bits {(version >= 3 ? "0 to 2" : "0 and 1")}).");
+                    throw new NcfException($"{path}: invalid flags byte {flags} (version {version} knows bits {(version >= 3 ? "0 to 3" : "0 and 1")}).");
                 }
+
+                ties = (flags & OptimisticTiesFlag) != 0 ? Evaluation.TieBreaking.Optimistic : Evaluation.TieBreaking.Pessimistic;
 
                 dataSeed = (flags & SeedFlag) != 0 ? seed : null;
                 trainedOnEverything = (flags & EverythingFlag) != 0;
@@ -213,7 +217,7 @@ public static class NcfModelFile
             var known = KnownFromCsr(path, users, items, offsets, knownItems);
             return new NcfRecommender(model, userIds, itemIds, known, name)
             {
-                DataSeed = dataSeed, TrainedOnEverything = trainedOnEverything, TestTargetsFingerprint = targets,
+                DataSeed = dataSeed, TrainedOnEverything = trainedOnEverything, TestTargetsFingerprint = targets, Ties = ties,
             };
         }
         catch

@@ -83,15 +83,19 @@ public sealed class ModelFileTests : IDisposable
 
         // A flag this version does not know is refused by name (the checksum being right).
         var badFlag = (byte[])v3.Clone();
-        badFlag[^(32 + 17)] = 15;
+        badFlag[^(32 + 17)] = 31;
         File.WriteAllBytes(path, [.. badFlag[..^32], .. System.Security.Cryptography.SHA256.HashData(badFlag.AsSpan(0, badFlag.Length - 32))]);
-        Assert.Contains("invalid flags byte 15", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+        Assert.Contains("invalid flags byte 31", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
 
-        // The held-out targets' fingerprint round-trips.
-        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { TestTargetsFingerprint = 0xFEEDUL }.Save(path);
+        // The held-out targets' fingerprint and the tie rule round-trip.
+        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny")
+        {
+            TestTargetsFingerprint = 0xFEEDUL, Ties = Ncf.Evaluation.TieBreaking.Optimistic,
+        }.Save(path);
         using (var withTargets = NcfRecommender.Load(path, backend))
         {
             Assert.Equal(0xFEEDUL, withTargets.TestTargetsFingerprint);
+            Assert.Equal(Ncf.Evaluation.TieBreaking.Optimistic, withTargets.Ties);
         }
 
         // "Trained on every interaction" is kept beside the seed.
