@@ -30,7 +30,7 @@ internal static class BenchCommand
         {
             // The ceilings are the machine's, not a run's: options that shape a run would be ignored, so they are refused.
             string[] runOptions = ["data", "model", "factors", "layers", "epochs", "batch", "lr", "neg", "seed", "threads", "optimizer",
-                "step", "score-users", "device", "scatter", "l2", "average-from", "format", "header", "test-neg", "min-interactions", "holdout"];
+                "step", "score-users", "device", "scatter", "l2", "average-from", "format", "header", "test-neg", "min-interactions", "holdout", "ties"];
             if (runOptions.FirstOrDefault(args.Given) is { } given)
             {
                 throw new NcfException($"--ceilings measures the machine alone; --{given} shapes a training run: drop one of them.");
@@ -100,7 +100,7 @@ internal static class BenchCommand
 
         double scoreRate = (double)users * data.ItemCount / clock.Elapsed.TotalSeconds;
         clock.Restart();
-        var metrics = data.Test is null ? default : Evaluator.SampledRanking(model, data.Test, 10, TieBreaking.Pessimistic, cancellationToken);
+        var metrics = data.Test is null ? default : Evaluator.SampledRanking(model, data.Test, 10, training.Ties, cancellationToken);
         double evalSeconds = clock.Elapsed.TotalSeconds;
         if (json)
         {

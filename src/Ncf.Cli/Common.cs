@@ -153,6 +153,18 @@ internal static class Common
         }
     }
 
+    /// <summary>The fewest sampled candidates (target + negatives) of any case: NCF negative files may vary per line.</summary>
+    public static int FewestCandidates(EvaluationSet cases)
+    {
+        int fewest = int.MaxValue;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            fewest = Math.Min(fewest, cases.NegativesOf(c).Length + 1);
+        }
+
+        return fewest;
+    }
+
     /// <summary>Whether --data names the embedded synthetic data: none given, or a "synthetic:USERSxITEMSxMEAN" spec.</summary>
     public static bool IsSyntheticData([NotNullWhen(false)] string? path) => path is null || path.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase);
 
@@ -179,7 +191,7 @@ internal static class Common
         if (recommender.TestTargetsFingerprint is { } targets && data.Test is { } test && test.TargetsFingerprint() != targets)
         {
             throw new NcfException($"{path}: the model was trained on another split of these interactions (other test items, "
-                + "e.g. other timestamps, --min-interactions or --holdout): it has seen this split's test items, so its figures would flatter it. "
+                + "e.g. other timestamps or row order): it has seen this split's test items, so its figures would flatter it. "
                 + "Use the data options it was trained with.");
         }
 

@@ -54,10 +54,10 @@ internal static class EvaluateCommand
             notes.WriteLine($"note: {note}");
         }
 
-        if (data.Test.Count > 0 && data.Test.NegativesOf(0).Length + 1 <= k)
+        if (data.Test.Count > 0 && Common.FewestCandidates(data.Test) <= k)
         {
-            notes.WriteLine($"note: each case ranks its item among {data.Test.NegativesOf(0).Length + 1} candidates, so HR@{k} is 1 by construction; "
-                + "a K below the candidate count measures something.");
+            notes.WriteLine($"note: a case ranks its item among as few as {Common.FewestCandidates(data.Test)} sampled candidates, so the sampled "
+                + $"HR@{k} is 1 by construction there; a K below the candidate count measures something.");
         }
 
         var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);

@@ -118,10 +118,10 @@ internal static class TrainCommand
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
         var popularity = PopularityBaseline(data, training);
-        if (data.Test is { Count: > 0 } cases && cases.NegativesOf(0).Length + 1 <= training.TopK)
+        if (data.Test is { Count: > 0 } cases && Common.FewestCandidates(cases) <= training.TopK)
         {
-            (json ? stderr : stdout).WriteLine($"note: each case ranks its item among {cases.NegativesOf(0).Length + 1} candidates, so HR@{training.TopK} is 1 "
-                + $"by construction and no epoch can be told from another: use --test-neg {training.TopK} or more.");
+            (json ? stderr : stdout).WriteLine($"note: a case ranks its item among as few as {Common.FewestCandidates(cases)} sampled candidates, so the "
+                + $"sampled HR@{training.TopK} is 1 by construction there and epochs cannot be told apart: use --test-neg {training.TopK} or more.");
         }
 
         if (json)

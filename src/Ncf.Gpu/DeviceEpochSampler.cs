@@ -85,7 +85,11 @@ public sealed class DeviceEpochSampler : IEpochSampler
             _labels = backend.AllocateFloat(_count);
             if (_count > 0)
             {
-                _keys = backend.Accelerator.Allocate1D<long>(EmbeddingKernels.SortedKeyCount(_count));
+                lock (backend.LaunchLock)
+                {
+                    backend.ThrowIfDisposed();
+                    _keys = backend.Accelerator.Allocate1D<long>(EmbeddingKernels.SortedKeyCount(_count));
+                }
             }
         }
         catch
@@ -162,7 +166,11 @@ public sealed class DeviceEpochSampler : IEpochSampler
         }
 
         _disposed = true;
-        _keys?.Dispose();
+        lock (_backend.LaunchLock)
+        {
+            _keys?.Dispose();
+        }
+
         _trainUsers?.Dispose();
         _trainItems?.Dispose();
         _offsets?.Dispose();

@@ -131,7 +131,9 @@ internal sealed class FusedCpuStep : IParallelJob
         _outWeightPartial = PartialOffset(_shape.OutWeight);
         _outBiasPartial = PartialOffset(_shape.OutBias);
 
-        int maxChunks = ChunkCount(cap, ParallelKernels.BlockRows(cap));
+        // The most chunks any batch of up to `cap` rows splits into. Not the count at `cap` itself: blocks are at
+        // least 128 rows and at least a 16th of the batch, so 2,048 rows make 16 chunks while 2,100 make 15.
+        int maxChunks = Math.Min(ChunkCount(cap, 128), 16);
         _partials = new float[maxChunks][];
         for (int c = 0; c < maxChunks; c++)
         {

@@ -79,9 +79,11 @@ public sealed class NcfTrainer : IDisposable
             model.Initialize(Options.Seed);
         }
 
-        // Buffers for a batch no larger than an epoch: a batch size beyond it changes nothing (one batch an epoch
-        // either way) except memory, which at --batch 16,777,216 on a tiny log was 24 GB and the OOM killer.
-        int batch = _batchCapacity = (int)Math.Clamp(_deviceSampler?.SamplesPerEpoch ?? _sampler!.SamplesPerEpoch, 1, Options.BatchSize);
+        // Buffers for a batch no larger than an epoch (or 65,536, whichever is more, so explicit TrainBatch loops keep
+        // their usual sizes): a batch size beyond an epoch changes nothing (one batch an epoch either way) except
+        // memory, which at --batch 16,777,216 on a tiny log was 24 GB and the OOM killer.
+        long epochSamples = _deviceSampler?.SamplesPerEpoch ?? _sampler!.SamplesPerEpoch;
+        int batch = _batchCapacity = (int)Math.Min(Options.BatchSize, Math.Max(epochSamples, 1 << 16));
         model.Reserve(batch);
         _loss = new SigmoidBceLoss(backend);
         _labels = backend.AllocateFloat(batch);
@@ -392,8 +394,8 @@ public sealed class NcfTrainer : IDisposable
 
     /// <summary>
     /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
-    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples, and at most an epoch's
-    /// (the trainer's buffers are sized to the smaller). With deferred Adam,
+    /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples, and, when that is over
+    /// 65,536, at most an epoch's (the trainer's buffers are sized to the smaller). With deferred Adam,
     /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps. Weight averaging happens
     /// at epoch ends only: a model holding the mean is put back to the training point first, and this step leaves it
     /// holding the step's result.

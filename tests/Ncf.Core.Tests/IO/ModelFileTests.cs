@@ -81,6 +81,20 @@ public sealed class ModelFileTests : IDisposable
             Assert.Equal(original.Recommend("alice", 4), old.Recommend("alice", 4));
         }
 
+        // A version-2 file keeps its seed; bit 2 (the fingerprint, new in version 3) is refused there.
+        new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny") { DataSeed = 77 }.Save(path);
+        var seeded = File.ReadAllBytes(path)[..^(32 + 8)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(seeded.AsSpan(8), 2);
+        File.WriteAllBytes(path, [.. seeded, .. System.Security.Cryptography.SHA256.HashData(seeded)]);
+        using (var v2 = NcfRecommender.Load(path, backend))
+        {
+            Assert.Equal(77UL, v2.DataSeed);
+        }
+
+        seeded[^9] |= 4;
+        File.WriteAllBytes(path, [.. seeded, .. System.Security.Cryptography.SHA256.HashData(seeded)]);
+        Assert.Contains("invalid flags byte 5 (version 2 knows bits 0 and 1)", Assert.Throws<NcfException>(() => NcfRecommender.Load(path, backend)).Message);
+
         // A flag this version does not know is refused by name (the checksum being right).
         var badFlag = (byte[])v3.Clone();
         badFlag[^(32 + 17)] = 31;

@@ -176,8 +176,26 @@ public sealed class ApiContractTests
         var result = trainer.Fit();
 
         Assert.Equal(epoch, result.Final!.Samples);
-        Assert.Throws<ArgumentException>(() => trainer.TrainBatch(new int[epoch + 1], new int[epoch + 1], new float[epoch + 1]));
+        Assert.Throws<ArgumentException>(() => trainer.TrainBatch(new int[(1 << 16) + 1], new int[(1 << 16) + 1], new float[(1 << 16) + 1]));
         Assert.True(GC.GetTotalMemory(forceFullCollection: false) < 1L << 30);
+    }
+
+    // The fused step sized its per-chunk buffers by the chunk count at the capacity, but 2,048 rows split into 16
+    // chunks where 2,100 split into 15: a last batch of 1,921-2,048 rows at --batch 2100 ran off the end.
+    [Theory]
+    [InlineData(2100, 2048)]
+    [InlineData(2100, 1921)]
+    [InlineData(3600, 2048)]
+    public void The_fused_step_takes_every_batch_size_up_to_its_capacity(int capacity, int rows)
+    {
+        using var backend = new CpuBackend();
+        using var model = NewModel(backend, 1);
+        using var trainer = new NcfTrainer(model, Small, new TrainingOptions { BatchSize = capacity });
+        var users = Enumerable.Range(0, rows).Select(n => n % Small.UserCount).ToArray();
+        var items = Enumerable.Range(0, rows).Select(n => n * 7 % Small.ItemCount).ToArray();
+        var labels = Enumerable.Range(0, rows).Select(n => (float)(n % 2)).ToArray();
+
+        Assert.True(double.IsFinite(trainer.TrainBatch(users, items, labels)));
     }
 
     [Fact]
