@@ -73,22 +73,23 @@ internal static class Common
     /// </summary>
     public static void CheckOutputPath(string option, string output, params string?[] inputs)
     {
-        string full;
+        if (string.IsNullOrWhiteSpace(output))
+        {
+            throw new NcfException($"{option} '{output}': not a usable file path (empty).");
+        }
+
+        // The very file the atomic write will replace, by the same rule.
+        string target;
         try
         {
-            full = string.IsNullOrWhiteSpace(output) ? throw new ArgumentException("empty") : Path.GetFullPath(output);
+            target = Ncf.IO.AtomicFile.TargetOf(output);
         }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        catch (NcfException e)
         {
-            throw new NcfException($"{option} '{output}': not a usable file path ({e.Message}).");
+            throw new NcfException($"{option} {e.Message}", e);
         }
 
-        if (Directory.Exists(full))
-        {
-            throw new NcfException($"{option} {output}: is a folder; give a file name.");
-        }
-
-        for (string? ancestor = Path.GetDirectoryName(full); ancestor is not null; ancestor = Path.GetDirectoryName(ancestor))
+        for (string? ancestor = Path.GetDirectoryName(target); ancestor is not null; ancestor = Path.GetDirectoryName(ancestor))
         {
             if (File.Exists(ancestor))
             {
@@ -101,10 +102,9 @@ internal static class Common
             }
         }
 
-        string target = FinalTarget(full);
         foreach (string file in inputs.SelectMany(InputFiles))
         {
-            if (File.Exists(file) && string.Equals(FinalTarget(file), target, StringComparison.Ordinal))
+            if (File.Exists(file) && string.Equals(Ncf.IO.AtomicFile.TargetOf(file), target, StringComparison.Ordinal))
             {
                 throw new NcfException($"{option} {output}: is {file}, which this run reads; write the output elsewhere.");
             }
@@ -141,28 +141,21 @@ internal static class Common
         return files;
     }
 
-    private static string FinalTarget(string path)
-    {
-        try
-        {
-            return new FileInfo(path).LinkTarget is null ? path : File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
-        }
-        catch (IOException)
-        {
-            return path;
-        }
-    }
-
-    /// <summary>The fewest sampled candidates (target + negatives) of any case: NCF negative files may vary per line.</summary>
-    public static int FewestCandidates(EvaluationSet cases)
+    /// <summary>
+    /// A note when some case ranks its item among <paramref name="k"/> or fewer sampled candidates (NCF negative files
+    /// may vary per line): there the sampled HR@K is 1 whatever the model. <paramref name="advice"/> ends it. Null
+    /// when every case has more.
+    /// </summary>
+    public static string? TrivialHitRateNote(EvaluationSet? cases, int k, string advice)
     {
         int fewest = int.MaxValue;
-        for (int c = 0; c < cases.Count; c++)
+        for (int c = 0; c < (cases?.Count ?? 0); c++)
         {
-            fewest = Math.Min(fewest, cases.NegativesOf(c).Length + 1);
+            fewest = Math.Min(fewest, cases!.NegativesOf(c).Length + 1);
         }
 
-        return fewest;
+        return fewest > k ? null
+            : $"note: a case ranks its item among as few as {fewest} sampled candidates, so the sampled HR@{k} is 1 by construction there{advice}";
     }
 
     /// <summary>Whether --data names the embedded synthetic data: none given, or a "synthetic:USERSxITEMSxMEAN" spec.</summary>

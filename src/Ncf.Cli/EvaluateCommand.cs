@@ -54,10 +54,9 @@ internal static class EvaluateCommand
             notes.WriteLine($"note: {note}");
         }
 
-        if (data.Test.Count > 0 && Common.FewestCandidates(data.Test) <= k)
+        if (Common.TrivialHitRateNote(data.Test, k, "; a K below the candidate count measures something.") is { } trivial)
         {
-            notes.WriteLine($"note: a case ranks its item among as few as {Common.FewestCandidates(data.Test)} sampled candidates, so the sampled "
-                + $"HR@{k} is 1 by construction there; a K below the candidate count measures something.");
+            notes.WriteLine(trivial);
         }
 
         var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);

@@ -118,10 +118,9 @@ internal static class TrainCommand
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
         var popularity = PopularityBaseline(data, training);
-        if (data.Test is { Count: > 0 } cases && Common.FewestCandidates(cases) <= training.TopK)
+        if (Common.TrivialHitRateNote(data.Test, training.TopK, $" and epochs cannot be told apart: use --test-neg {training.TopK} or more.") is { } trivial)
         {
-            (json ? stderr : stdout).WriteLine($"note: a case ranks its item among as few as {Common.FewestCandidates(cases)} sampled candidates, so the "
-                + $"sampled HR@{training.TopK} is 1 by construction there and epochs cannot be told apart: use --test-neg {training.TopK} or more.");
+            (json ? stderr : stdout).WriteLine(trivial);
         }
 
         if (json)

@@ -268,10 +268,9 @@ public sealed class IlgpuBackend : IBackend, Ncf.Evaluation.ISampledRankingEvalu
 
     /// <summary>The ILGPU view behind a view of one of this backend's buffers.</summary>
     /// <exception cref="ArgumentException">The view belongs to another backend.</exception>
-    /// <exception cref="ObjectDisposedException">The backend was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The backend was disposed (<see cref="IlgpuBuffer{T}.View"/> checks).</exception>
     public ArrayView<T> GetView<T>(View<T> view) where T : unmanaged
     {
-        ThrowIfDisposed();
         if (view.Buffer is not IlgpuBuffer<T> buffer || !ReferenceEquals(buffer.Backend, this))
         {
             throw new ArgumentException("The view belongs to another backend.", nameof(view));

@@ -1026,6 +1026,44 @@ public sealed class SignalTests : IDisposable
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 
+    /// <summary>
+    /// Starts `ncf train` for an endless run (plus <paramref name="options"/>), waits for its first epoch line, sends
+    /// <paramref name="signals"/> back to back, and returns its exit code and stderr once it has stopped.
+    /// </summary>
+    private static (int Code, string Err) SignalMidTraining(string[] options, params int[] signals)
+    {
+        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ncf, "train", "--epochs", "100000", "--threads", "1", .. options])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+
+        // Training is under way once an epoch line is out; then the signals.
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotNull(line);
+        foreach (int signal in signals)
+        {
+            Assert.Equal(0, kill(process.Id, signal));
+        }
+
+        var rest = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(60_000))
+        {
+            process.Kill();
+            Assert.Fail($"ncf did not stop within 60 s of signal {signals[0]}");
+        }
+
+        rest.Wait();
+        return (process.ExitCode, error.Result);
+    }
+
     // SIGTERM (timeout, docker stop, systemd) used to kill the process outright (exit 143 too, but no message), so a
     // save or a download in progress left its temporary file behind; now it cancels through the token Ctrl-C uses,
     // whose cleanup the in-process tests cover. "ncf: cancelled" is what tells the two apart.
@@ -1034,33 +1072,11 @@ public sealed class SignalTests : IDisposable
     {
         string model = Path.Combine(_folder, "model.ncf");
         File.WriteAllText(model, "the previous model");
-        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ncf, "train", "--epochs", "100000", "--threads", "1", "--out", model])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
 
-        // Training is under way once an epoch line is out; then the signal.
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch", StringComparison.Ordinal))
-        {
-        }
+        var (code, error) = SignalMidTraining(["--out", model], 15);
 
-        Assert.NotNull(line);
-        Assert.Equal(0, kill(process.Id, 15));
-        var rest = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill();
-            Assert.Fail("ncf did not stop within 60 s of SIGTERM");
-        }
-
-        rest.Wait();
-        Assert.Equal(143, process.ExitCode);
-        Assert.Equal("ncf: cancelled", error.Result.Trim());
+        Assert.Equal(143, code);
+        Assert.Equal("ncf: cancelled", error.Trim());
         Assert.Equal("the previous model", File.ReadAllText(model));
         Assert.Equal([model], Directory.GetFileSystemEntries(_folder));
     }
@@ -1069,32 +1085,10 @@ public sealed class SignalTests : IDisposable
     [LinuxFact]
     public void A_repeated_sighup_still_ends_in_an_orderly_cancel()
     {
-        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ncf, "train", "--epochs", "100000", "--threads", "1"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch", StringComparison.Ordinal))
-        {
-        }
+        var (code, error) = SignalMidTraining([], 1, 1);
 
-        Assert.NotNull(line);
-        Assert.Equal(0, kill(process.Id, 1));
-        Assert.Equal(0, kill(process.Id, 1));
-        var rest = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill();
-            Assert.Fail("ncf did not stop within 60 s of SIGHUP");
-        }
-
-        rest.Wait();
-        Assert.Equal(129, process.ExitCode);
-        Assert.Equal("ncf: cancelled", error.Result.Trim());
+        Assert.Equal(129, code);
+        Assert.Equal("ncf: cancelled", error.Trim());
     }
 }
 

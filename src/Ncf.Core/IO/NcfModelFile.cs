@@ -379,25 +379,7 @@ public static class AtomicFile
     /// kept. The replaced file's Unix permissions carry over to the new one (a private model stays private).</remarks>
     public static void Write(string path, Action<Stream> write)
     {
-        string full;
-        try
-        {
-            full = Path.GetFullPath(path);
-            if (new FileInfo(full).LinkTarget is not null)
-            {
-                full = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
-            }
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException)
-        {
-            throw new NcfException($"'{path}': not a usable file path ({e.Message})", e);
-        }
-
-        if (Directory.Exists(full))
-        {
-            throw new NcfException($"{path}: is a folder; give a file name.");
-        }
-
+        string full = TargetOf(path);
         string directory = Path.GetDirectoryName(full) ?? ".";
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
@@ -426,6 +408,35 @@ public static class AtomicFile
             TryDelete(temporary);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The file a write to <paramref name="path"/> replaces: its full path, symbolic links followed (so that a caller
+    /// can check, before any work, that it is not a file it reads).
+    /// </summary>
+    /// <exception cref="NcfException">The path is not usable, or it is a folder.</exception>
+    public static string TargetOf(string path)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+            if (new FileInfo(full).LinkTarget is not null)
+            {
+                full = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException)
+        {
+            throw new NcfException($"'{path}': not a usable file path ({e.Message})", e);
+        }
+
+        if (Directory.Exists(full))
+        {
+            throw new NcfException($"{path}: is a folder; give a file name.");
+        }
+
+        return full;
     }
 
     private static void TryDelete(string path)
