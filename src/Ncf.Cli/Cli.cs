@@ -128,7 +128,7 @@ internal static class Cli
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--device cpu|cuda|opencl|ilgpu-cpu|auto]
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
-                  [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr 0.001] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
+                  [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr LR] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N] [--holdout latest|none] [--header auto|yes|no]
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--refit]                   (with --validation: train again, validation rows included, for the chosen epochs)
@@ -141,12 +141,14 @@ internal static class Cli
             first line of a generic CSV/TSV file is a header (auto: one that names a user or item column, or
             holds no number where the rating and timestamp go; named columns are placed by name). --holdout none trains on every
             interaction and evaluates nothing: the model to serve, once the settings were chosen. --pretrain trains GMF and
-            MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code).
+            MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code),
+            at --finetune-lr (default: --lr).
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);
             with lazy-adam it penalises the batch's rows only (1e-5 helped GMF-64, 3e-5 collapsed it).
             lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
             deferred-adam gives exact Adam's result at about lazy-adam's cost (skipped steps applied in closed form
-            when a row is next used; like lazy-adam, its L2 reaches only the batch's rows).
+            when a row is next used; like lazy-adam, its L2 reaches only the batch's rows, so with --l2 it is not exact
+            Adam). Both need the batch's IDs on the host: on a GPU use adam or sgd.
             --validation --refit chooses the epoch on the validation rows, then trains the same model again from the
             same start with those rows in training for exactly that many epochs (twice the training time); that model
             is reported and saved. Averaging carries over only if the chosen epoch had reached --average-from. Not with

@@ -31,7 +31,7 @@ internal static class DataCommand
         }
 
         long lastReported = 0;
-        var progress = new InlineProgress(bytes =>
+        var progress = new InlineProgress<long>(bytes =>
         {
             if (bytes - lastReported >= 8 << 20)
             {
@@ -44,10 +44,5 @@ internal static class DataCommand
         string folder = NcfDataDownloader.DownloadAsync(name, target, options, progress, cancellationToken).GetAwaiter().GetResult();
         stdout.WriteLine($"{name}: verified and unpacked into {folder}");
         return Cli.Ok;
-    }
-
-    private sealed class InlineProgress(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 }

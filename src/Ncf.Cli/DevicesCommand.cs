@@ -21,7 +21,7 @@ internal static class DevicesCommand
 
         if (!devices.Any(d => d.Kind is Ncf.Gpu.GpuDeviceKind.Cuda or Ncf.Gpu.GpuDeviceKind.OpenCL))
         {
-            stdout.WriteLine("no CUDA or OpenCL device found (see README: OpenCL on a CPU-only Linux machine)");
+            stdout.WriteLine("no CUDA or OpenCL device found (for OpenCL on a CPU-only Linux machine see docs/opencl.md)");
         }
 
         return Cli.Ok;

@@ -463,8 +463,8 @@ internal static class TrainCommand
             _stderr = stderr;
             _json = json;
             Total = epochs;
-            Epochs = new Reporter<EpochReport>(Print);
-            Batches = new Reporter<BatchProgress>(PrintProgress);
+            Epochs = new InlineProgress<EpochReport>(Print);
+            Batches = new InlineProgress<BatchProgress>(PrintProgress);
         }
 
         public string? Phase { get; set; }
@@ -559,11 +559,5 @@ internal static class TrainCommand
                 model.Parameters.Load(_best);
             }
         }
-    }
-
-    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
-    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

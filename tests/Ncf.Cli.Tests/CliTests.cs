@@ -291,6 +291,27 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void The_readme_synopsis_names_the_options_of_the_usage_text_and_no_other()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Ncf.Native.sln")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("No Ncf.Native.sln above the test binaries.");
+        }
+
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        int start = readme.IndexOf("## The command line", StringComparison.Ordinal);
+        start = readme.IndexOf("```sh\n", start, StringComparison.Ordinal);
+        string synopsis = readme[start..readme.IndexOf("```\n", start + 6, StringComparison.Ordinal)];
+
+        static SortedSet<string> Options(string text) =>
+            new(System.Text.RegularExpressions.Regex.Matches(text, "--[a-z][a-z0-9-]*").Select(m => m.Value));
+
+        Assert.Equal(Options(Ncf.Cli.Cli.Usage), Options(synopsis));
+        Assert.Contains("--finetune-lr", Options(synopsis)); // the pattern finds options at all
+    }
+
+    [Fact]
     public void Help_is_an_option_not_an_option_value_and_an_unknown_command_stays_unknown()
     {
         string model = Path.Combine(_folder, "m.ncf");

@@ -65,7 +65,7 @@ public sealed class NcfDataDownloaderTests : IDisposable
         var reported = new List<long>();
         var options = new DownloadOptions { BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip).ToUpperInvariant(), HttpClient = _client };
 
-        string folder = await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options, new SyncProgress(reported.Add));
+        string folder = await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options, new InlineProgress<long>(reported.Add));
 
         Assert.Equal(Path.Combine(Target, "ml-latest-small"), folder);
         Assert.Equal([folder], LeftInTarget());
@@ -238,7 +238,7 @@ public sealed class NcfDataDownloaderTests : IDisposable
         var options = new DownloadOptions { BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client };
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            NcfDataDownloader.DownloadAsync("ml-20m", Target, options, new SyncProgress(_ => cancel.Cancel()), cancel.Token));
+            NcfDataDownloader.DownloadAsync("ml-20m", Target, options, new InlineProgress<long>(_ => cancel.Cancel()), cancel.Token));
 
         Assert.Empty(LeftInTarget());
     }
@@ -330,11 +330,5 @@ public sealed class NcfDataDownloaderTests : IDisposable
         var error = Assert.Throws<NcfException>(() => NcfDataDownloader.Find("netflix"));
         Assert.Contains("ml-latest-small", error.Message);
         Assert.Throws<NcfException>(() => NcfDataDownloader.DownloadAsync("ml-1m", Target, new DownloadOptions { ExpectedSha256 = "xyz" }).GetAwaiter().GetResult());
-    }
-
-    /// <summary>Reports synchronously on the caller's thread (Progress&lt;T&gt; would post to a context).</summary>
-    private sealed class SyncProgress(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 }
