@@ -240,6 +240,31 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
         Assert.Contains($"timestamp '{written}' is neither an integer", error.Message);
     }
 
+    [Theory]
+    [InlineData("1700000000000000001", 1700000000000000001L)] // nanosecond Unix time: 19 digits
+    [InlineData("9223372036854775807", long.MaxValue)]
+    [InlineData("-9223372036854775808", long.MinValue)]
+    [InlineData("+0000000000000000042", 42L)]
+    public void IntegerTimestamps_TakeLongsWholeRange(string written, long expected)
+    {
+        string file = _temp.Write("t.csv", $"u,i,1,{written}\n");
+        Assert.Equal([expected], DelimitedInteractionReader.Read(file).Timestamps);
+    }
+
+    [Theory]
+    [InlineData("9223372036854775808")] // long.MaxValue + 1
+    [InlineData("-9223372036854775809")]
+    [InlineData("18446744073709551616")] // 2^64: 20 digits
+    [InlineData("99999999999999999999")]
+    public void IntegerTimestampsBeyondLong_AreErrors_NotWrappedValues(string written)
+    {
+        string file = _temp.Write("t.csv", $"u,i,1,5\nu,j,1,{written}\n");
+        var error = Assert.Throws<DataFormatException>(() => DelimitedInteractionReader.Read(file));
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains($"timestamp '{written}' is an integer beyond the 64-bit range", error.Message);
+    }
+
     [Fact]
     public void SubSecondOrder_IsKept_AndAColumnHoldsOneKindOfTimestamp()
     {

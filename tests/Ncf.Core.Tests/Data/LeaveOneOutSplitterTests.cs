@@ -138,7 +138,7 @@ public sealed class LeaveOneOutSplitterTests
         // The user is told that the split rests on the file's order.
         string note = Assert.Single(data.Notes);
         Assert.Contains("hand-made has no timestamps: each user's last line is the test case,", note);
-        Assert.Contains("and the one before it the validation case", Assert.Single(withValidation.Notes));
+        Assert.Contains("and the last line with another item the validation case", Assert.Single(withValidation.Notes));
         Assert.Empty(LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 1 }).Notes);
         Assert.Empty(LeaveOneOutSplitter.Split(log, new DataLoadOptions { HoldOut = HoldOut.None }).Notes);
     }

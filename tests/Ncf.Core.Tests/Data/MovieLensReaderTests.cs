@@ -77,7 +77,13 @@ public sealed class MovieLensReaderTests : IDisposable
         var error = Assert.Throws<DataFormatException>(() => MovieLensReader.ReadRatingsCsv(file));
 
         Assert.Equal(2, error.Line);
-        Assert.Contains("timestamp 'soon'", error.Message);
+        Assert.Contains("timestamp 'soon' is not an integer", error.Message);
+
+        // Nanosecond times fit; a number past long's range is named as such, not as "not an integer".
+        string wide = _temp.Write("wide.csv", "userId,movieId,rating,timestamp\n1,2,3.0,1700000000000000001\n1,3,3.0,99999999999999999999\n");
+        error = Assert.Throws<DataFormatException>(() => MovieLensReader.ReadRatingsCsv(wide));
+        Assert.Equal(3, error.Line);
+        Assert.Contains("timestamp '99999999999999999999' is an integer beyond the 64-bit range", error.Message);
     }
 
     [Theory]

@@ -57,6 +57,19 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void ATestUserWithoutTrainingRows_IsRead_WithANoteNamingIt()
+    {
+        // User 1 has a test case but no training row (users 0 and 2 bound the ID range).
+        string train = "0\t1\t5\t10\n0\t2\t4\t30\n2\t5\t1\t1\n2\t0\t1\t2\n";
+        var data = NcfFileReader.Read(Prefix(train, testRating: null));
+
+        Assert.Equal(3, data.Test!.Count);
+        Assert.Equal("1 of 3 test cases belong to users with no training row (the first: user 1): "
+            + "they are ranked by an embedding that training never touches, at about chance level.", Assert.Single(data.Notes));
+        Assert.Empty(NcfFileReader.Read(Prefix()).Notes);
+    }
+
+    [Fact]
     public void HoldOutNone_AddsTheTestItemsToTraining()
     {
         var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { HoldOut = HoldOut.None });

@@ -141,6 +141,12 @@ public static class DelimitedInteractionReader
                 bool iso = false;
                 if (!Utf8Number.TryParseInt64(timeText, out time) && !(iso = Iso8601Time.TryParse(timeText, out time)))
                 {
+                    if (Utf8Number.IsInt64Overflow(timeText))
+                    {
+                        throw new DataFormatException(path, reader.LineNumber,
+                            $"timestamp '{FieldSplitter.Show(timeText)}' {Utf8Number.Int64Problem(timeText)}");
+                    }
+
                     throw new DataFormatException(path, reader.LineNumber,
                         $"timestamp '{FieldSplitter.Show(timeText)}' is neither an integer (such as Unix seconds) nor an ISO 8601 date-time "
                         + "(YYYY-MM-DD, optionally Thh:mm[:ss[.fff]] and Z or ±hh:mm)");

@@ -128,10 +128,10 @@ public static class MovieLensReader
                     continue;
                 }
 
-                throw Error(reader, !userOk ? $"user ID '{FieldSplitter.Show(userText)}' is not an integer"
-                    : !itemOk ? $"item ID '{FieldSplitter.Show(itemText)}' is not an integer"
+                throw Error(reader, !userOk ? $"user ID '{FieldSplitter.Show(userText)}' {Utf8Number.Int64Problem(userText)}"
+                    : !itemOk ? $"item ID '{FieldSplitter.Show(itemText)}' {Utf8Number.Int64Problem(itemText)}"
                     : !ratingOk ? $"rating '{FieldSplitter.Show(ratingText)}' is not a number"
-                    : $"timestamp '{FieldSplitter.Show(timeText)}' is not an integer");
+                    : $"timestamp '{FieldSplitter.Show(timeText)}' {Utf8Number.Int64Problem(timeText)}");
             }
 
             firstContentLine = false;

@@ -256,13 +256,33 @@ public static class NcfFileReader
             }
         }
 
-        string[] notes = untimedUsers == 0 ? []
-            : [$"{untimedUsers:N0} of {validation!.Count:N0} validation cases belong to users whose training rows all have timestamp 0 (time unknown): "
-                + "each is a seeded random draw from the user's rows, not their second-latest interaction."];
+        var notes = new List<string>();
+        if (untimedUsers > 0)
+        {
+            notes.Add($"{untimedUsers:N0} of {validation!.Count:N0} validation cases belong to users whose training rows all have timestamp 0 (time unknown): "
+                + "each is a seeded random draw from the user's rows, not their second-latest interaction.");
+        }
+
+        // A test user inside the training file's ID range but without a row in it: legal, yet no model learns it.
+        int untrained = 0, firstUntrained = -1;
+        foreach (int u in test.Users)
+        {
+            if (rowOffsets[u + 1] == rowOffsets[u] && untrained++ == 0)
+            {
+                firstUntrained = u;
+            }
+        }
+
+        if (untrained > 0)
+        {
+            notes.Add($"{untrained:N0} of {test.Users.Count:N0} test cases belong to users with no training row (the first: user {firstUntrained}): "
+                + "they are ranked by an embedding that training never touches, at about chance level.");
+        }
+
         return new NcfDataset(name, userCount, itemCount, finalUsers, finalItems, testSet, validation,
             IdMap.Identity(userCount), IdMap.Identity(itemCount))
         {
-            Notes = notes,
+            Notes = [.. notes],
         };
     }
 
@@ -340,7 +360,8 @@ public static class NcfFileReader
             long time = 0;
             if (count >= 4 && !Utf8Number.TryParseInt64(FieldSplitter.Clean(line[fields[3]]), out time))
             {
-                throw new DataFormatException(path, reader.LineNumber, $"timestamp '{FieldSplitter.Show(line[fields[3]])}' is not an integer");
+                throw new DataFormatException(path, reader.LineNumber,
+                    $"timestamp '{FieldSplitter.Show(line[fields[3]])}' {Utf8Number.Int64Problem(FieldSplitter.Clean(line[fields[3]]))}");
             }
 
             result.Users.Add(user);

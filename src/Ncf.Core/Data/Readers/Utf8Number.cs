@@ -8,7 +8,10 @@ namespace Ncf.Data;
 /// </summary>
 internal static class Utf8Number
 {
-    /// <summary>Parses an optionally signed decimal integer; false on anything else or on overflow.</summary>
+    /// <summary>
+    /// Parses an optionally signed decimal integer in <see cref="long"/>'s range (19 digits at most, so nanosecond
+    /// Unix times fit); false on anything else or on overflow.
+    /// </summary>
     public static bool TryParseInt64(ReadOnlySpan<byte> text, out long value)
     {
         value = 0;
@@ -19,13 +22,13 @@ internal static class Utf8Number
 
         bool negative = text[0] == (byte)'-';
         int i = negative || text[0] == (byte)'+' ? 1 : 0;
-        if (i == text.Length || text.Length - i > 18)
+        if (i == text.Length || text.Length - i > 19)
         {
-            // 18 digits always fit in a long; longer values are not IDs or timestamps we accept.
             return false;
         }
 
-        long result = 0;
+        // 19 decimal digits stay below 10^19 < 2^64: the sum cannot wrap, only exceed long's range.
+        ulong result = 0;
         for (; i < text.Length; i++)
         {
             uint digit = (uint)(text[i] - '0');
@@ -37,9 +40,28 @@ internal static class Utf8Number
             result = result * 10 + digit;
         }
 
-        value = negative ? -result : result;
+        if (result > (negative ? 1UL << 63 : long.MaxValue))
+        {
+            return false;
+        }
+
+        value = negative ? unchecked(-(long)result) : (long)result;
         return true;
     }
+
+    /// <summary>
+    /// True when <paramref name="text"/> is written as an integer (optional sign, digits) that
+    /// <see cref="TryParseInt64"/> refuses: one beyond the 64-bit range.
+    /// </summary>
+    public static bool IsInt64Overflow(ReadOnlySpan<byte> text)
+    {
+        int start = !text.IsEmpty && text[0] is (byte)'-' or (byte)'+' ? 1 : 0;
+        return text.Length > start && !text[start..].ContainsAnyExceptInRange((byte)'0', (byte)'9') && !TryParseInt64(text, out _);
+    }
+
+    /// <summary>Why <see cref="TryParseInt64"/> refused <paramref name="text"/>, worded for an error message.</summary>
+    public static string Int64Problem(ReadOnlySpan<byte> text) =>
+        IsInt64Overflow(text) ? "is an integer beyond the 64-bit range" : "is not an integer";
 
     /// <summary>Parses a non-negative integer that fits an <see cref="int"/>.</summary>
     public static bool TryParseIndex(ReadOnlySpan<byte> text, out int value)

@@ -169,7 +169,7 @@ public static class LeaveOneOutSplitter
         var test = options.HoldOut == HoldOut.None ? null : EvaluationSet.WithFixedNegatives([.. testUsers], [.. testItems], [.. testNegatives], k);
         var validation = options.Validation ? EvaluationSet.WithFixedNegatives([.. validUsers], [.. validItems], [.. validNegatives], k) : null;
         string[] notes = log.HasTimestamps || options.HoldOut == HoldOut.None ? []
-            : [$"{log.Source} has no timestamps: each user's last line is the test case{(options.Validation ? " and the one before it the validation case" : "")}, which is the paper's protocol only if the file is in time order."];
+            : [$"{log.Source} has no timestamps: each user's last line is the test case{(options.Validation ? " and the last line with another item the validation case" : "")}, which is the paper's protocol only if the file is in time order."];
         return new NcfDataset(name ?? log.Source, keptUsers, keptItems, trainUsers, trainItems, test, validation, userIds, itemIds)
         {
             Notes = notes,
