@@ -148,7 +148,7 @@ internal static class Cli
             lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
             deferred-adam gives exact Adam's result at about lazy-adam's cost (skipped steps applied in closed form
             when a row is next used; like lazy-adam, its L2 reaches only the batch's rows, so with --l2 it is not exact
-            Adam). Both need the batch's IDs on the host: on a GPU use adam or sgd.
+            Adam). Both need the batch's IDs on the host: with a --device other than cpu use adam or sgd.
             --validation --refit chooses the epoch on the validation rows, then trains the same model again from the
             same start with those rows in training for exactly that many epochs (twice the training time); that model
             is reported and saved. Averaging carries over only if the chosen epoch had reached --average-from. Not with
@@ -166,7 +166,10 @@ internal static class Cli
             that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
-                  [--json]
+                  [--json] [--layers 3] [--lr 0.001] [--neg 4] [--seed 42] [--l2 0] [--average-from EPOCH] [--scatter ...]
+                  [--format ...] [--header ...] [--test-neg 99] [--min-interactions N] [--holdout latest] [--ties ...]
+            Trains on the data for --epochs and prints training samples/s, then scoring pairs/s over --score-users
+            users' whole catalogue; the options after --json mean what they mean to train.
         ncf bench --ceilings [--json]          the machine's FP32 peak and memory bandwidth
         ncf data download NAME --to DIR [--overwrite] [--sha256 HEX] [--base-url URL]
             NAME: ml-100k, ml-1m, ml-latest-small, ml-20m, from GroupLens (or a mirror at URL), checked against the

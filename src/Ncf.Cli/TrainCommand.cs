@@ -118,7 +118,7 @@ internal static class TrainCommand
         var data = loadData();
         double loadSeconds = loadClock.Elapsed.TotalSeconds;
         var popularity = PopularityBaseline(data, training);
-        if (Common.TrivialHitRateNote(data.Test, training.TopK, $" and epochs cannot be told apart: use --test-neg {training.TopK} or more.") is { } trivial)
+        if (Common.TrivialHitRateNote(data.Test, training.TopK, $" and epochs cannot be told apart: give each case {training.TopK} negatives or more (--test-neg; an NCF .test.negative file fixes its own).") is { } trivial)
         {
             (json ? stderr : stdout).WriteLine(trivial);
         }
@@ -269,10 +269,28 @@ internal static class TrainCommand
         if (!selection.UserIds.Ids.SequenceEqual(refit.UserIds.Ids) || !selection.ItemIds.Ids.SequenceEqual(refit.ItemIds.Ids)
             || !a.Users.AsSpan().SequenceEqual(b.Users) || !a.TargetItems.AsSpan().SequenceEqual(b.TargetItems)
             || !a.Negatives.AsSpan().SequenceEqual(b.Negatives)
-            || refit.TrainCount != selection.TrainCount + selection.Validation!.Count)
+            || !TrainingPairs(refit, null).SetEquals(TrainingPairs(selection, selection.Validation)))
         {
             throw new NcfException($"{selection.Name}: read again for the refit, the data is not the split validation chose on (did the file change?).");
         }
+    }
+
+    // The distinct (user, item) pairs of the training rows and of `alsoCases`: compared as sets, since a file may
+    // repeat a pair and the hold-out takes out every row of the pair it holds out.
+    private static HashSet<long> TrainingPairs(NcfDataset data, EvaluationSet? alsoCases)
+    {
+        var pairs = new HashSet<long>(data.TrainCount + (alsoCases?.Count ?? 0));
+        for (int n = 0; n < data.TrainCount; n++)
+        {
+            pairs.Add(((long)data.TrainUsers[n] << 32) | (uint)data.TrainItems[n]);
+        }
+
+        for (int c = 0; c < (alsoCases?.Count ?? 0); c++)
+        {
+            pairs.Add(((long)alsoCases!.Users[c] << 32) | (uint)alsoCases.TargetItems[c]);
+        }
+
+        return pairs;
     }
 
     /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>

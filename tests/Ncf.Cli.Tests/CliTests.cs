@@ -291,7 +291,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void The_readme_synopsis_names_the_options_of_the_usage_text_and_no_other()
+    public void The_readme_synopsis_gives_each_command_the_options_of_the_usage_text_and_no_other()
     {
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Ncf.Native.sln")))
@@ -299,16 +299,47 @@ public sealed class CliTests : IDisposable
             root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("No Ncf.Native.sln above the test binaries.");
         }
 
-        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
         int start = readme.IndexOf("## The command line", StringComparison.Ordinal);
         start = readme.IndexOf("```sh\n", start, StringComparison.Ordinal);
+        Assert.True(start >= 0, "README: no ```sh block under '## The command line'");
         string synopsis = readme[start..readme.IndexOf("```\n", start + 6, StringComparison.Ordinal)];
 
-        static SortedSet<string> Options(string text) =>
-            new(System.Text.RegularExpressions.Regex.Matches(text, "--[a-z][a-z0-9-]*").Select(m => m.Value));
+        var inReadme = OptionsByCommand(synopsis);
+        var inUsage = OptionsByCommand(Ncf.Cli.Cli.Usage);
+        Assert.Equal(["ncf bench", "ncf data", "ncf devices", "ncf evaluate", "ncf recommend", "ncf train"], inUsage.Keys);
+        Assert.Equal(inUsage.Keys, inReadme.Keys);
+        foreach (var (command, options) in inUsage)
+        {
+            Assert.True(options.SetEquals(inReadme[command]),
+                $"{command}: only in the usage text: {string.Join(' ', options.Except(inReadme[command]))}; "
+                + $"only in README: {string.Join(' ', inReadme[command].Except(options))}");
+        }
 
-        Assert.Equal(Options(Ncf.Cli.Cli.Usage), Options(synopsis));
-        Assert.Contains("--finetune-lr", Options(synopsis)); // the pattern finds options at all
+        Assert.Contains("--finetune-lr", inReadme["ncf train"]); // the pattern finds options at all
+        Assert.Contains("--l2", inReadme["ncf bench"]);
+    }
+
+    // Each "ncf COMMAND" line starts a command's text, which runs to the next such line; a command may have several.
+    private static SortedDictionary<string, HashSet<string>> OptionsByCommand(string text)
+    {
+        var options = new SortedDictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        HashSet<string>? current = null;
+        foreach (string line in text.ReplaceLineEndings("\n").Split('\n'))
+        {
+            if (System.Text.RegularExpressions.Regex.Match(line, "^ncf ([a-z]+)") is { Success: true } start)
+            {
+                string command = "ncf " + start.Groups[1].Value;
+                current = options.TryGetValue(command, out var known) ? known : options[command] = [];
+            }
+
+            foreach (System.Text.RegularExpressions.Match option in System.Text.RegularExpressions.Regex.Matches(line, "--[a-z][a-z0-9-]*"))
+            {
+                current?.Add(option.Value);
+            }
+        }
+
+        return options;
     }
 
     [Fact]
@@ -594,7 +625,8 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, error);
         Assert.DoesNotContain("has no timestamps", output);
         // 1 test negative: 2 candidates, so HR@10 is 1 whatever the model; the run says so.
-        Assert.Contains("note: a case ranks its item among as few as 2 sampled candidates, so the sampled HR@10 is 1 by construction", output);
+        Assert.Contains("note: a case ranks its item among as few as 2 sampled candidates, so the sampled HR@10 is 1 by construction there"
+            + " and epochs cannot be told apart: give each case 10 negatives or more (--test-neg; an NCF .test.negative file fixes its own).", output);
     }
 
     [Theory]
@@ -880,6 +912,22 @@ public sealed class CliTests : IDisposable
         var run = Run(["train", "--data", ClusteredLog(), .. options]);
         AssertOneErrorLine(run);
         Assert.Contains(expected, run.Err);
+    }
+
+    [Fact]
+    public void Refit_of_NCF_files_that_repeat_a_validation_row_is_the_same_split_not_a_changed_file()
+    {
+        // User 0's latest training row (item 2, time 30) is written twice: validation holds out both copies, and the
+        // refit puts both back, one more row than validation cases.
+        string prefix = Path.Combine(_folder, "dup");
+        File.WriteAllText(prefix + ".train.rating",
+            "0\t1\t5\t10\n0\t2\t4\t30\n0\t2\t4\t30\n0\t3\t4\t20\n1\t3\t3\t7\n1\t4\t3\t8\n1\t5\t3\t9\n2\t5\t1\t1\n2\t0\t1\t2\n2\t1\t1\t3\n");
+        File.WriteAllText(prefix + ".test.negative", "(0,4)\t0\t5\n(1,0)\t1\t2\n(2,3)\t1\t2\n");
+
+        var (code, output, error) = Run("train", "--data", prefix, "--model", "gmf", "--epochs", "2", "--validation", "--refit", "--test-neg", "1");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("refit with the validation rows in training (10 interactions)", output);
     }
 
     [Fact]

@@ -30,11 +30,18 @@ public sealed class ReadmeSamplesTests : IDisposable
     public void TheReadmeSamples_AreTheOnesCompiledHere()
     {
         string root = RepositoryRoot();
-        var readme = CodeBlocks(File.ReadAllText(Path.Combine(root, "README.md")))
+        var readme = CodeBlocks(File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n"))
             .Select(block => FileNames.Aggregate(block, (text, name) => text.Replace(name.Key, name.Value)))
             .Select(Normalise).ToList();
-        var here = MarkedRegions(File.ReadAllText(Path.Combine(root, "tests", "Ncf.Core.Tests", "ReadmeSamplesTests.cs")))
+        var here = MarkedRegions(File.ReadAllText(Path.Combine(root, "tests", "Ncf.Core.Tests", "ReadmeSamplesTests.cs")).ReplaceLineEndings("\n"))
             .Select(Normalise).ToList();
+
+        // The samples' namespace imports, which Normalise drops, are among this file's (so the samples compile with them).
+        string source = File.ReadAllText(Path.Combine(root, "tests", "Ncf.Core.Tests", "ReadmeSamplesTests.cs"));
+        var imports = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Path.Combine(root, "README.md")), @"^using Ncf[\w.]*;",
+            System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Value).ToList();
+        Assert.NotEmpty(imports);
+        Assert.All(imports, line => Assert.True(line == "using Ncf;" || source.Contains(line + "\n", StringComparison.Ordinal) || source.Contains(line + "\r\n", StringComparison.Ordinal), line));
 
         Assert.Equal(2, readme.Count);
         Assert.Equal(readme.Count, here.Count);
@@ -147,11 +154,12 @@ public sealed class ReadmeSamplesTests : IDisposable
         throw new InvalidOperationException($"No Ncf.Native.sln above {AppContext.BaseDirectory}.");
     }
 
-    private static IEnumerable<string> CodeBlocks(string markdown)
-    {
-        var parts = markdown.Split("```csharp\n");
-        return parts.Skip(1).Select(part => part[..part.IndexOf("```", StringComparison.Ordinal)]);
-    }
+    // Every fenced block tagged as C# (csharp, cs or c#, in any case), so a new sample cannot slip past uncompiled.
+    private static IEnumerable<string> CodeBlocks(string markdown) =>
+        System.Text.RegularExpressions.Regex.Matches(markdown, @"^```[ \t]*(?:csharp|cs|c#)[ \t]*\n(.*?)^```",
+                System.Text.RegularExpressions.RegexOptions.Multiline | System.Text.RegularExpressions.RegexOptions.Singleline
+                | System.Text.RegularExpressions.RegexOptions.IgnoreCase)
+            .Select(match => match.Groups[1].Value);
 
     private static IEnumerable<string> MarkedRegions(string source)
     {

@@ -245,6 +245,8 @@ public sealed class DelimitedInteractionReaderTests : IDisposable
     [InlineData("9223372036854775807", long.MaxValue)]
     [InlineData("-9223372036854775808", long.MinValue)]
     [InlineData("+0000000000000000042", 42L)]
+    [InlineData("000000000000000000000000042", 42L)] // leading zeros do not count towards the 19 digits
+    [InlineData("-00000000000000000000", 0L)]
     public void IntegerTimestamps_TakeLongsWholeRange(string written, long expected)
     {
         string file = _temp.Write("t.csv", $"u,i,1,{written}\n");

@@ -144,6 +144,18 @@ public sealed class LeaveOneOutSplitterTests
     }
 
     [Theory]
+    [InlineData(2, "Lower the number of test negatives to 1 or fewer (ncf: --test-neg).")] // A touched 4 of 5 items
+    [InlineData(9, "Lower the number of test negatives to 1 or fewer (ncf: --test-neg): the catalogue holds only 5 items.")]
+    public void TooFewUnseenItemsForTheNegatives_IsAnErrorSayingHowManyFit(int negatives, string advice)
+    {
+        var error = Assert.Throws<NcfException>(() => LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = negatives }));
+
+        Assert.Equal($"hand-made: user 'A' has interacted with 4 of the 5 items, leaving 1 unseen; {negatives} distinct negatives "
+            + "per evaluation case cannot be drawn. " + advice, error.Message);
+        Assert.NotNull(LeaveOneOutSplitter.Split(HandMadeLog(), new DataLoadOptions { TestNegatives = 1 }).Test);
+    }
+
+    [Theory]
     [InlineData(99)]
     [InlineData(200)] // close to the number of unseen items: the dense (shuffle) path
     public void Negatives_AreDistinctUnseenAndDeterministic(int negativesPerCase)

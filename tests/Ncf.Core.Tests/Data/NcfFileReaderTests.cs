@@ -65,8 +65,19 @@ public sealed class NcfFileReaderTests : IDisposable
 
         Assert.Equal(3, data.Test!.Count);
         Assert.Equal("1 of 3 test cases belong to users with no training row (the first: user 1): "
-            + "they are ranked by an embedding that training never touches, at about chance level.", Assert.Single(data.Notes));
+            + "their user embeddings stay as initialised (no training row updates them; only --l2 shrinks them), "
+            + "so their rankings show what the model learnt of the items alone.", Assert.Single(data.Notes));
         Assert.Empty(NcfFileReader.Read(Prefix()).Notes);
+    }
+
+    [Fact]
+    public void TooFewUnseenItemsForDrawnNegatives_IsAnErrorSayingHowManyFit()
+    {
+        // Without a negative file the negatives are drawn: user 0 knows items 1, 2, 3 and its test item 4 of 0..5.
+        var error = Assert.Throws<NcfException>(() => NcfFileReader.Read(Prefix(negative: null), new DataLoadOptions { TestNegatives = 3 }));
+
+        Assert.Equal("toy: user '0' has interacted with 4 of the 6 items; 3 distinct negatives per evaluation case cannot be drawn. "
+            + "Lower the number of test negatives to 2 or fewer (ncf: --test-neg).", error.Message);
     }
 
     [Fact]

@@ -206,7 +206,7 @@ public static class NcfFileReader
             if (sampler.Unseen < k)
             {
                 throw new NcfException($"{name}: user '{u}' has interacted with {itemCount - sampler.Unseen} of the {itemCount} items; "
-                    + $"{k} distinct negatives per evaluation case cannot be drawn. Lower the number of test negatives.");
+                    + $"{k} distinct negatives per evaluation case cannot be drawn. Lower the number of test negatives to {sampler.Unseen} or fewer (ncf: --test-neg).");
             }
 
             if (drawTest)
@@ -276,7 +276,7 @@ public static class NcfFileReader
         if (untrained > 0)
         {
             notes.Add($"{untrained:N0} of {test.Users.Count:N0} test cases belong to users with no training row (the first: user {firstUntrained}): "
-                + "they are ranked by an embedding that training never touches, at about chance level.");
+                + "their user embeddings stay as initialised (no training row updates them; only --l2 shrinks them), so their rankings show what the model learnt of the items alone.");
         }
 
         return new NcfDataset(name, userCount, itemCount, finalUsers, finalItems, testSet, validation,

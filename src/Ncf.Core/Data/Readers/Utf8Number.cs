@@ -22,7 +22,18 @@ internal static class Utf8Number
 
         bool negative = text[0] == (byte)'-';
         int i = negative || text[0] == (byte)'+' ? 1 : 0;
-        if (i == text.Length || text.Length - i > 19)
+        if (i == text.Length)
+        {
+            return false;
+        }
+
+        // Leading zeros add no digits to the value: only the rest must fit in 19.
+        while (i < text.Length - 1 && text[i] == (byte)'0')
+        {
+            i++;
+        }
+
+        if (text.Length - i > 19)
         {
             return false;
         }

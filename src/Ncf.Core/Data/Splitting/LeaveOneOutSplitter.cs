@@ -120,7 +120,8 @@ public static class LeaveOneOutSplitter
             {
                 throw new NcfException($"{log.Source}: user '{log.UserIds[u]}' has interacted with {keptItems - sampler.Unseen} of the "
                     + $"{keptItems} items, leaving {sampler.Unseen} unseen; {k} distinct negatives per evaluation case cannot be drawn. "
-                    + "Lower the number of test negatives (ncf: --test-neg): this user has seen nearly the whole catalogue.");
+                    + $"Lower the number of test negatives to {sampler.Unseen} or fewer (ncf: --test-neg)"
+                    + (keptItems <= k ? $": the catalogue holds only {keptItems} items." : "."));
             }
 
             testUsers.Add(nu);
