@@ -10,6 +10,9 @@ internal static class Cli
     public const int Cancelled = 130;
     public const int InternalError = 70;
 
+    /// <summary>An input or output that failed underneath the command (a full disk for the output, say): sysexits' EX_IOERR.</summary>
+    public const int IoError = 74;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         using var cancel = new CancellationTokenSource();
@@ -56,6 +59,13 @@ internal static class Cli
         {
             stderr.WriteLine($"ncf: error: {e.Message}");
             return UserError;
+        }
+        catch (IOException e)
+        {
+            // Files the command opens itself are reported as bad input (NcfException); what reaches here failed under
+            // an open stream, typically standard output on a full disk.
+            TryWriteLine(stderr, $"ncf: error: input/output failed: {e.Message}");
+            return IoError;
         }
         catch (OutOfMemoryException)
         {
@@ -177,7 +187,8 @@ internal static class Cli
             the new one is verified. A failed or cancelled download leaves nothing behind.
         ncf devices                            lists compute devices
 
-        Exit codes: 0 success, 2 bad input, 130 cancelled (Ctrl-C; 143 on SIGTERM, 129 on SIGHUP), 70 internal error.
+        Exit codes: 0 success, 2 bad input, 74 input/output failed (a full disk), 130 cancelled (Ctrl-C; 143 on SIGTERM,
+        129 on SIGHUP), 70 internal error.
 
         """;
 }

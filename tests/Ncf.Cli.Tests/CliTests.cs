@@ -267,6 +267,29 @@ public sealed class CliTests : IDisposable
         Assert.Equal(before, JsonDocument.Parse(eout).RootElement.GetProperty("hr").GetDouble(), 6);
     }
 
+    /// <summary>Standard output on a full disk: every write fails as /dev/full's does.</summary>
+    private sealed class FullDiskWriter : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value) => throw new IOException("No space left on device");
+
+        public override void Write(string? value) => throw new IOException("No space left on device");
+    }
+
+    [Theory]
+    [InlineData("train", "--epochs", "1", "--model", "gmf")]
+    [InlineData("train", "--epochs", "1", "--model", "gmf", "--json")]
+    [InlineData("bench", "--epochs", "1", "--model", "gmf", "--score-users", "10")]
+    public void An_output_that_cannot_be_written_is_exit_74_with_one_line_not_an_internal_error(params string[] args)
+    {
+        var stderr = new StringWriter();
+        int code = Ncf.Cli.Cli.Run(args, new FullDiskWriter(), stderr);
+
+        Assert.Equal(74, code);
+        Assert.Equal("ncf: error: input/output failed: No space left on device" + Environment.NewLine, stderr.ToString());
+    }
+
     [Fact]
     public void Text_output_has_a_line_per_epoch_with_speed_and_the_popularity_baseline()
     {

@@ -14,6 +14,7 @@ public static class TopK
     /// <paramref name="candidates"/> (all items when empty), leaving out the items in <paramref name="exclude"/>'s
     /// row for the user. Equal scores are ordered by item index, so results are deterministic.
     /// </summary>
+    /// <exception cref="NcfException">The scorer gives a NaN or infinite score (a model whose weights overflow).</exception>
     public static Recommendation[] ForUser(IScorer scorer, int user, int k, UserItemIndex? exclude = null, ReadOnlySpan<int> candidates = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -47,6 +48,8 @@ public static class TopK
             users.AsSpan().Fill(user);
             scorer.Score(users, items, scores);
         }
+
+        RequireFinite(scores, user, items);
         return Select(items, scores, k, exclude is null ? default : exclude.ItemsOf(user));
     }
 
@@ -86,10 +89,26 @@ public static class TopK
         fast.ScoreAllItems(users, scores);
         for (int n = 0; n < users.Length; n++)
         {
-            result[n] = Select(items, scores.AsSpan().Slice((int)((long)n * itemCount), itemCount), k, exclude is null ? default : exclude.ItemsOf(users[n]));
+            var row = scores.AsSpan().Slice((int)((long)n * itemCount), itemCount);
+            RequireFinite(row, users[n], items);
+            result[n] = Select(items, row, k, exclude is null ? default : exclude.ItemsOf(users[n]));
         }
 
         return result;
+    }
+
+    // A model whose parameters are finite can still overflow float arithmetic (a hand-made or corrupted file with
+    // huge weights); its NaN or infinite scores would rank nothing meaningfully, so they are an error, not a ranking.
+    private static void RequireFinite(ReadOnlySpan<float> scores, int user, ReadOnlySpan<int> items)
+    {
+        for (int n = 0; n < scores.Length; n++)
+        {
+            if (!float.IsFinite(scores[n]))
+            {
+                throw new NcfException($"The model scores user index {user}, item index {items[n]} as {scores[n]}: its parameters are too "
+                    + "large for float arithmetic (a corrupted or hand-made model), so it cannot rank items.");
+            }
+        }
     }
 
     private static void CheckUser(IScorer scorer, int user)

@@ -114,7 +114,20 @@ public static class NcfModelFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            // Exactly the file's length: a device such as /dev/zero reports 0 and would otherwise be read for ever.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            if (!stream.CanSeek)
+            {
+                throw new NcfException($"{path}: not a regular file (a pipe or a socket?); a model file is read from disk.");
+            }
+
+            if (stream.Length > Array.MaxLength)
+            {
+                throw new NcfException($"{path}: {stream.Length:N0} bytes, more than a model file can hold.");
+            }
+
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -160,13 +173,22 @@ public static class NcfModelFile
             throw new NcfException($"{path}: invalid model header: {e.Message}", e);
         }
 
+        // Checked before the model is allocated: a forged header must not make a small file ask for gigabytes.
+        long shaped = NcfModel.ParameterCount(users, items, options);
+        if (count != shaped)
+        {
+            throw new NcfException($"{path}: holds {count} parameters but a {kind} with these shapes ({users} users, {items} items) has {shaped}.");
+        }
+
+        if (users < 1 || items < 1 || (long)count * sizeof(float) + 8L * users + 4L * items > reader.Remaining)
+        {
+            throw new NcfException($"{path}: the file is truncated or inconsistent ({users} users, {items} items and {count} parameters "
+                + $"need more than the {reader.Remaining} bytes left).");
+        }
+
         var model = new NcfModel(backend, users, items, options);
         try
         {
-            if (count != model.Parameters.Layout.Length)
-            {
-                throw new NcfException($"{path}: holds {count} parameters but a {kind} with these shapes has {model.Parameters.Layout.Length}.");
-            }
 
             var raw = reader.Bytes((long)count * sizeof(float));
             var values = new float[count];
@@ -237,7 +259,7 @@ public static class NcfModelFile
         var pairUsers = new int[knownItems.Length];
         for (int u = 0; u < users; u++)
         {
-            if (offsets[u + 1] < offsets[u])
+            if (offsets[u + 1] < offsets[u] || offsets[u + 1] > knownItems.Length)
             {
                 throw new NcfException($"{path}: the known-items table is inconsistent.");
             }
@@ -307,6 +329,8 @@ public static class NcfModelFile
 
         public void Skip(int count) => Bytes(count);
 
+        public readonly long Remaining => data.Length - _position;
+
         public ReadOnlySpan<byte> Bytes(long count)
         {
             if (count < 0 || count > data.Length - _position)
@@ -360,6 +384,8 @@ public static class NcfModelFile
 }
 
 /// <summary>Writes files so that readers and crashes never see a partial file.</summary>
+/// <remarks>A path that names a device or a named pipe (<c>/dev/null</c>, <c>/dev/stdout</c>, a FIFO) is written into
+/// directly, as a shell's <c>&gt;</c> would, instead of being replaced by a regular file.</remarks>
 public static class AtomicFile
 {
     /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it into place.</summary>
@@ -379,6 +405,14 @@ public static class AtomicFile
     /// kept. The replaced file's Unix permissions carry over to the new one (a private model stays private).</remarks>
     public static void Write(string path, Action<Stream> write)
     {
+        if (SpecialFile.Is(path))
+        {
+            // A device or a named pipe (/dev/null, /dev/stdout, a FIFO) is written into, never replaced: renaming a
+            // file over it would destroy the device node, and "whole or not at all" has no meaning for a stream.
+            WriteInto(path, write);
+            return;
+        }
+
         string full = TargetOf(path);
         string directory = Path.GetDirectoryName(full) ?? ".";
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -407,6 +441,20 @@ public static class AtomicFile
         {
             TryDelete(temporary);
             throw;
+        }
+    }
+
+    private static void WriteInto(string path, Action<Stream> write)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 1 << 16);
+            write(stream);
+            stream.Flush();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NcfException($"{path}: cannot write to the device or pipe ({e.Message})", e);
         }
     }
 

@@ -96,6 +96,33 @@ public sealed class NcfModel : IFullCatalogueScorer, IDisposable
         _relu = new Relu(backend);
     }
 
+    /// <summary>
+    /// The number of parameters (floats) a model of this shape holds, without creating it: its parameters take 4 bytes
+    /// each, and training keeps as many gradients and, with Adam, twice as many moments beside them.
+    /// </summary>
+    public static long ParameterCount(int userCount, int itemCount, ModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        long rows = (long)Math.Max(userCount, 0) + Math.Max(itemCount, 0), count = 0;
+        if (options.Kind != ModelKind.Mlp)
+        {
+            count += rows * options.Factors;
+        }
+
+        if (options.Kind != ModelKind.Gmf)
+        {
+            int e = options.MlpEmbeddingDim;
+            count += rows * e;
+            for (long k = 0, width = 2L * e; k < options.Layers; k++, width /= 2)
+            {
+                count += width / 2 * width + width / 2;
+            }
+        }
+
+        return count + (options.Kind == ModelKind.NeuMF ? 2 * options.Factors : options.Factors) + 1;
+    }
+
     /// <summary>The backend running the model.</summary>
     public IBackend Backend { get; }
 

@@ -193,6 +193,31 @@ public sealed class CompressedAndBinaryInputTests : IDisposable
         }
     }
 
+    [Fact]
+    public void AGzippedGiantLine_IsRefusedAt64MB_NotReadIntoGigabytes()
+    {
+        // A fuzzer's 1 MB gzip of a 1 GB ID took 6 GB of memory before its error; lines stop at 64 MB now.
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write("user,item\nu1,"u8);
+            var chunk = new byte[1 << 20];
+            chunk.AsSpan().Fill((byte)'a');
+            for (int n = 0; n < 65; n++)
+            {
+                gzip.Write(chunk);
+            }
+        }
+
+        string file = _temp.WriteBytes("bomb.csv.gz", output.ToArray());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<DataFormatException>(() => NcfDataLoader.LoadLog(file));
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains("a line longer than 64 MB", error.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 256L << 20);
+    }
+
     private static byte[] Gzip(string text)
     {
         using var output = new MemoryStream();

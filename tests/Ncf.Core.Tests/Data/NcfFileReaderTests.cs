@@ -81,6 +81,21 @@ public sealed class NcfFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void OneStrayHugeId_IsAnErrorNamingItsLine_NotMillionsOfEmptyRows()
+    {
+        // A fuzzer's single line "10000000 3 4 978300000" made a 10-million-user model (7.6 GB).
+        var error = Assert.Throws<DataFormatException>(() => NcfFileReader.Read(Prefix(Train + "10000000\t3\t4\t978300000\n")));
+
+        Assert.Equal(8, error.Line);
+        Assert.Contains("user ID 10000000 makes the users 0..10000000, 10,000,001 embedding rows for 4 distinct users", error.Message);
+        Assert.Contains("--format csv", error.Message);
+
+        // Gaps are fine while the range stays near the IDs in use: items 0..99,999 with most of them unused.
+        var sparse = NcfFileReader.Read(Prefix(Train + "2\t99999\t1\t3\n"), new DataLoadOptions { TestNegatives = 2 });
+        Assert.Equal(100_000, sparse.ItemCount);
+    }
+
+    [Fact]
     public void HoldOutNone_AddsTheTestItemsToTraining()
     {
         var data = NcfFileReader.Read(Prefix(), new DataLoadOptions { HoldOut = HoldOut.None });

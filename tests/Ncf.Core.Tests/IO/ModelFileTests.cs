@@ -151,6 +151,148 @@ public sealed class ModelFileTests : IDisposable
         Assert.Throws<NcfException>(() => NcfRecommender.Load(Path.Combine(_folder, "missing.ncf"), backend));
     }
 
+    /// <summary>The file with its SHA-256 recomputed, so that forged fields get past the checksum and are parsed.</summary>
+    private static byte[] Resealed(byte[] file)
+    {
+        var body = file[..^32];
+        return [.. body, .. System.Security.Cryptography.SHA256.HashData(body)];
+    }
+
+    [Fact]
+    public void Forged_headers_and_tables_behind_a_valid_checksum_are_refused_before_anything_large_is_allocated()
+    {
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend, ModelKind.NeuMF);
+        string path = Path.Combine(_folder, "m.ncf"), bad = Path.Combine(_folder, "forged.ncf");
+        recommender.Save(path);
+        var good = File.ReadAllBytes(path);
+        var le = new Func<byte[], int, int>((bytes, at) => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at)));
+
+        // Header: magic (8), version, kind, factors, layers, users (offset 24), items (28), parameter count (32).
+        string Refused(Action<byte[]> forge)
+        {
+            var forged = (byte[])good.Clone();
+            forge(forged);
+            File.WriteAllBytes(bad, Resealed(forged));
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var error = Assert.Throws<NcfException>(() => NcfRecommender.Load(bad, backend));
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < 1 << 20, $"{allocated:N0} bytes allocated to refuse a {good.Length}-byte file: {error.Message}");
+            Assert.Contains(bad, error.Message);
+            return error.Message;
+        }
+
+        void Put(byte[] bytes, int at, int value) => System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), value);
+        var shape = new ModelOptions { Kind = ModelKind.NeuMF, Factors = 4, Layers = 2 };
+        Assert.Equal(le(good, 32), NcfModel.ParameterCount(3, 4, shape)); // the writer's count is the shape's
+
+        // Four million users with the real parameter count: the count no longer fits the shape.
+        long huge = NcfModel.ParameterCount(4_000_000, 4, shape);
+        Assert.Contains($"holds {le(good, 32)} parameters but a NeuMF with these shapes (4000000 users, 4 items) has {huge}",
+            Refused(f => Put(f, 24, 4_000_000)));
+
+        // A count made to fit: the file is far too short for it.
+        Assert.Contains($"the file is truncated or inconsistent (4000000 users, 4 items and {huge} parameters need more than",
+            Refused(f => { Put(f, 24, 4_000_000); Put(f, 32, (int)huge); }));
+        Assert.Contains("the file is truncated or inconsistent (-5 users, 4 items", Refused(f => { Put(f, 24, -5); Put(f, 32, (int)NcfModel.ParameterCount(-5, 4, shape)); }));
+
+        // The known-items offsets (after the parameters, the name and the two ID tables) pointing past the table.
+        int at = 36 + le(good, 32) * 4;
+        at += 4 + le(good, at);                   // the name
+        for (int table = 0; table < 2; table++)   // user IDs, then item IDs
+        {
+            int ids = le(good, at);
+            at += 4;
+            for (int i = 0; i < ids; i++)
+            {
+                at += 4 + le(good, at);
+            }
+        }
+
+        int pairs = le(good, at);
+        Assert.Equal(recommender.KnownItems.Items.Length, pairs);
+        Assert.Contains("the known-items table is inconsistent", Refused(f => Put(f, at + 4 + 4, 1000))); // offsets[1]
+        Assert.Contains("the known-items table is inconsistent", Refused(f => Put(f, at + 4 + 4, -1)));
+    }
+
+    [Fact]
+    public void Finite_weights_whose_scores_overflow_are_an_error_not_a_ranking()
+    {
+        // Every parameter 3e38 is finite (so the file loads), but the products overflow to infinity, and inf - inf
+        // sums are NaN: such scores would silently drop items or print -Infinity.
+        using var backend = new CpuBackend();
+        using var recommender = MakeRecommender(backend, ModelKind.Gmf);
+        var huge = new float[recommender.Model.Parameters.Layout.Length];
+        for (int i = 0; i < huge.Length; i++)
+        {
+            huge[i] = i % 2 == 0 ? 3e38f : -3e38f;
+        }
+
+        recommender.Model.Parameters.Load(huge);
+        string path = Path.Combine(_folder, "huge.ncf");
+        recommender.Save(path);
+        using var loaded = NcfRecommender.Load(path, backend);
+
+        Assert.Contains("its parameters are too large for float arithmetic", Assert.Throws<NcfException>(() => loaded.Recommend("alice", 2)).Message);
+        Assert.Throws<NcfException>(() => loaded.Recommend("alice", 2, ["i-c", "i-d"]));
+        Assert.Throws<NcfException>(() => loaded.RecommendAll(2).ToList());
+    }
+
+    [Fact]
+    public async Task A_named_pipe_or_a_device_is_written_into_not_replaced_by_a_regular_file()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // devices and FIFOs are told apart on Linux only (statx)
+        }
+
+        string fifo = Path.Combine(_folder, "pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var reader = Task.Run(() => File.ReadAllBytes(fifo)); // opening blocks until the writer opens its end
+        Ncf.IO.AtomicFile.Write(fifo, "user\trank\titem\n"u8);
+        Assert.Equal("user\trank\titem\n"u8.ToArray(), await reader.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(Ncf.IO.SpecialFile.Is(fifo));
+        Assert.Equal([fifo], Directory.GetFileSystemEntries(_folder)); // no temporary file beside it
+
+        // /dev/null takes the bytes and stays a device.
+        Ncf.IO.AtomicFile.Write("/dev/null", new byte[1000]);
+        Assert.True(Ncf.IO.SpecialFile.Is("/dev/null"));
+        Assert.False(Ncf.IO.SpecialFile.Is(fifo + ".missing"));
+        Assert.False(Ncf.IO.SpecialFile.Is(_folder));
+    }
+
+    [Fact]
+    public void A_device_that_never_ends_is_not_a_model_file()
+    {
+        if (!File.Exists("/dev/zero"))
+        {
+            return; // no such device on this system (Windows)
+        }
+
+        using var backend = new CpuBackend();
+        var error = Assert.Throws<NcfException>(() => NcfRecommender.Load("/dev/zero", backend));
+        Assert.Contains("/dev/zero: not an Ncf.Native model file", error.Message);
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Gmf, 1, 1)]
+    [InlineData(ModelKind.Mlp, 8, 1)]
+    [InlineData(ModelKind.Mlp, 4, 3)]
+    [InlineData(ModelKind.NeuMF, 64, 3)]
+    [InlineData(ModelKind.NeuMF, 3, 4)]
+    public void ParameterCount_is_the_size_of_the_model_it_describes(ModelKind kind, int factors, int layers)
+    {
+        using var backend = new CpuBackend();
+        var options = new ModelOptions { Kind = kind, Factors = factors, Layers = layers };
+        using var model = new NcfModel(backend, 17, 5, options);
+        Assert.Equal(model.Parameters.Layout.Length, NcfModel.ParameterCount(17, 5, options));
+    }
+
     [Fact]
     public void Saving_over_an_existing_file_replaces_it_whole()
     {

@@ -70,6 +70,7 @@ public static class NcfFileReader
             throw new DataFormatException(trainPath, 0, "no interactions found (the file is empty or holds only blank lines)");
         }
 
+        RequireDenseIds(trainPath, train);
         int userCount = train.MaxUser + 1, itemCount = train.MaxItem + 1;
         TestCases test;
         if (hasNegatives)
@@ -368,11 +369,47 @@ public static class NcfFileReader
             result.Items.Add(item);
             result.Times.Add(time);
             result.Lines?.Add((int)reader.LineNumber);
-            result.MaxUser = Math.Max(result.MaxUser, user);
-            result.MaxItem = Math.Max(result.MaxItem, item);
+            if (user > result.MaxUser)
+            {
+                (result.MaxUser, result.MaxUserLine) = (user, reader.LineNumber);
+            }
+
+            if (item > result.MaxItem)
+            {
+                (result.MaxItem, result.MaxItemLine) = (item, reader.LineNumber);
+            }
         }
 
         return result;
+    }
+
+    // NCF files number users and items densely from 0, and every ID up to the largest gets an embedding row: one stray
+    // large ID (a corrupted line) would otherwise make a model of millions of empty rows and take gigabytes.
+    private static void RequireDenseIds(string path, Ratings train)
+    {
+        foreach (var (what, ids, max, line) in new[] { ("user", train.Users, train.MaxUser, train.MaxUserLine), ("item", train.Items, train.MaxItem, train.MaxItemLine) })
+        {
+            const int Slack = 100_000; // small files may skip IDs freely
+            if (max < Slack)
+            {
+                continue;
+            }
+
+            var seen = new System.Collections.BitArray(max + 1);
+            int distinct = 0;
+            foreach (int id in ids)
+            {
+                distinct += seen[id] ? 0 : 1;
+                seen[id] = true;
+            }
+
+            if (max + 1L > 4L * distinct + Slack)
+            {
+                throw new DataFormatException(path, line,
+                    $"{what} ID {max} makes the {what}s 0..{max}, {max + 1L:N0} embedding rows for {distinct:N0} distinct {what}s: NCF files number "
+                    + $"{what}s densely from 0. Renumber them, or read the log as a generic CSV/TSV (--format csv), which maps any IDs to dense rows.");
+            }
+        }
     }
 
     // Reads `(user,item)\tneg1\tneg2...` lines. Every line must list as many negatives as the first (99 in the
@@ -491,6 +528,12 @@ public static class NcfFileReader
         public int MaxUser { get; set; } = -1;
 
         public int MaxItem { get; set; } = -1;
+
+        /// <summary>The 1-based line of the largest user ID's first row.</summary>
+        public long MaxUserLine { get; set; }
+
+        /// <summary>The 1-based line of the largest item ID's first row.</summary>
+        public long MaxItemLine { get; set; }
     }
 
     private sealed class TestCases

@@ -162,6 +162,10 @@ internal sealed class Utf8LineReader : IDisposable
     // Longer than any real interaction-log line; see the mixed-line-end check.
     private const int MixedLineEndLimit = 1 << 20;
 
+    // The longest line read at all (a test.negative line listing a 26,000-item catalogue is ~200 kB): beyond it the
+    // buffer would keep doubling, and a gzipped file of one giant line could ask for gigabytes.
+    internal const int MaxLineLength = 64 << 20;
+
     private enum LineEnds
     {
         Unknown,
@@ -315,6 +319,12 @@ internal sealed class Utf8LineReader : IDisposable
 
         if (_end == _buffer.Length)
         {
+            if (_buffer.Length >= MaxLineLength)
+            {
+                throw new DataFormatException(Path, LineNumber + 1,
+                    $"a line longer than {MaxLineLength >> 20} MB: no interaction log has one (is this a binary file, or one whose line ends were lost?)");
+            }
+
             Array.Resize(ref _buffer, _buffer.Length * 2);
         }
 
