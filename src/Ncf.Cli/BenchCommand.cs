@@ -59,7 +59,7 @@ internal static class BenchCommand
         }
 
         var createBackend = Common.Backend(args);
-        var loadData = Common.DataLoader(args, seed);
+        var loadData = Common.DataLoader(args, seed, cancellationToken);
         args.RejectUnknown("bench");
         using var backend = createBackend();
         var data = loadData();

@@ -19,9 +19,9 @@ internal static class Common
     /// Reads the data options (--data --format --header --validation --min-interactions --test-neg --holdout) and returns the loader,
     /// so that a command can reject unknown options before it spends time loading anything.
     /// </summary>
-    public static Func<NcfDataset> DataLoader(Arguments args, ulong seed)
+    public static Func<NcfDataset> DataLoader(Arguments args, ulong seed, CancellationToken cancellationToken)
     {
-        var load = SeededDataLoader(args);
+        var load = SeededDataLoader(args, cancellationToken);
         return () => load(seed);
     }
 
@@ -30,7 +30,7 @@ internal static class Common
     /// <paramref name="keepValidation"/> the validation rows stay in training (`--refit`); the test cases and their
     /// negatives are the same either way.
     /// </summary>
-    public static Func<ulong, NcfDataset> SeededDataLoader(Arguments args, bool keepValidation = true)
+    public static Func<ulong, NcfDataset> SeededDataLoader(Arguments args, CancellationToken cancellationToken, bool keepValidation = true)
     {
         string? path = args.String("data");
         string? formatName = args.String("format");
@@ -63,7 +63,7 @@ internal static class Common
             throw new NcfException("--holdout none trains on every interaction and keeps no test or validation cases; drop --validation and --test-neg.");
         }
 
-        return seed => DataFiles.Load(path, format, validation, seed, minInteractions, testNegatives, holdOut, hasHeader);
+        return seed => DataFiles.Load(path, format, validation, seed, cancellationToken, minInteractions, testNegatives, holdOut, hasHeader);
     }
 
     /// <summary>

@@ -5,7 +5,8 @@ namespace Ncf.Cli;
 /// <summary>Reads data files for the commands: a file, a folder or an NCF prefix, format detected or forced.</summary>
 internal static class DataFiles
 {
-    public static NcfDataset Load(string path, DatasetFormat format, bool validation, ulong seed, int minInteractions = 0, int testNegatives = 99,
+    public static NcfDataset Load(string path, DatasetFormat format, bool validation, ulong seed, CancellationToken cancellationToken,
+        int minInteractions = 0, int testNegatives = 99,
         HoldOut holdOut = HoldOut.Latest, bool? hasHeader = null) =>
         NcfDataLoader.Load(path, new DataLoadOptions
         {
@@ -16,5 +17,5 @@ internal static class DataFiles
             TestNegatives = testNegatives,
             HoldOut = holdOut,
             HasHeader = hasHeader,
-        });
+        }, cancellationToken);
 }

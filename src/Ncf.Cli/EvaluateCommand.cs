@@ -28,7 +28,7 @@ internal static class EvaluateCommand
             throw new NcfException("--seed draws the test negatives of a data file's split; the synthetic data has its own. Drop it or give --data.");
         }
 
-        var loadData = Common.SeededDataLoader(args);
+        var loadData = Common.SeededDataLoader(args, cancellationToken);
         args.RejectUnknown("evaluate");
         using var backend = new CpuBackend();
         using var recommender = NcfRecommender.Load(path, backend);

@@ -110,8 +110,8 @@ internal static class TrainCommand
         }
 
         var createBackend = Common.Backend(args);
-        var loadData = Common.DataLoader(args, seed);
-        var loadRefitData = refit ? Common.SeededDataLoader(args, keepValidation: false) : null;
+        var loadData = Common.DataLoader(args, seed, cancellationToken);
+        var loadRefitData = refit ? Common.SeededDataLoader(args, cancellationToken, keepValidation: false) : null;
         args.RejectUnknown("train");
         using var backend = createBackend();
         var loadClock = Stopwatch.StartNew();

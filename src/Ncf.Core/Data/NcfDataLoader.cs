@@ -31,7 +31,11 @@ public static class NcfDataLoader
     /// <exception cref="NcfException">The path does not exist, holds no known data file, an option is invalid, or a
     /// hold-out asked for finds no case (no user has enough distinct items).</exception>
     /// <exception cref="DataFormatException">A file is malformed (the message names the file and line).</exception>
-    public static NcfDataset Load(string path, DataLoadOptions? options = null)
+    /// <param name="path">A file, a folder holding one, or an NCF prefix.</param>
+    /// <param name="options">The split and format; defaults as documented on <see cref="DataLoadOptions"/>.</param>
+    /// <param name="cancellationToken">Checked as the files are read (every megabyte or so) and between the split's users.</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public static NcfDataset Load(string path, DataLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DataLoadOptions();
         options.Validate();
@@ -39,13 +43,16 @@ public static class NcfDataLoader
         string name = DatasetName(path, resolved, format);
         RejectHeaderSetting(resolved, format, options.HasHeader);
         return format == DatasetFormat.Ncf
-            ? NcfFileReader.Read(resolved, options, name)
-            : LeaveOneOutSplitter.Split(ReadLog(resolved, format, options.HasHeader), options, name);
+            ? NcfFileReader.Read(resolved, options, name, cancellationToken)
+            : LeaveOneOutSplitter.Split(ReadLog(resolved, format, options.HasHeader, cancellationToken), options, name, cancellationToken);
     }
 
     /// <summary>Reads the raw interaction log at <paramref name="path"/> without splitting it (not for NCF files, which are pre-split).</summary>
     /// <exception cref="NcfException">As <see cref="Load"/>, or the path is NCF data.</exception>
-    public static InteractionLog LoadLog(string path, DataLoadOptions? options = null)
+    /// <param name="path">A file or a folder holding one.</param>
+    /// <param name="options">The format; the split options are not used.</param>
+    /// <param name="cancellationToken">Checked as the file is read (every megabyte or so).</param>
+    public static InteractionLog LoadLog(string path, DataLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DataLoadOptions();
         options.Validate();
@@ -56,7 +63,7 @@ public static class NcfDataLoader
         }
 
         RejectHeaderSetting(resolved, format, options.HasHeader);
-        return ReadLog(resolved, format, options.HasHeader);
+        return ReadLog(resolved, format, options.HasHeader, cancellationToken);
     }
 
     // Only the generic reader has a header to detect; every other format's layout is fixed.
@@ -150,12 +157,12 @@ public static class NcfDataLoader
     private static DatasetFormat Sniffed(string file, DatasetFormat byName) =>
         byName == DatasetFormat.MovieLensCsv && !MovieLensReader.HasRatingsCsvLayout(file) ? DatasetFormat.Generic : byName;
 
-    private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader) => format switch
+    private static InteractionLog ReadLog(string file, DatasetFormat format, bool? hasHeader, CancellationToken cancellationToken) => format switch
     {
-        DatasetFormat.MovieLens100K => MovieLensReader.ReadUData(file),
-        DatasetFormat.MovieLens1M => MovieLensReader.ReadRatingsDat(file),
-        DatasetFormat.MovieLensCsv => MovieLensReader.ReadRatingsCsv(file),
-        _ => DelimitedInteractionReader.Read(file, hasHeader),
+        DatasetFormat.MovieLens100K => MovieLensReader.ReadUData(file, cancellationToken),
+        DatasetFormat.MovieLens1M => MovieLensReader.ReadRatingsDat(file, cancellationToken),
+        DatasetFormat.MovieLensCsv => MovieLensReader.ReadRatingsCsv(file, cancellationToken),
+        _ => DelimitedInteractionReader.Read(file, hasHeader, cancellationToken),
     };
 
     // "ratings.csv.gz" is read as "ratings.csv" (the readers decompress gzip whatever the name).

@@ -25,6 +25,35 @@ public sealed class NcfDataLoaderTests : IDisposable
         Assert.Equal(2, data.TrainCount);
     }
 
+    [Theory]
+    [InlineData("ml/ratings.dat", RatingsDat)]
+    [InlineData("ml/u.data", "10\t100\t5\t1\n10\t200\t4\t2\n20\t100\t3\t5\n20\t300\t3\t4\n")]
+    [InlineData("ml/ratings.csv", "userId,movieId,rating,timestamp\n10,100,5,1\n10,200,4,2\n20,100,3,5\n20,300,3,4\n")]
+    [InlineData("ml/clicks.csv", "alice,x\nalice,y\nbob,x\nbob,z\n")]
+    [InlineData("ml/toy.train.rating", "0\t0\t1\t1\n0\t1\t1\t2\n1\t1\t1\t1\n1\t2\t1\t2\n2\t3\t1\t1\n")]
+    public void A_cancelled_token_stops_every_reader(string name, string text)
+    {
+        string file = _temp.Write(name, text);
+        _temp.Write("ml/toy.test.negative", "(0,2)\t3\n(1,0)\t3\n");
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        string path = name.EndsWith(".train.rating", StringComparison.Ordinal) ? file[..^".train.rating".Length] : file;
+        var options = new DataLoadOptions { TestNegatives = 1 };
+
+        Assert.Throws<OperationCanceledException>(() => NcfDataLoader.Load(path, options, cancelled.Token));
+        Assert.NotNull(NcfDataLoader.Load(path, options, CancellationToken.None).Test); // the same files load otherwise
+    }
+
+    [Fact]
+    public void A_cancelled_token_stops_the_split()
+    {
+        var log = NcfDataLoader.LoadLog(_temp.Write("ratings.dat", RatingsDat));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() => LeaveOneOutSplitter.Split(log, new DataLoadOptions { TestNegatives = 1 }, null, cancelled.Token));
+    }
+
     [Fact]
     public void HeaderSetting_IsRefusedForFormatsWithAFixedLayout()
     {

@@ -45,9 +45,9 @@ public static class DelimitedInteractionReader
     private static readonly string[] TimeNames = ["timestamp", "time", "ts", "date", "datetime", "unixtime", "unixtimestamp", "unixreviewtime", "created", "createdat"];
 
     /// <summary>Reads <paramref name="path"/>; <paramref name="hasHeader"/> forces (true/false) or detects (null) the header.</summary>
-    public static InteractionLog Read(string path, bool? hasHeader = null)
+    public static InteractionLog Read(string path, bool? hasHeader = null, CancellationToken cancellationToken = default)
     {
-        using var reader = new Utf8LineReader(path);
+        using var reader = new Utf8LineReader(path, cancellationToken: cancellationToken);
         var users = new StringIdInterner();
         var items = new StringIdInterner();
         var rows = new InteractionLogBuilder(reader.Length / 16);

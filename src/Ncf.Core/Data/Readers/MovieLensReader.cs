@@ -15,15 +15,16 @@ namespace Ncf.Data;
 public static class MovieLensReader
 {
     /// <summary>Reads MovieLens-100K <c>u.data</c>: tab-separated <c>user item rating timestamp</c>.</summary>
-    public static InteractionLog ReadUData(string path) => Read(path, "\t"u8, "tab");
+    public static InteractionLog ReadUData(string path, CancellationToken cancellationToken = default) => Read(path, "\t"u8, "tab", cancellationToken);
 
     /// <summary>Reads MovieLens-1M or -10M <c>ratings.dat</c>: <c>UserID::MovieID::Rating::Timestamp</c>.</summary>
-    public static InteractionLog ReadRatingsDat(string path) => Read(path, "::"u8, "'::'");
+    public static InteractionLog ReadRatingsDat(string path, CancellationToken cancellationToken = default) => Read(path, "::"u8, "'::'", cancellationToken);
 
     /// <summary>Reads <c>ratings.csv</c> of ml-latest, ml-latest-small, ml-20m and ml-25m: a header, then
     /// comma-separated <c>userId,movieId,rating,timestamp</c>. A header naming other columns is an error (the file is
     /// some other export: read it with <see cref="DelimitedInteractionReader"/>).</summary>
-    public static InteractionLog ReadRatingsCsv(string path) => Read(path, ","u8, "comma", RatingsCsvHeader);
+    public static InteractionLog ReadRatingsCsv(string path, CancellationToken cancellationToken = default) =>
+        Read(path, ","u8, "comma", cancellationToken, RatingsCsvHeader);
 
     /// <summary>
     /// True when the first non-blank line of <paramref name="path"/> is MovieLens's <c>ratings.csv</c> header
@@ -86,9 +87,10 @@ public static class MovieLensReader
         return true;
     }
 
-    private static InteractionLog Read(string path, ReadOnlySpan<byte> delimiter, string delimiterName, string[]? header = null)
+    private static InteractionLog Read(string path, ReadOnlySpan<byte> delimiter, string delimiterName, CancellationToken cancellationToken,
+        string[]? header = null)
     {
-        using var reader = new Utf8LineReader(path);
+        using var reader = new Utf8LineReader(path, cancellationToken: cancellationToken);
         var users = new NumericIdInterner();
         var items = new NumericIdInterner();
         var rows = new InteractionLogBuilder(reader.Length / 20);

@@ -34,7 +34,11 @@ public static class NcfFileReader
     internal static string Existing(string file) => !File.Exists(file) && File.Exists(file + ".gz") ? file + ".gz" : file;
 
     /// <summary>Reads the files of <paramref name="prefix"/> (each may be gzipped as <c>FILE.gz</c>).</summary>
-    public static NcfDataset Read(string prefix, DataLoadOptions? options = null, string? name = null)
+    /// <param name="prefix">The path before <c>.train.rating</c>.</param>
+    /// <param name="options">The split; defaults as documented on <see cref="DataLoadOptions"/>.</param>
+    /// <param name="name">The data set's label; default the prefix's file name.</param>
+    /// <param name="cancellationToken">Checked as the files are read (every megabyte or so).</param>
+    public static NcfDataset Read(string prefix, DataLoadOptions? options = null, string? name = null, CancellationToken cancellationToken = default)
     {
         options ??= new DataLoadOptions();
         options.Validate();
@@ -64,7 +68,7 @@ public static class NcfFileReader
             throw new NcfException($"{negativePath}: file not found, and no {Path.GetFileName(testPath)} either; NCF data needs one of them for the test cases.");
         }
 
-        var train = ReadRatings(trainPath, userLimit: MaxId + 1, itemLimit: MaxId + 1, trainPath);
+        var train = ReadRatings(trainPath, userLimit: MaxId + 1, itemLimit: MaxId + 1, trainPath, cancellationToken);
         if (train.Users.Count == 0)
         {
             throw new DataFormatException(trainPath, 0, "no interactions found (the file is empty or holds only blank lines)");
@@ -75,15 +79,15 @@ public static class NcfFileReader
         TestCases test;
         if (hasNegatives)
         {
-            test = ReadNegatives(negativePath, userCount, itemCount, trainPath);
+            test = ReadNegatives(negativePath, userCount, itemCount, trainPath, cancellationToken);
             if (hasTestRatings)
             {
-                CheckAgreement(ReadRatings(testPath, userCount, itemCount, trainPath, keepLines: true), testPath, test, negativePath);
+                CheckAgreement(ReadRatings(testPath, userCount, itemCount, trainPath, cancellationToken, keepLines: true), testPath, test, negativePath);
             }
         }
         else
         {
-            var ratings = ReadRatings(testPath, userCount, itemCount, trainPath);
+            var ratings = ReadRatings(testPath, userCount, itemCount, trainPath, cancellationToken);
             if (ratings.Users.Count == 0)
             {
                 throw new DataFormatException(testPath, 0, "no test cases found (the file is empty or holds only blank lines)");
@@ -331,9 +335,9 @@ public static class NcfFileReader
     }
 
     // Reads `user item [rating [timestamp]]` lines; IDs must be below the limits (the training file's range).
-    private static Ratings ReadRatings(string path, int userLimit, int itemLimit, string trainPath, bool keepLines = false)
+    private static Ratings ReadRatings(string path, int userLimit, int itemLimit, string trainPath, CancellationToken cancellationToken, bool keepLines = false)
     {
-        using var reader = new Utf8LineReader(path);
+        using var reader = new Utf8LineReader(path, cancellationToken: cancellationToken);
         int capacity = (int)Math.Min(reader.Length / 16, 1 << 26);
         var result = new Ratings(capacity) { Lines = keepLines ? new List<int>(capacity) : null };
         Span<Range> fields = stackalloc Range[4];
@@ -415,9 +419,9 @@ public static class NcfFileReader
     // Reads `(user,item)\tneg1\tneg2...` lines. Every line must list as many negatives as the first (99 in the
     // paper's files): a line cut short by a broken download would otherwise rank its test item among fewer
     // candidates, and one with none would count as a hit, without a word.
-    private static TestCases ReadNegatives(string path, int userCount, int itemCount, string trainPath)
+    private static TestCases ReadNegatives(string path, int userCount, int itemCount, string trainPath, CancellationToken cancellationToken)
     {
-        using var reader = new Utf8LineReader(path);
+        using var reader = new Utf8LineReader(path, cancellationToken: cancellationToken);
         var cases = new TestCases();
         cases.NegativeOffsets.Add(0);
         int expected = -1;

@@ -34,12 +34,17 @@ internal sealed class Utf8LineReader : IDisposable
     private bool _eof;
     private bool _first = true;
     private long _decompressedBytes;
+    private readonly CancellationToken _cancellationToken;
 
     /// <summary>Opens <paramref name="path"/>; a missing or unreadable file is an <see cref="NcfException"/> naming it.</summary>
-    public Utf8LineReader(string path, int bufferSize = DefaultBufferSize)
+    /// <param name="path">The file, plain or gzipped.</param>
+    /// <param name="bufferSize">The first buffer's size; it grows to hold the longest line.</param>
+    /// <param name="cancellationToken">Checked at every refill of the buffer (each megabyte or so).</param>
+    public Utf8LineReader(string path, int bufferSize = DefaultBufferSize, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         Path = path;
+        _cancellationToken = cancellationToken;
         _file = OpenRead(path);
         try
         {
@@ -309,6 +314,7 @@ internal sealed class Utf8LineReader : IDisposable
     // Moves the unread tail to the front (growing the buffer when one line fills it) and reads more bytes.
     private void Fill()
     {
+        _cancellationToken.ThrowIfCancellationRequested();
         int pending = _end - _start;
         if (_start > 0)
         {

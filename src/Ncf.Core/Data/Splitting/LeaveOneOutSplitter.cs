@@ -27,7 +27,11 @@ public static class LeaveOneOutSplitter
     /// <exception cref="NcfException">No user survives the filter; a user has fewer unseen items than the negatives
     /// asked for (the message names the user's external ID); or a hold-out asked for finds no case: no user has two
     /// distinct items (test) or three (validation).</exception>
-    public static NcfDataset Split(InteractionLog log, DataLoadOptions? options = null, string? name = null)
+    /// <param name="log">The interactions, as read.</param>
+    /// <param name="options">The split; defaults as documented on <see cref="DataLoadOptions"/>.</param>
+    /// <param name="name">The data set's label; default the log's source.</param>
+    /// <param name="cancellationToken">Checked every 4,096 users while the negatives are drawn.</param>
+    public static NcfDataset Split(InteractionLog log, DataLoadOptions? options = null, string? name = null, CancellationToken cancellationToken = default)
     {
         options ??= new DataLoadOptions();
         options.Validate();
@@ -87,6 +91,11 @@ public static class LeaveOneOutSplitter
         int stamp = 0;
         for (int u = 0; u < userCount; u++)
         {
+            if ((u & 4095) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             int nu = newUser[u];
             if (nu < 0)
             {
