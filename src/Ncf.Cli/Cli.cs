@@ -60,10 +60,11 @@ internal static class Cli
             stderr.WriteLine($"ncf: error: {e.Message}");
             return UserError;
         }
-        catch (IOException e)
+        catch (IOException e) when (e is not FileNotFoundException and not FileLoadException)
         {
             // Files the command opens itself are reported as bad input (NcfException); what reaches here failed under
-            // an open stream, typically standard output on a full disk.
+            // an open stream, typically standard output on a full disk. (A missing assembly, also an IOException, is
+            // an internal error.)
             TryWriteLine(stderr, $"ncf: error: input/output failed: {e.Message}");
             return IoError;
         }

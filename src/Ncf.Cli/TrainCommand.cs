@@ -261,36 +261,67 @@ internal static class TrainCommand
 
     /// <summary>
     /// The refit reads the data again without the validation hold-out; it must be the same split (a file replaced
-    /// between the two reads would silently train on another one).
+    /// between the two reads would silently train on another one): the same IDs and test cases, and training rows that
+    /// are the first read's plus every row of each validation pair (a file may repeat a pair, and the hold-out takes
+    /// all of its rows).
     /// </summary>
-    private static void RequireSameSplit(NcfDataset selection, NcfDataset refit)
+    internal static void RequireSameSplit(NcfDataset selection, NcfDataset refit)
     {
         var (a, b) = (selection.Test!, refit.Test!);
         if (!selection.UserIds.Ids.SequenceEqual(refit.UserIds.Ids) || !selection.ItemIds.Ids.SequenceEqual(refit.ItemIds.Ids)
             || !a.Users.AsSpan().SequenceEqual(b.Users) || !a.TargetItems.AsSpan().SequenceEqual(b.TargetItems)
             || !a.Negatives.AsSpan().SequenceEqual(b.Negatives)
-            || !TrainingPairs(refit, null).SetEquals(TrainingPairs(selection, selection.Validation)))
+            || !RowsAreSelectionsPlusValidation(selection, refit))
         {
             throw new NcfException($"{selection.Name}: read again for the refit, the data is not the split validation chose on (did the file change?).");
         }
     }
 
-    // The distinct (user, item) pairs of the training rows and of `alsoCases`: compared as sets, since a file may
-    // repeat a pair and the hold-out takes out every row of the pair it holds out.
-    private static HashSet<long> TrainingPairs(NcfDataset data, EvaluationSet? alsoCases)
+    // Compares the training rows as multisets of (user, item) pairs through an order-independent sum of mixed
+    // hashes, in memory proportional to the validation cases only (a 20-million-row log needs no copy of its rows).
+    private static bool RowsAreSelectionsPlusValidation(NcfDataset selection, NcfDataset refit)
     {
-        var pairs = new HashSet<long>(data.TrainCount + (alsoCases?.Count ?? 0));
-        for (int n = 0; n < data.TrainCount; n++)
+        static long Pair(int user, int item) => ((long)user << 32) | (uint)item;
+
+        var validation = selection.Validation!;
+        var held = new HashSet<long>(validation.Count);
+        for (int c = 0; c < validation.Count; c++)
         {
-            pairs.Add(((long)data.TrainUsers[n] << 32) | (uint)data.TrainItems[n]);
+            held.Add(Pair(validation.Users[c], validation.TargetItems[c]));
         }
 
-        for (int c = 0; c < (alsoCases?.Count ?? 0); c++)
+        var found = new HashSet<long>(held.Count);
+        ulong refitSum = 0, selectionSum = 0;
+        long refitOthers = 0;
+        for (int n = 0; n < refit.TrainCount; n++)
         {
-            pairs.Add(((long)alsoCases!.Users[c] << 32) | (uint)alsoCases.TargetItems[c]);
+            long pair = Pair(refit.TrainUsers[n], refit.TrainItems[n]);
+            if (held.Contains(pair))
+            {
+                found.Add(pair);
+            }
+            else
+            {
+                refitSum += Mix(pair);
+                refitOthers++;
+            }
         }
 
-        return pairs;
+        for (int n = 0; n < selection.TrainCount; n++)
+        {
+            selectionSum += Mix(Pair(selection.TrainUsers[n], selection.TrainItems[n]));
+        }
+
+        return found.Count == held.Count && refitOthers == selection.TrainCount && refitSum == selectionSum;
+    }
+
+    // SplitMix64's finaliser: a bijection that spreads every input bit over the output.
+    private static ulong Mix(long value)
+    {
+        ulong z = (ulong)value + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>

@@ -953,6 +953,33 @@ public sealed class CliTests : IDisposable
         Assert.Contains("refit with the validation rows in training (10 interactions)", output);
     }
 
+    [Theory]
+    [InlineData("0\t1\t5\t10\n", "0\t1\t5\t10\n0\t1\t5\t10\n")] // a training row repeated
+    [InlineData("1\t5\t3\t9\n", "1\t0\t3\t9\n")]                   // a row's item changed
+    [InlineData("2\t0\t1\t2\n", "")]                                  // a row removed
+    [InlineData("", "")]                                                  // unchanged: accepted
+    public void The_refit_check_sees_a_training_file_changed_between_the_two_reads(string before, string after)
+    {
+        // User 0's validation pair (item 2, time 30) is written twice; both copies come back in the refit.
+        string prefix = Path.Combine(_folder, "chg");
+        const string Train = "0\t1\t5\t10\n0\t2\t4\t30\n0\t2\t4\t30\n0\t3\t4\t20\n1\t3\t3\t7\n1\t4\t3\t8\n1\t5\t3\t9\n2\t5\t1\t1\n2\t0\t1\t2\n2\t1\t1\t3\n";
+        File.WriteAllText(prefix + ".train.rating", Train);
+        File.WriteAllText(prefix + ".test.negative", "(0,4)\t0\t5\n(1,0)\t1\t2\n(2,3)\t1\t2\n");
+        var selection = Ncf.Data.NcfDataLoader.Load(prefix, new Ncf.Data.DataLoadOptions { TestNegatives = 1, Validation = true });
+
+        File.WriteAllText(prefix + ".train.rating", before.Length == 0 ? Train : Train.Replace(before, after, StringComparison.Ordinal));
+        var refit = Ncf.Data.NcfDataLoader.Load(prefix, new Ncf.Data.DataLoadOptions { TestNegatives = 1 });
+
+        if (before.Length == 0)
+        {
+            TrainCommand.RequireSameSplit(selection, refit);
+        }
+        else
+        {
+            Assert.Contains("did the file change?", Assert.Throws<NcfException>(() => TrainCommand.RequireSameSplit(selection, refit)).Message);
+        }
+    }
+
     [Fact]
     public void Refit_needs_a_data_file_with_validation_cases()
     {

@@ -114,20 +114,23 @@ public static class NcfModelFile
         byte[] bytes;
         try
         {
-            // Exactly the file's length: a device such as /dev/zero reports 0 and would otherwise be read for ever.
+            // A file is read to its length: a device such as /dev/zero reports 0 and would otherwise be read for ever.
+            // A pipe (--model <(zcat m.ncf.gz)) has no length and is read to its end, up to what an array holds.
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
-            if (!stream.CanSeek)
+            if (stream.CanSeek)
             {
-                throw new NcfException($"{path}: not a regular file (a pipe or a socket?); a model file is read from disk.");
-            }
+                if (stream.Length > Array.MaxLength)
+                {
+                    throw new NcfException($"{path}: {stream.Length:N0} bytes, more than a model file can hold.");
+                }
 
-            if (stream.Length > Array.MaxLength)
+                bytes = new byte[stream.Length];
+                stream.ReadExactly(bytes);
+            }
+            else
             {
-                throw new NcfException($"{path}: {stream.Length:N0} bytes, more than a model file can hold.");
+                bytes = ReadPipe(stream, path);
             }
-
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -247,6 +250,24 @@ public static class NcfModelFile
             model.Dispose();
             throw;
         }
+    }
+
+    private static byte[] ReadPipe(Stream stream, string path)
+    {
+        using var content = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (content.Length + read > Array.MaxLength)
+            {
+                throw new NcfException($"{path}: the pipe gives more than a model file can hold.");
+            }
+
+            content.Write(chunk, 0, read);
+        }
+
+        return content.ToArray();
     }
 
     private static UserItemIndex KnownFromCsr(string path, int users, int items, int[] offsets, int[] knownItems)
@@ -405,12 +426,23 @@ public static class AtomicFile
     /// kept. The replaced file's Unix permissions carry over to the new one (a private model stays private).</remarks>
     public static void Write(string path, Action<Stream> write)
     {
-        if (SpecialFile.Is(path))
+        switch (SpecialFile.KindOf(path))
         {
-            // A device or a named pipe (/dev/null, /dev/stdout, a FIFO) is written into, never replaced: renaming a
-            // file over it would destroy the device node, and "whole or not at all" has no meaning for a stream.
-            WriteInto(path, write);
-            return;
+            case FileKind.CharacterDevice:
+                // /dev/null, /dev/stdout, a terminal: written into, never replaced (renaming a file over it would destroy
+                // the device node), and "whole or not at all" has no meaning for a stream.
+                WriteInto(path, write);
+                return;
+            case FileKind.NamedPipe:
+                if (!SpecialFile.PipeHasReader(path))
+                {
+                    throw new NcfException($"{path}: a named pipe that nothing reads; start its reader first (writing would wait for one).");
+                }
+
+                WriteInto(path, write);
+                return;
+            case FileKind.BlockDevice or FileKind.Socket:
+                throw new NcfException($"{path}: is a {(SpecialFile.KindOf(path) == FileKind.Socket ? "socket" : "block device (a disk)")}; give a file name.");
         }
 
         string full = TargetOf(path);

@@ -2,44 +2,103 @@ using System.Runtime.InteropServices;
 
 namespace Ncf.IO;
 
+/// <summary>What kind of file system entry a path names, beyond what .NET's file APIs tell (they report devices and
+/// named pipes as <see cref="FileAttributes.Normal"/>).</summary>
+internal enum FileKind
+{
+    /// <summary>A regular file, a folder, nothing at all, or a path whose kind cannot be told here.</summary>
+    Ordinary,
+
+    /// <summary>A character device such as <c>/dev/null</c> or a terminal.</summary>
+    CharacterDevice,
+
+    /// <summary>A named pipe (FIFO).</summary>
+    NamedPipe,
+
+    /// <summary>A block device (a disk or a partition).</summary>
+    BlockDevice,
+
+    /// <summary>A Unix domain socket.</summary>
+    Socket,
+}
+
 /// <summary>
-/// Tells a device or a named pipe from a regular file, which .NET's file APIs do not: both report
-/// <see cref="FileAttributes.Normal"/>. Linux only (statx(2), whose buffer layout is the same on every architecture);
-/// elsewhere, or where the call is unavailable, every path counts as an ordinary one.
+/// Tells devices, named pipes and sockets from regular files. Linux only (statx(2), whose buffer layout is the same on
+/// every architecture); elsewhere, or where the call is unavailable, every path counts as an ordinary one.
 /// </summary>
 internal static unsafe partial class SpecialFile
 {
     private const int AtCurrentDirectory = -100;
     private const uint StatxType = 0x1;
     private const int ModeOffset = 28;          // struct statx: stx_mask, stx_blksize, stx_attributes, stx_nlink, stx_uid, stx_gid, stx_mode
-    private const int TypeMask = 0xF000, RegularFile = 0x8000, Directory = 0x4000;
+    private const int OpenWriteOnly = 0x1, OpenNonBlocking = 0x800, NoSuchDeviceOrAddress = 6;
 
-    /// <summary>True when <paramref name="path"/> exists (links followed) and is neither a regular file nor a folder.</summary>
-    public static bool Is(string path)
+    /// <summary>The kind of entry at <paramref name="path"/>, symbolic links followed.</summary>
+    public static FileKind KindOf(string path)
     {
         if (!OperatingSystem.IsLinux() || string.IsNullOrEmpty(path))
         {
-            return false;
+            return FileKind.Ordinary;
         }
 
         try
         {
             byte* buffer = stackalloc byte[256];
-            int result;
             fixed (byte* name = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
             {
-                result = Statx(AtCurrentDirectory, name, 0, StatxType, buffer);
+                if (Statx(AtCurrentDirectory, name, 0, StatxType, buffer) != 0)
+                {
+                    return FileKind.Ordinary;
+                }
             }
 
-            int type = *(ushort*)(buffer + ModeOffset) & TypeMask;
-            return result == 0 && type != RegularFile && type != Directory;
+            return (*(ushort*)(buffer + ModeOffset) & 0xF000) switch
+            {
+                0x1000 => FileKind.NamedPipe,
+                0x2000 => FileKind.CharacterDevice,
+                0x6000 => FileKind.BlockDevice,
+                0xC000 => FileKind.Socket,
+                _ => FileKind.Ordinary,
+            };
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return false;
+            return FileKind.Ordinary;
+        }
+    }
+
+    /// <summary>
+    /// False when nothing has the named pipe at <paramref name="path"/> open for reading: opening it to write would
+    /// then wait, possibly for ever. True when a reader is there, or when this cannot be told.
+    /// </summary>
+    public static bool PipeHasReader(string path)
+    {
+        try
+        {
+            fixed (byte* name = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+            {
+                int descriptor = Open(name, OpenWriteOnly | OpenNonBlocking, 0);
+                if (descriptor >= 0)
+                {
+                    Close(descriptor);
+                    return true;
+                }
+
+                return Marshal.GetLastPInvokeError() != NoSuchDeviceOrAddress;
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return true;
         }
     }
 
     [LibraryImport("libc", EntryPoint = "statx")]
     private static partial int Statx(int directory, byte* path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int Open(byte* path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int descriptor);
 }

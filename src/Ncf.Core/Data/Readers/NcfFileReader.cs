@@ -99,7 +99,7 @@ public static class NcfFileReader
         name ??= Path.GetFileName(prefix);
         return options.HoldOut == HoldOut.None
             ? TrainOnEverything(name, userCount, itemCount, train, test)
-            : Assemble(name, userCount, itemCount, train, test, hasNegatives, options);
+            : Assemble(name, userCount, itemCount, train, test, hasNegatives, options, cancellationToken);
     }
 
     // HoldOut.None: the test items are training positives too, after the training rows (so sampling order is the
@@ -129,7 +129,8 @@ public static class NcfFileReader
             IdMap.Identity(userCount), IdMap.Identity(itemCount));
     }
 
-    private static NcfDataset Assemble(string name, int userCount, int itemCount, Ratings train, TestCases test, bool fixedNegatives, DataLoadOptions options)
+    private static NcfDataset Assemble(string name, int userCount, int itemCount, Ratings train, TestCases test, bool fixedNegatives, DataLoadOptions options,
+        CancellationToken cancellationToken)
     {
         var trainUsers = CollectionsMarshal.AsSpan(train.Users);
         var trainItems = CollectionsMarshal.AsSpan(train.Items);
@@ -188,6 +189,11 @@ public static class NcfFileReader
         bool needDraws = !fixedNegatives || options.Validation;
         for (int u = 0; u < userCount && needDraws; u++)
         {
+            if ((u & 4095) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             var tests = testsByUser.AsSpan(testOffsets[u], testOffsets[u + 1] - testOffsets[u]);
             bool drawTest = !fixedNegatives && tests.Length > 0;
             if (!drawTest && validItemOf[u] < 0)
