@@ -55,6 +55,11 @@ internal static class Cli
             TryWriteLine(stderr, "ncf: cancelled");
             return cancelledCode;
         }
+        catch (NcfIOException e)
+        {
+            TryWriteLine(stderr, $"ncf: error: {e.Message}");
+            return IoError;
+        }
         catch (NcfException e)
         {
             stderr.WriteLine($"ncf: error: {e.Message}");

@@ -59,9 +59,10 @@ internal static class EvaluateCommand
             notes.WriteLine(trivial);
         }
 
-        var sampled = Evaluator.SampledRanking(recommender.Model, data.Test, k, ties, cancellationToken);
+        var model = new FiniteScorer(recommender.Model, path);
+        var sampled = Evaluator.SampledRanking(model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
-        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(recommender.Model, data.Test, data.Known, k, ties, cancellationToken) : null;
+        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(model, data.Test, data.Known, k, ties, cancellationToken) : null;
         if (json)
         {
             var line = new JsonLine().Add("k", k).Add("hr", sampled.HitRate).Add("ndcg", sampled.Ndcg)
@@ -83,5 +84,41 @@ internal static class EvaluateCommand
         }
 
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// The model's scores, refused when one is NaN or infinite. The evaluator ranks such a score last (a diverging run
+    /// scores no hit), but a saved model's weights are finite, so one there means weights too large for float
+    /// arithmetic (a corrupted or hand-made file): its figures would mean nothing.
+    /// </summary>
+    private sealed class FiniteScorer(NcfModel model, string path) : IFullCatalogueScorer
+    {
+        public int UserCount => model.UserCount;
+
+        public int ItemCount => model.ItemCount;
+
+        public void Score(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+        {
+            model.Score(users, items, scores);
+            Check(scores);
+        }
+
+        public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores)
+        {
+            model.ScoreAllItems(users, scores);
+            Check(scores);
+        }
+
+        private void Check(ReadOnlySpan<float> scores)
+        {
+            foreach (float score in scores)
+            {
+                if (!float.IsFinite(score))
+                {
+                    throw new NcfException($"{path}: the model scores a pair as {score}: its parameters are too large for float arithmetic "
+                        + "(a corrupted or hand-made model), so it cannot be evaluated.");
+                }
+            }
+        }
     }
 }

@@ -20,6 +20,19 @@ public class NcfException : Exception
     }
 }
 
+/// <summary>
+/// A write or read that failed underneath a valid request: a full disk, a device error, a pipe closed by its reader.
+/// Front ends may tell it from bad input (the <c>ncf</c> command exits 74 instead of 2).
+/// </summary>
+public class NcfIOException : NcfException
+{
+    /// <summary>An error with a one-line message and its cause.</summary>
+    public NcfIOException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>A malformed input file: the message names the file, the line and what was expected.</summary>
 public class DataFormatException : NcfException
 {

@@ -463,6 +463,34 @@ public sealed class CliTests : IDisposable
         Assert.True(pessimistic.GetProperty("hr").GetDouble() < trained, "the rule given on the command line wins");
     }
 
+    [Theory]
+    [InlineData("evaluate")]
+    [InlineData("evaluate", "--full-ranking")]
+    [InlineData("recommend", "--user", "3")]
+    [InlineData("recommend", "--all-users", "--json")]
+    public void A_model_whose_finite_weights_overflow_its_scores_is_refused_not_scored(params string[] command)
+    {
+        string model = Path.Combine(_folder, "gmf.ncf"), huge = Path.Combine(_folder, "huge.ncf");
+        Assert.Equal(0, Run("train", "--model", "gmf", "--factors", "4", "--epochs", "1", "--out", model).Code);
+        using (var backend = new Ncf.Backends.Cpu.CpuBackend())
+        using (var recommender = NcfRecommender.Load(model, backend))
+        {
+            // Every weight ±3e38 is finite, so the file loads; their products overflow to infinity and sum to NaN.
+            var weights = new float[recommender.Model.Parameters.Layout.Length];
+            for (int i = 0; i < weights.Length; i++)
+            {
+                weights[i] = i % 2 == 0 ? 3e38f : -3e38f;
+            }
+
+            recommender.Model.Parameters.Load(weights);
+            recommender.Save(huge);
+        }
+
+        var run = Run([command[0], "--model", huge, .. command[1..]]);
+        AssertOneErrorLine(run);
+        Assert.Contains("its parameters are too large for float arithmetic", run.Err);
+    }
+
     [Fact]
     public void A_diverged_training_is_an_error_and_saves_nothing()
     {

@@ -467,7 +467,7 @@ public static class AtomicFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
-            throw new NcfException($"{path}: cannot write the file ({e.Message})", e);
+            throw WriteError($"{path}: cannot write the file ({e.Message})", e);
         }
         catch
         {
@@ -486,9 +486,16 @@ public static class AtomicFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new NcfException($"{path}: cannot write to the device or pipe ({e.Message})", e);
+            throw WriteError($"{path}: cannot write to the device or pipe ({e.Message})", e);
         }
     }
+
+    // A path that cannot be written (no permission, a missing folder, too long) is the request's fault; anything else
+    // (a full disk, a device error, a closed pipe) failed underneath it.
+    private static NcfException WriteError(string message, Exception cause) =>
+        cause is UnauthorizedAccessException or FileNotFoundException or DirectoryNotFoundException or PathTooLongException
+            ? new NcfException(message, cause)
+            : new NcfIOException(message, cause);
 
     /// <summary>
     /// The file a write to <paramref name="path"/> replaces: its full path, symbolic links followed (so that a caller

@@ -410,6 +410,22 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void A_full_disk_is_an_io_failure_while_a_forbidden_path_is_the_requests_fault()
+    {
+        string path = Path.Combine(_folder, "table.tsv");
+        Ncf.IO.AtomicFile.Write(path, "old\n"u8);
+
+        // What the file system says on a full disk (ENOSPC) arrives as a plain IOException.
+        var full = Assert.Throws<NcfIOException>(() => Ncf.IO.AtomicFile.Write(path, _ => throw new IOException("No space left on device")));
+        Assert.Equal($"{path}: cannot write the file (No space left on device)", full.Message);
+        var forbidden = Assert.Throws<NcfException>(() => Ncf.IO.AtomicFile.Write(path, _ => throw new UnauthorizedAccessException("Access denied")));
+        Assert.IsNotType<NcfIOException>(forbidden);
+
+        Assert.Equal("old\n", File.ReadAllText(path)); // both left the old file and no temporary one
+        Assert.Single(Directory.GetFiles(_folder));
+    }
+
+    [Fact]
     public void Replacing_a_file_keeps_its_permissions_and_writes_through_a_link()
     {
         string real = Path.Combine(_folder, "real.ncf"), link = Path.Combine(_folder, "link.ncf");
