@@ -59,6 +59,7 @@ internal static class BenchCommand
         }
 
         var createBackend = Common.Backend(args);
+        Common.RequireDeviceRuns(args, training.Optimizer, "optimizer");
         var loadData = Common.DataLoader(args, seed, cancellationToken);
         args.RejectUnknown("bench");
         using var backend = createBackend();

@@ -142,7 +142,7 @@ internal static class Cli
         ncf train [--data PATH] [--format auto|ml-100k|ml-1m|movielens-csv|ncf|csv] [--model gmf|mlp|neumf]
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
                   [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
-                  [--device cpu|cuda|opencl|ilgpu-cpu|auto]
+                  [--device cpu|cuda[:N]|opencl[:N]|ilgpu-cpu|auto]   (N: the device's number in `ncf devices`)
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr LR] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
                   [--test-neg 99] [--min-interactions N] [--holdout latest|none] [--header auto|yes|no]
@@ -173,8 +173,11 @@ internal static class Cli
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
+                     [--validation]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of
-            the test negatives and the tie rule default to the training run's, stored in the model file.
+            the test negatives and the tie rule default to the training run's, stored in the model file. The model's
+            figures do not depend on --validation; the popularity baseline beside them counts the training rows, so
+            give --validation as the training run did to reproduce its baseline.
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
             Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes

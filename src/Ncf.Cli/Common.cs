@@ -261,14 +261,36 @@ internal static class Common
     };
 
     /// <summary>
-    /// Reads --threads and --device and returns the backend's factory; the device is opened only when it is called.
-    /// --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow), or auto (CUDA, else
-    /// OpenCL, else cpu). A requested device that is missing is an error, not a silent fallback.
+    /// Reads --threads, --step and --device and returns the backend's factory; the device is opened only when it is
+    /// called. --device: cpu (default, the SIMD kernels), cuda, opencl, ilgpu-cpu (ILGPU's simulator, slow), each
+    /// optionally with :N for the N-th such device (as `ncf devices` lists them), or auto (CUDA, else OpenCL, else
+    /// cpu). A requested device that is missing is an error, not a silent fallback; so are the CPU backend's options
+    /// (--threads, --step) with a GPU device, which would be ignored.
     /// </summary>
     public static Func<IBackend> Backend(Arguments args)
     {
         int threads = args.Int("threads", 0, 0, 1024);
         string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
+        int index = 0;
+        if (device.IndexOf(':') is var colon and > 0)
+        {
+            if (!int.TryParse(device.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out index))
+            {
+                throw new NcfException($"--device {device}: expected a device number after the colon, as `ncf devices` lists them (opencl:0).");
+            }
+
+            device = device[..colon];
+            if (device is "cpu" or "auto")
+            {
+                throw new NcfException($"--device {device} takes no device number.");
+            }
+        }
+
+        if (device is "cuda" or "opencl" or "ilgpu-cpu" && new[] { "threads", "step" }.FirstOrDefault(args.Given) is { } cpuOnly)
+        {
+            throw new NcfException($"--{cpuOnly} shapes the CPU backend; --device {device} runs on the GPU backend, which would ignore it. Drop one of them.");
+        }
+
         // How a GPU sums embedding gradients: atomics (CUDA's default, fastest, last bits vary from run to run) or
         // the sorted method (same bits every run, as the CPU). The CPU backend is deterministic whatever is asked.
         var scatter = args.Choice<Ncf.Gpu.ScatterAddMethod?>("scatter", null, ("auto", Ncf.Gpu.ScatterAddMethod.Auto),
@@ -282,14 +304,29 @@ internal static class Common
         {
             "cpu" => () => new CpuBackend(threads: threads),
             "auto" => () => FirstGpuOrCpu(threads, scatter),
-            "cuda" or "opencl" or "ilgpu-cpu" => () => Gpu(Ncf.Gpu.IlgpuBackend.ParseKind(device), scatter),
+            "cuda" or "opencl" or "ilgpu-cpu" => () => Gpu(Ncf.Gpu.IlgpuBackend.ParseKind(device), scatter, index),
             _ => throw new NcfException($"--device expects cpu, cuda, opencl, ilgpu-cpu or auto; got '{device}'."),
         };
     }
 
-    private static Ncf.Gpu.IlgpuBackend Gpu(Ncf.Gpu.GpuDeviceKind kind, Ncf.Gpu.ScatterAddMethod? scatter)
+    /// <summary>
+    /// Refuses, before any data is read, an optimizer the asked-for GPU device cannot run: lazy and deferred Adam take
+    /// each batch's distinct IDs on the host. (With --device auto the trainer refuses it once the device is known.)
+    /// </summary>
+    public static void RequireDeviceRuns(Arguments args, Ncf.Training.OptimizerKind optimizer, string option)
     {
-        var backend = Ncf.Gpu.IlgpuBackend.Create(kind);
+        string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
+        device = device.IndexOf(':') is var colon and > 0 ? device[..colon] : device;
+        if (device is "cuda" or "opencl" or "ilgpu-cpu" && optimizer is Ncf.Training.OptimizerKind.LazyAdam or Ncf.Training.OptimizerKind.DeferredAdam)
+        {
+            throw new NcfException($"--{option} {(optimizer == Ncf.Training.OptimizerKind.LazyAdam ? "lazy-adam" : "deferred-adam")} needs each batch's IDs "
+                + $"on the host, which --device {device} does not keep: use adam or sgd there.");
+        }
+    }
+
+    private static Ncf.Gpu.IlgpuBackend Gpu(Ncf.Gpu.GpuDeviceKind kind, Ncf.Gpu.ScatterAddMethod? scatter, int index = 0)
+    {
+        var backend = Ncf.Gpu.IlgpuBackend.Create(kind, index);
         if (scatter is { } method)
         {
             backend.ScatterAddMethod = method;

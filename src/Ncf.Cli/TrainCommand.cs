@@ -110,6 +110,12 @@ internal static class TrainCommand
         }
 
         var createBackend = Common.Backend(args);
+        Common.RequireDeviceRuns(args, training.Optimizer, "optimizer");
+        if (pretrain)
+        {
+            Common.RequireDeviceRuns(args, finetuneOptimizer, "finetune-optimizer");
+        }
+
         var loadData = Common.DataLoader(args, seed, cancellationToken);
         var loadRefitData = refit ? Common.SeededDataLoader(args, cancellationToken, keepValidation: false) : null;
         args.RejectUnknown("train");
@@ -468,7 +474,7 @@ internal static class TrainCommand
         if (chosen is not null && final is not null)
         {
             stdout.WriteLine($"epoch {chosen.Epoch} chosen on validation: HR@10 {chosen.Test?.HitRate:F4}  NDCG@10 {chosen.Test?.Ndcg:F4} (trained without the validation rows)");
-            stdout.WriteLine($"refit with the validation rows in training ({Common.Number(data.TrainCount)} interactions), {final.Epoch} epochs: " +
+            stdout.WriteLine($"refit with the validation rows in training ({Common.Number(data.TrainCount)} interactions), {final.Epoch} epoch{(final.Epoch == 1 ? "" : "s")}: " +
                 $"HR@10 {final.Test?.HitRate:F4}  NDCG@10 {final.Test?.Ndcg:F4}");
         }
         else if (best is not null && final is not null)

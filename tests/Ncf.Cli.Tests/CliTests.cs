@@ -530,6 +530,20 @@ public sealed class CliTests : IDisposable
         AssertOneErrorLine(Run("train", "--device", "ilgpu-cpu", "--scatter", "fast"), "ncf: error: --scatter");
     }
 
+    [Theory]
+    [InlineData("ncf: error: --optimizer lazy-adam needs each batch's IDs on the host, which --device cuda does not keep", "train", "--device", "cuda", "--optimizer", "lazy-adam")]
+    [InlineData("ncf: error: --optimizer deferred-adam needs each batch's IDs on the host, which --device opencl does not keep", "bench", "--device", "opencl:1", "--optimizer", "deferred-adam")]
+    [InlineData("ncf: error: --finetune-optimizer lazy-adam needs each batch's IDs on the host", "train", "--device", "ilgpu-cpu", "--pretrain", "--finetune-optimizer", "lazy-adam")]
+    [InlineData("ncf: error: --threads shapes the CPU backend; --device opencl runs on the GPU backend", "train", "--device", "opencl", "--threads", "2")]
+    [InlineData("ncf: error: --step shapes the CPU backend; --device cuda runs on the GPU backend", "bench", "--device", "cuda:0", "--step", "layered")]
+    [InlineData("ncf: error: --device opencl:x: expected a device number after the colon", "train", "--device", "opencl:x")]
+    [InlineData("ncf: error: --device cpu takes no device number", "train", "--device", "cpu:1")]
+    public void What_a_gpu_device_cannot_honour_is_refused_before_any_data_is_read(string expected, params string[] command)
+    {
+        // The data file does not exist: each refusal must come before it is read (and before any device is opened).
+        AssertOneErrorLine(Run([.. command, "--data", Path.Combine(_folder, "absent.csv")]), expected);
+    }
+
     [Fact]
     public void Candidates_are_quoted_as_in_csv_and_each_counts_once()
     {
