@@ -10,7 +10,7 @@ internal static class Utf8Number
 {
     /// <summary>
     /// Parses an optionally signed decimal integer in <see cref="long"/>'s range (19 digits at most, so nanosecond
-    /// Unix times fit); false on anything else or on overflow.
+    /// Unix times fit, after any leading zeros); false on anything else or on overflow.
     /// </summary>
     public static bool TryParseInt64(ReadOnlySpan<byte> text, out long value)
     {
@@ -27,22 +27,48 @@ internal static class Utf8Number
             return false;
         }
 
-        // Leading zeros add no digits to the value: only the rest must fit in 19.
-        while (i < text.Length - 1 && text[i] == (byte)'0')
+        if (text.Length - i > 18)
+        {
+            return TryParseLong(text[i..], negative, out value);
+        }
+
+        // The hot path (IDs, Unix seconds): 18 digits always fit, so the loop needs no overflow check.
+        long result = 0;
+        for (; i < text.Length; i++)
+        {
+            uint digit = (uint)(text[i] - '0');
+            if (digit > 9)
+            {
+                return false;
+            }
+
+            result = result * 10 + digit;
+        }
+
+        value = negative ? -result : result;
+        return true;
+    }
+
+    // 19 digits or more: leading zeros dropped, then at most 19 digits, whose value (below 10^19 < 2^64) cannot wrap a
+    // ulong and is compared with long's range.
+    private static bool TryParseLong(ReadOnlySpan<byte> digits, bool negative, out long value)
+    {
+        value = 0;
+        int i = 0;
+        while (i < digits.Length - 1 && digits[i] == (byte)'0')
         {
             i++;
         }
 
-        if (text.Length - i > 19)
+        if (digits.Length - i > 19)
         {
             return false;
         }
 
-        // 19 decimal digits stay below 10^19 < 2^64: the sum cannot wrap, only exceed long's range.
         ulong result = 0;
-        for (; i < text.Length; i++)
+        for (; i < digits.Length; i++)
         {
-            uint digit = (uint)(text[i] - '0');
+            uint digit = (uint)(digits[i] - '0');
             if (digit > 9)
             {
                 return false;
