@@ -110,7 +110,12 @@ internal static class TrainCommand
         }
 
         var createBackend = Common.Backend(args);
-        Common.RequireDeviceRuns(args, training.Optimizer, "optimizer");
+        if (gmfFile is null)
+        {
+            // Parents read from files are not trained, so --optimizer plays no part then.
+            Common.RequireDeviceRuns(args, training.Optimizer, "optimizer");
+        }
+
         if (pretrain)
         {
             Common.RequireDeviceRuns(args, finetuneOptimizer, "finetune-optimizer");

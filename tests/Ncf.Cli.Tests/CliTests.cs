@@ -545,6 +545,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Parents_read_from_files_are_not_trained_so_their_optimizer_is_not_checked_against_the_device()
+    {
+        // --optimizer trains the parents; with --gmf/--mlp files there is none to train, and the run goes on to read
+        // the files (which do not exist here) instead of refusing lazy Adam on the GPU device.
+        string absent = Path.Combine(_folder, "absent.ncf");
+        var run = Run("train", "--device", "cuda", "--optimizer", "lazy-adam", "--gmf", absent, "--mlp", absent, "--model", "neumf");
+        AssertOneErrorLine(run);
+        Assert.DoesNotContain("--optimizer lazy-adam", run.Err);
+    }
+
+    [Fact]
     public void Candidates_are_quoted_as_in_csv_and_each_counts_once()
     {
         string data = Path.Combine(_folder, "films.csv");
