@@ -270,23 +270,8 @@ internal static class Common
     public static Func<IBackend> Backend(Arguments args)
     {
         int threads = args.Int("threads", 0, 0, 1024);
-        string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
-        int index = 0;
-        if (device.IndexOf(':') is var colon and > 0)
-        {
-            if (!int.TryParse(device.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out index))
-            {
-                throw new NcfException($"--device {device}: expected a device number after the colon, as `ncf devices` lists them (opencl:0).");
-            }
-
-            device = device[..colon];
-            if (device is "cpu" or "auto")
-            {
-                throw new NcfException($"--device {device} takes no device number.");
-            }
-        }
-
-        if (device is "cuda" or "opencl" or "ilgpu-cpu" && new[] { "threads", "step" }.FirstOrDefault(args.Given) is { } cpuOnly)
+        var (device, index) = Device(args);
+        if (IsGpu(device) && new[] { "threads", "step" }.FirstOrDefault(args.Given) is { } cpuOnly)
         {
             throw new NcfException($"--{cpuOnly} shapes the CPU backend; --device {device} runs on the GPU backend, which would ignore it. Drop one of them.");
         }
@@ -315,14 +300,33 @@ internal static class Common
     /// </summary>
     public static void RequireDeviceRuns(Arguments args, Ncf.Training.OptimizerKind optimizer, string option)
     {
-        string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
-        device = device.IndexOf(':') is var colon and > 0 ? device[..colon] : device;
-        if (device is "cuda" or "opencl" or "ilgpu-cpu" && optimizer is Ncf.Training.OptimizerKind.LazyAdam or Ncf.Training.OptimizerKind.DeferredAdam)
+        string device = Device(args).Name;
+        if (IsGpu(device) && optimizer is Ncf.Training.OptimizerKind.LazyAdam or Ncf.Training.OptimizerKind.DeferredAdam)
         {
             throw new NcfException($"--{option} {(optimizer == Ncf.Training.OptimizerKind.LazyAdam ? "lazy-adam" : "deferred-adam")} needs each batch's IDs "
                 + $"on the host, which --device {device} does not keep: use adam or sgd there.");
         }
     }
+
+    // --device as (name, number): "opencl:1" is the second OpenCL device; without a number, the first.
+    private static (string Name, int Index) Device(Arguments args)
+    {
+        string device = (args.String("device") ?? "cpu").Trim().ToLowerInvariant();
+        if (device.IndexOf(':') is not (var colon and > 0))
+        {
+            return (device, 0);
+        }
+
+        if (!int.TryParse(device.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+        {
+            throw new NcfException($"--device {device}: expected a device number after the colon, as `ncf devices` lists them (opencl:0).");
+        }
+
+        string name = device[..colon];
+        return name is "cpu" or "auto" ? throw new NcfException($"--device {name} takes no device number.") : (name, index);
+    }
+
+    private static bool IsGpu(string device) => device is "cuda" or "opencl" or "ilgpu-cpu";
 
     private static Ncf.Gpu.IlgpuBackend Gpu(Ncf.Gpu.GpuDeviceKind kind, Ncf.Gpu.ScatterAddMethod? scatter, int index = 0)
     {

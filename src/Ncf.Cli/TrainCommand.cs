@@ -326,14 +326,8 @@ internal static class TrainCommand
         return found.Count == held.Count && refitOthers == selection.TrainCount && refitSum == selectionSum;
     }
 
-    // SplitMix64's finaliser: a bijection that spreads every input bit over the output.
-    private static ulong Mix(long value)
-    {
-        ulong z = (ulong)value + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    // SplitMix64's step and finaliser: a bijection that spreads every input bit over the output.
+    private static ulong Mix(long value) => Ncf.Randomness.CounterHash.Finalize((ulong)value + 0x9E3779B97F4A7C15UL);
 
     /// <summary>A saved GMF or MLP model for pre-training; its shape and data must match the NeuMF asked for.</summary>
     private static NcfModel LoadPretrained(string path, IBackend backend, NcfDataset data, ModelKind kind, ModelOptions shape)

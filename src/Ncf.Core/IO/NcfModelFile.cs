@@ -441,8 +441,10 @@ public static class AtomicFile
 
                 WriteInto(path, write);
                 return;
-            case FileKind.BlockDevice or FileKind.Socket:
-                throw new NcfException($"{path}: is a {(SpecialFile.KindOf(path) == FileKind.Socket ? "socket" : "block device (a disk)")}; give a file name.");
+            case FileKind.BlockDevice:
+                throw new NcfException($"{path}: is a block device (a disk); give a file name.");
+            case FileKind.Socket:
+                throw new NcfException($"{path}: is a socket; give a file name.");
         }
 
         string full = TargetOf(path);

@@ -32,7 +32,8 @@ internal static class Utf8Number
             return TryParseLong(text[i..], negative, out value);
         }
 
-        // The hot path (IDs, Unix seconds): 18 digits always fit, so the loop needs no overflow check.
+        // The hot path (IDs, Unix seconds): 18 digits always fit, so the loop needs no overflow check. (One loop for
+        // both paths, in ulong with the range check, parsed ratings.dat 3-6 % slower in four alternated pairs.)
         long result = 0;
         for (; i < text.Length; i++)
         {
