@@ -111,58 +111,9 @@ public static class NcfModelFile
     /// </summary>
     public static NcfRecommender Load(string path, IBackend backend)
     {
-        byte[] bytes;
-        try
-        {
-            // A file is read to its length: a device such as /dev/zero reports 0 and would otherwise be read for ever.
-            // A pipe (--model <(zcat m.ncf.gz)) has no length and is read to its end, up to what an array holds.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
-            if (stream.CanSeek)
-            {
-                if (stream.Length > Array.MaxLength)
-                {
-                    throw new NcfException($"{path}: {stream.Length:N0} bytes, more than a model file can hold.");
-                }
-
-                bytes = new byte[stream.Length];
-                stream.ReadExactly(bytes);
-            }
-            else
-            {
-                bytes = ReadPipe(stream, path);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-        {
-            throw new NcfException($"{path}: cannot read the model file ({e.Message})", e);
-        }
-
-        if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-        {
-            throw new NcfException($"{path}: not an Ncf.Native model file (it does not start with the NCFMODEL magic number).");
-        }
-
-        var reader = new SpanReader(path, bytes);
-        reader.Skip(Magic.Length);
-        uint version = reader.UInt32();
-        if (version is not (1 or 2 or Version))
-        {
-            throw new NcfException($"{path}: model format version {version}; this build reads versions 1 to {Version}.");
-        }
-
-        if (bytes.Length < Magic.Length + 8 + SHA256.HashSizeInBytes)
-        {
-            throw new NcfException($"{path}: the file is truncated ({bytes.Length} bytes).");
-        }
-
-        int bodyLength = bytes.Length - SHA256.HashSizeInBytes;
-        var expected = SHA256.HashData(bytes.AsSpan(0, bodyLength));
-        if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bodyLength)))
-        {
-            throw new NcfException($"{path}: checksum mismatch: the file is truncated or corrupted.");
-        }
-
-        reader = new SpanReader(path, bytes.AsMemory(0, bodyLength));
+        byte[] bytes = StoredFile.ReadAll(path, "model file");
+        var body = StoredFile.CheckedBody(path, bytes, Magic, "model file", 1, Version, out uint version);
+        var reader = new SpanReader(path, body);
         reader.Skip(Magic.Length + 4);
         var kind = (ModelKind)reader.UInt32();
         int factors = reader.Int32(), layers = reader.Int32(), users = reader.Int32(), items = reader.Int32(), count = reader.Int32();
@@ -252,24 +203,6 @@ public static class NcfModelFile
         }
     }
 
-    private static byte[] ReadPipe(Stream stream, string path)
-    {
-        using var content = new MemoryStream();
-        var chunk = new byte[1 << 16];
-        int read;
-        while ((read = stream.Read(chunk)) > 0)
-        {
-            if (content.Length + read > Array.MaxLength)
-            {
-                throw new NcfException($"{path}: the pipe gives more than a model file can hold.");
-            }
-
-            content.Write(chunk, 0, read);
-        }
-
-        return content.ToArray();
-    }
-
     private static UserItemIndex KnownFromCsr(string path, int users, int items, int[] offsets, int[] knownItems)
     {
         if (offsets[0] != 0 || offsets[users] != knownItems.Length)
@@ -337,70 +270,6 @@ public static class NcfModelFile
         var bytes = Encoding.UTF8.GetBytes(value);
         w.Write(bytes.Length);
         w.Write(bytes);
-    }
-
-    /// <summary>A bounds-checked little-endian reader whose errors name the file.</summary>
-    private struct SpanReader(string path, ReadOnlyMemory<byte> data)
-    {
-        private int _position;
-
-        public readonly string Path => path;
-
-        public readonly bool AtEnd => _position == data.Length;
-
-        public void Skip(int count) => Bytes(count);
-
-        public readonly long Remaining => data.Length - _position;
-
-        public ReadOnlySpan<byte> Bytes(long count)
-        {
-            if (count < 0 || count > data.Length - _position)
-            {
-                throw new NcfException($"{path}: the file is truncated or inconsistent (needs {count} more bytes at offset {_position}, has {data.Length - _position}).");
-            }
-
-            var span = data.Span.Slice(_position, (int)count);
-            _position += (int)count;
-            return span;
-        }
-
-        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4));
-
-        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Bytes(4));
-
-        public byte Byte() => Bytes(1)[0];
-
-        public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Bytes(8));
-
-        public int[] Int32Array(int count)
-        {
-            if (count < 0)
-            {
-                throw new NcfException($"{path}: negative table length {count}.");
-            }
-
-            var raw = Bytes((long)count * 4);
-            var values = new int[count];
-            for (int i = 0; i < count; i++)
-            {
-                values[i] = BinaryPrimitives.ReadInt32LittleEndian(raw.Slice(i * 4));
-            }
-
-            return values;
-        }
-
-        public string String()
-        {
-            int length = Int32();
-            try
-            {
-                return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(Bytes(length));
-            }
-            catch (DecoderFallbackException e)
-            {
-                throw new NcfException($"{path}: a stored ID is not valid UTF-8.", e);
-            }
-        }
     }
 }
 

@@ -13,8 +13,9 @@ namespace Ncf.Training;
 /// run, or <see cref="TrainEpoch"/> / <see cref="TrainBatch"/> for an explicit loop.
 /// </summary>
 /// <remarks>After the first batch, a training step allocates nothing: ids, labels and activations live in
-/// buffers sized once for the batch.</remarks>
-public sealed class NcfTrainer : IDisposable
+/// buffers sized once for the batch. <see cref="SaveState(string)"/> and <see cref="RestoreState(string)"/> let a run
+/// stopped between epochs continue exactly where it stood.</remarks>
+public sealed partial class NcfTrainer : IDisposable
 {
     private readonly NegativeSampler? _sampler;
     private readonly IEpochSampler? _deviceSampler;
@@ -33,6 +34,9 @@ public sealed class NcfTrainer : IDisposable
     private float[]? _average, _trainingPoint;
     private bool _holdingAverage;
     private bool _reportedBeforeTraining;
+
+    // Set while the model stands part-way through an epoch (a cancelled TrainEpoch): no epoch end to save a state at.
+    private bool _epochCutShort;
 
     // Host sampling, double-buffered: the epoch being trained and, while Fit runs, the next one being built.
     private TrainingSample[]? _epochSamples, _nextEpochSamples;
@@ -267,9 +271,11 @@ public sealed class NcfTrainer : IDisposable
             }
 
             completed = true;
+            _epochCutShort = false;
         }
         finally
         {
+            _epochCutShort |= !completed;
             // Deferred Adam's untouched rows catch up here, inside the timed epoch, so the model is exact Adam's between
             // epochs, and also when the epoch is cancelled (whoever saves the model next must find it current).
             Optimizer.CatchUp();

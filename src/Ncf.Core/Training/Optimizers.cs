@@ -87,6 +87,9 @@ public abstract class Optimizer : IDisposable
     /// <summary>Counts a step applied outside <see cref="Step"/> (the fused CPU training step).</summary>
     internal void CountStep() => StepCount++;
 
+    /// <summary>Sets the step count of a restored training state (<see cref="NcfTrainer.RestoreState(string)"/>).</summary>
+    internal void RestoreStepCount(int steps) => StepCount = steps;
+
     /// <summary>
     /// Brings every parameter to the value the optimizer's steps so far imply. Only an optimizer that defers updates of
     /// untouched embedding rows (<see cref="AdamEmbeddingUpdate.Deferred"/>) has anything to do; the trainer calls this
