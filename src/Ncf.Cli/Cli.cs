@@ -149,6 +149,7 @@ internal static class Cli
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--refit]                   (with --validation: train again, validation rows included, for the chosen epochs)
                   [--average-from EPOCH]      (from that epoch on, evaluate and keep the mean of the epoch-end parameters)
+                  [--state FILE [--resume]]   (keep the training state after every epoch; --resume continues from it)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
                   [--scatter auto|atomic|sorted] (GPU: sum embedding gradients with atomics, CUDA's default, whose
                                               last bits vary from run to run, or sorted, the same bits every run)
@@ -172,6 +173,12 @@ internal static class Cli
             --average-from N (weight averaging) holds off the overfitting of large models: each phase (GMF, MLP,
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...
+            --state FILE writes the training state (parameters, optimizer moments, epochs done, weight average, the
+            epoch reports, the best epoch) to FILE at every epoch end; after a crash, Ctrl-C or kill, the same command
+            with --resume continues from the last epoch end and ends as the run that never stopped would, bit for bit
+            on the CPU. --epochs may grow on resume (a longer run), --threads, --scatter, --out, --json and
+            --full-ranking may change; other settings and the data must be the same. Without --resume an existing FILE
+            is refused. One model's training: not with --pretrain's parent training or --refit.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
                      [--validation]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of

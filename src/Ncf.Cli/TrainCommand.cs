@@ -109,6 +109,39 @@ internal static class TrainCommand
             }
         }
 
+        // --state FILE: the training state after every epoch, so that a crash or Ctrl-C costs one epoch; --resume continues from it.
+        string? statePath = args.String("state");
+        bool resume = args.Flag("resume");
+        if (statePath is null)
+        {
+            if (resume)
+            {
+                throw new NcfException("--resume continues the run whose training state --state FILE keeps: add --state FILE.");
+            }
+        }
+        else
+        {
+            if (pretrain && gmfFile is null)
+            {
+                throw new NcfException("--state keeps one model's training, and --pretrain trains three (GMF, MLP, then NeuMF): train the parents with " +
+                    "--model gmf|mlp --checkpoint best --out FILE (each with its own --state), then fine-tune with --gmf FILE --mlp FILE.");
+            }
+
+            if (refit)
+            {
+                throw new NcfException("--state keeps one training, and --refit runs two: keep a --state for the validation run, then refit by " +
+                    "training with the same options, without --validation, for the epochs validation chose (what --refit does).");
+            }
+
+            Common.CheckOutputPath("--state", statePath, args.String("data"), gmfFile, mlpFile);
+            if (output is not null && Ncf.IO.AtomicFile.TargetOf(output) == Ncf.IO.AtomicFile.TargetOf(statePath))
+            {
+                throw new NcfException($"--state and --out both name {output}: the training state and the model are different files.");
+            }
+
+            RunState.CheckBeforeRun(statePath, resume);
+        }
+
         var createBackend = Common.Backend(args);
         if (gmfFile is null)
         {
@@ -162,6 +195,9 @@ internal static class TrainCommand
         }
 
         var clock = Stopwatch.StartNew();
+        var state = statePath is null ? null : new RunState(statePath,
+            RunState.Settings(shape, training, keepBest, backend.Name, data, gmfFile is null ? null : Pretrained(gmfFile, mlpFile!, alpha, finetuneLr, finetuneOptimizer)),
+            resume);
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
         var notes = json ? stderr : stdout; // stdout carries JSON lines only
         NcfModel model;
@@ -186,7 +222,7 @@ internal static class TrainCommand
             });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = trainer.Fit(best, cancellationToken, printer.Batches);
+            result = Fit(trainer, best, printer, state, notes, cancellationToken);
             if (keepBest)
             {
                 best.Restore();
@@ -207,7 +243,7 @@ internal static class TrainCommand
         }
         else
         {
-            model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, notes, cancellationToken, out result);
+            model = TrainPhase(backend, data, shape, training, printer, refit ? "select" : null, keepBest, notes, cancellationToken, out result, state);
             if (loadRefitData is not null)
             {
                 var chosen = result.Best!;
@@ -260,7 +296,7 @@ internal static class TrainCommand
                 }.Save(output);
             }
 
-            PrintSummary(stdout, json, result, selection, popularity, full, clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
+            PrintSummary(stdout, json, result, selection, popularity, full, state?.Seconds ?? clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
         }
 
         return Cli.Ok;
@@ -379,7 +415,7 @@ internal static class TrainCommand
 
     /// <summary>Trains one model; with <paramref name="keepBest"/> it ends holding the parameters of its best epoch.</summary>
     private static NcfModel TrainPhase(IBackend backend, NcfDataset data, ModelOptions shape, TrainingOptions training, EpochPrinter printer,
-        string? phase, bool keepBest, TextWriter notes, CancellationToken cancellationToken, out TrainingResult result)
+        string? phase, bool keepBest, TextWriter notes, CancellationToken cancellationToken, out TrainingResult result, RunState? state = null)
     {
         var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         try
@@ -388,7 +424,7 @@ internal static class TrainCommand
             using var trainer = new NcfTrainer(model, data, training);
             printer.Phase = phase;
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = trainer.Fit(best, cancellationToken, printer.Batches);
+            result = Fit(trainer, best, printer, state, notes, cancellationToken);
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
@@ -407,6 +443,58 @@ internal static class TrainCommand
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <see cref="NcfTrainer.Fit(int, IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/> for the
+    /// options' epochs; with <paramref name="state"/>, from where a saved run stood (its epochs printed again and counted
+    /// in the result), saving the state at every epoch end.
+    /// </summary>
+    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, RunState? state, TextWriter notes,
+        CancellationToken cancellationToken)
+    {
+        if (state is null)
+        {
+            return trainer.Fit(best, cancellationToken, printer.Batches);
+        }
+
+        var earlier = state.Resume(trainer, best, trainer.Options.Epochs);
+        if (earlier.Count > 0)
+        {
+            notes.WriteLine($"note: resumed from {state.Path} after epoch {trainer.EpochsDone}; the epochs before it are as that run reported them.");
+            foreach (var report in earlier)
+            {
+                printer.Epochs.Report(report);
+            }
+        }
+
+        var result = trainer.Fit(trainer.Options.Epochs - trainer.EpochsDone, state.Saving(trainer, best, earlier), cancellationToken, printer.Batches);
+        if (result.Cancelled && state.SavedEpochs >= 0)
+        {
+            // Beside "ncf: cancelled" on stderr, also in text mode, where notes go to stdout.
+            printer.Errors.WriteLine($"note: {state.Path} holds the training state after epoch {state.SavedEpochs}: the same command with --resume continues from there.");
+        }
+
+        return earlier.Count == 0 ? result : result with { Epochs = [.. earlier, .. result.Epochs] };
+    }
+
+    /// <summary>The pre-trained NeuMF's settings for <see cref="RunState.Settings"/>: the parents' contents and how they are assembled and fine-tuned.</summary>
+    private static string Pretrained(string gmfFile, string mlpFile, float alpha, float finetuneLr, OptimizerKind finetuneOptimizer)
+    {
+        static string Digest(string path)
+        {
+            try
+            {
+                using var stream = File.OpenRead(path);
+                return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream).AsSpan(0, 8));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new NcfException($"{path}: cannot read the pre-trained model ({e.Message})", e);
+            }
+        }
+
+        return FormattableString.Invariant($"gmf-sha256={Digest(gmfFile)} mlp-sha256={Digest(mlpFile)} alpha={alpha:R} finetune-lr={finetuneLr:R} finetune-optimizer={finetuneOptimizer}");
     }
 
     /// <summary>
@@ -523,6 +611,9 @@ internal static class TrainCommand
 
         public string? Phase { get; set; }
 
+        /// <summary>Standard error.</summary>
+        public TextWriter Errors => _stderr;
+
         /// <summary>The phase's number of epochs, for "epoch 3/20".</summary>
         public int Total { get; set; }
 
@@ -582,35 +673,6 @@ internal static class TrainCommand
             if (!_json && p.SamplesDone < p.SamplesTotal && p.SamplesDone > 0)
             {
                 _stderr.WriteLine($"  epoch {p.Epoch}: {100.0 * p.SamplesDone / p.SamplesTotal:F0}% ({Common.Number(p.SamplesDone)}/{Common.Number(p.SamplesTotal)} samples), loss {p.RunningLoss:F4}");
-            }
-        }
-    }
-
-    /// <summary>
-    /// Keeps a copy of the parameters of the best epoch so far — by validation HR@10 when there is a validation set,
-    /// else by test HR@10, earliest on ties (the epoch <see cref="TrainingResult.Best"/> names) — and passes every
-    /// report on. <see cref="Restore"/> puts that copy back (`--checkpoint best`).
-    /// </summary>
-    private sealed class BestCheckpoint(NcfModel model, IProgress<EpochReport> inner) : IProgress<EpochReport>
-    {
-        private float[]? _best;
-        private double _bestHitRate = double.NegativeInfinity;
-
-        public void Report(EpochReport value)
-        {
-            inner.Report(value);
-            if ((value.Validation ?? value.Test) is { } metrics && metrics.HitRate > _bestHitRate)
-            {
-                _bestHitRate = metrics.HitRate;
-                _best = model.Parameters.ToArray();
-            }
-        }
-
-        public void Restore()
-        {
-            if (_best is not null)
-            {
-                model.Parameters.Load(_best);
             }
         }
     }

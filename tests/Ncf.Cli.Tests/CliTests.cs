@@ -1186,6 +1186,103 @@ public sealed class CliTests : IDisposable
         Assert.Contains("already exists", error);
         Assert.True(File.Exists(Path.Combine(folder, "ratings.csv")));
     }
+
+    /// <summary>The epoch lines of a --json run (epoch, loss, HR, NDCG), and its summary's figures, without timings.</summary>
+    private static (string Epochs, string Summary) Figures(string output)
+    {
+        var lines = JsonLines(output);
+        string epochs = string.Join("; ", lines.Where(l => l.TryGetProperty("epoch", out _)).Select(l =>
+            $"{l.GetProperty("epoch")} {l.GetProperty("loss")} {l.GetProperty("hr10")} {l.GetProperty("ndcg10")}"));
+        var summary = lines[^1];
+        return (epochs, string.Join(" ", new[] { "epochs", "best_epoch", "best_hr10", "best_ndcg10", "final_hr10", "final_ndcg10" }
+            .Select(k => summary.TryGetProperty(k, out var v) ? $"{k}={v}" : $"{k}=-")));
+    }
+
+    // The second case's best epoch is its 5th (lr 0.03 makes HR@10 fall in the 6th): --checkpoint best must keep the
+    // parameters of an epoch trained before the stop.
+    [Theory]
+    [InlineData(2, 4, "--optimizer", "adam", "--checkpoint", "final")]
+    [InlineData(5, 6, "--optimizer", "adam", "--lr", "0.03", "--checkpoint", "best")]
+    [InlineData(2, 4, "--optimizer", "deferred-adam", "--average-from", "2")]
+    public void A_run_stopped_and_resumed_from_its_state_saves_the_model_and_prints_the_figures_of_the_run_that_never_stopped(int stop, int epochs,
+        params string[] options)
+    {
+        string whole = Path.Combine(_folder, "whole.ncf"), resumed = Path.Combine(_folder, "resumed.ncf"), state = Path.Combine(_folder, "run.state");
+        string[] common = ["train", "--json", "--factors", "8", "--seed", "3", .. options];
+        var straight = Run([.. common, "--epochs", $"{epochs}", "--out", whole]);
+        Assert.True(straight.Code == 0, straight.Err);
+
+        var first = Run([.. common, "--epochs", $"{stop}", "--state", state]);
+        Assert.True(first.Code == 0, first.Err);
+        Assert.True(File.Exists(state));
+        // A run is extended by resuming it with more epochs; the epochs it had are printed again as they were.
+        var second = Run([.. common, "--epochs", $"{epochs}", "--state", state, "--resume", "--out", resumed, "--threads", "2"]);
+        Assert.True(second.Code == 0, second.Err);
+        Assert.Contains($"note: resumed from {state} after epoch {stop}", second.Err);
+
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+        Assert.Equal(Figures(straight.Out), Figures(second.Out));
+    }
+
+    [Fact]
+    public void Fine_tuning_a_pre_trained_NeuMF_resumes_after_its_epoch_0_evaluation_without_repeating_it()
+    {
+        var (gmf, mlp) = TrainParents(2);
+        string whole = Path.Combine(_folder, "whole.ncf"), resumed = Path.Combine(_folder, "resumed.ncf"), state = Path.Combine(_folder, "run.state");
+        string[] common = ["train", "--json", "--model", "neumf", "--gmf", gmf, "--mlp", mlp];
+        var straight = Run([.. common, "--epochs", "2", "--out", whole]);
+        Assert.True(straight.Code == 0, straight.Err);
+        Assert.Equal(0, Run([.. common, "--epochs", "0", "--state", state]).Code);
+        var second = Run([.. common, "--epochs", "2", "--state", state, "--resume", "--out", resumed]);
+        Assert.True(second.Code == 0, second.Err);
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+        Assert.Equal(Figures(straight.Out), Figures(second.Out));
+        Assert.StartsWith("0 ", Figures(second.Out).Epochs);
+
+        // Other parents are another run.
+        string otherGmf = Path.Combine(_folder, "other.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "1", "--model", "gmf", "--out", otherGmf).Code);
+        var refused = Run(["train", "--json", "--model", "neumf", "--gmf", otherGmf, "--mlp", mlp, "--epochs", "2", "--state", state, "--resume"]);
+        AssertOneErrorLine(refused);
+        Assert.Contains("gmf-sha256=", refused.Err);
+    }
+
+    [Fact]
+    public void State_options_that_cannot_work_are_refused_before_training_and_leave_the_state_as_it_was()
+    {
+        string state = Path.Combine(_folder, "run.state");
+        Assert.Equal(0, Run("train", "--epochs", "2", "--factors", "4", "--state", state).Code);
+        byte[] saved = File.ReadAllBytes(state);
+
+        AssertOneErrorLine(Run("train", "--epochs", "3", "--factors", "4", "--state", state));
+        Assert.Contains("add --resume", Run("train", "--epochs", "3", "--factors", "4", "--state", state).Err);
+        Assert.Contains("add --state FILE", Run("train", "--resume").Err);
+        AssertOneErrorLine(Run("train", "--resume", "--state", Path.Combine(_folder, "missing.state")));
+        Assert.Contains("--pretrain trains three", Run("train", "--model", "neumf", "--pretrain", "--state", Path.Combine(_folder, "p.state")).Err);
+        Assert.Contains("--refit runs two", Run("train", "--validation", "--refit", "--data", state, "--state", Path.Combine(_folder, "r.state")).Err);
+        Assert.Contains("both name", Run("train", "--state", Path.Combine(_folder, "x"), "--out", Path.Combine(_folder, "x")).Err);
+
+        // Settings that change the arithmetic are named; --epochs may grow, not shrink.
+        var seed = Run("train", "--json", "--epochs", "3", "--factors", "4", "--seed", "9", "--state", state, "--resume");
+        AssertOneErrorLine(seed);
+        Assert.Contains("seed=42` there, `", seed.Err);
+        Assert.Contains("seed=9` here", seed.Err);
+        var fewer = Run("train", "--json", "--epochs", "1", "--factors", "4", "--state", state, "--resume");
+        AssertOneErrorLine(fewer);
+        Assert.Contains("already 2 epochs in; give --epochs 2 or more", fewer.Err);
+        var model = Run("train", "--json", "--epochs", "3", "--factors", "8", "--state", state, "--resume");
+        AssertOneErrorLine(model);
+        Assert.Contains("with 4 factors", model.Err);
+        Assert.Equal(saved, File.ReadAllBytes(state));
+
+        // A damaged state is named as such.
+        saved[saved.Length / 3] ^= 1;
+        File.WriteAllBytes(state, saved);
+        var damaged = Run("train", "--json", "--epochs", "3", "--factors", "4", "--state", state, "--resume");
+        AssertOneErrorLine(damaged);
+        Assert.Contains($"{state}: checksum mismatch", damaged.Err);
+        Assert.Equal([state], Directory.GetFiles(_folder));
+    }
 }
 
 /// <summary>The `ncf` process as a service manager sees it: signals, exit codes and what is left on disk.</summary>
@@ -1251,6 +1348,26 @@ public sealed class SignalTests : IDisposable
         Assert.Equal("ncf: cancelled", error.Trim());
         Assert.Equal("the previous model", File.ReadAllText(model));
         Assert.Equal([model], Directory.GetFileSystemEntries(_folder));
+    }
+
+    // What --state is for: a run killed part-way continues from its last epoch end and ends as if never stopped.
+    [LinuxFact]
+    public void A_run_stopped_by_sigterm_resumes_from_its_state_to_the_model_of_a_run_that_never_stopped()
+    {
+        string state = Path.Combine(_folder, "run.state");
+        var (code, error) = SignalMidTraining(["--state", state], 15);
+        Assert.Equal(143, code);
+        var note = System.Text.RegularExpressions.Regex.Match(error, $"note: {System.Text.RegularExpressions.Regex.Escape(state)} holds the training state after epoch (\\d+): the same command with --resume continues from there.");
+        Assert.True(note.Success, error);
+        Assert.EndsWith("ncf: cancelled", error.Trim());
+        Assert.Equal([state], Directory.GetFileSystemEntries(_folder));
+
+        int epochs = int.Parse(note.Groups[1].Value) + 1;
+        string whole = Path.Combine(_folder, "whole.ncf"), resumed = Path.Combine(_folder, "resumed.ncf");
+        Assert.Equal(0, Ncf.Cli.Cli.Run(["train", "--epochs", $"{epochs}", "--out", whole], TextWriter.Null, TextWriter.Null));
+        var stderr = new StringWriter();
+        Assert.Equal(0, Ncf.Cli.Cli.Run(["train", "--epochs", $"{epochs}", "--state", state, "--resume", "--out", resumed], TextWriter.Null, stderr));
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
     }
 
     // A closing terminal may deliver SIGHUP twice; unlike a second Ctrl-C or SIGTERM, that is not a demand to die now.

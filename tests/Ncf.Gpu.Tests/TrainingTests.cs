@@ -123,7 +123,7 @@ public abstract class TrainingStepTests<TFixture>(TFixture fixture, ITestOutputH
 }
 
 /// <summary>
-/// A short NeuMF training run through <see cref="NcfTrainer.Fit"/> — on the device, epochs come from
+/// A short NeuMF training run through <see cref="NcfTrainer.Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/> — on the device, epochs come from
 /// <see cref="DeviceEpochSampler"/> — against the CPU backend: trained on the very same examples in the same order
 /// (the device sampler's epochs read back, fed through <see cref="NcfTrainer.TrainBatch"/>), its final HR@10 must be
 /// within 0.01 and its last epoch's loss within 1%; trained by the CPU's own <see cref="NegativeSampler"/> (other
@@ -210,6 +210,54 @@ public abstract class TrainingRunTests<TFixture>(TFixture fixture, ITestOutputHe
         output.WriteLine($"largest error / tolerance {worst:G3}; largest distance from the last point {fromLast:G3}");
         Assert.True(worst <= 1, $"the averaged model is off the mean by {worst:G3} tolerances");
         Assert.True(fromLast > 1e-4, "the mean should differ from the last point by more than the tolerance");
+    }
+
+    [DeviceFact]
+    public void A_run_restored_from_its_saved_state_continues_on_the_device_as_if_never_stopped()
+    {
+        // Moments and parameters read back from the device and written into a second trainer's buffers; epochs are
+        // built on the device from (seed, epoch). With the sorted scatter every sum has a fixed order, so the two runs
+        // must agree bit for bit.
+        var data = SyntheticData.Generate(new SyntheticDataOptions { Users = 40, Items = 50, MeanPerUser = 8, MinPerUser = 3, TestNegatives = 20, Seed = 5 });
+        var options = new TrainingOptions { Seed = 12, BatchSize = 64, EvaluateEachEpoch = false, AverageFromEpoch = 2 };
+        string path = Path.Combine(Path.GetTempPath(), $"ncf-device-state-{Guid.NewGuid():N}");
+        var method = fixture.Backend.ScatterAddMethod;
+        fixture.Backend.ScatterAddMethod = ScatterAddMethod.Sorted;
+        try
+        {
+            float[] Train(int epochs, bool save, bool restore)
+            {
+                using var model = new NcfModel(fixture.Backend, data.UserCount, data.ItemCount, new ModelOptions { Kind = ModelKind.NeuMF, Factors = 8, Layers = 2 });
+                model.Initialize(restore ? 99UL : 12UL);
+                using var trainer = new NcfTrainer(model, data, options);
+                if (restore)
+                {
+                    trainer.RestoreState(path);
+                }
+
+                while (trainer.EpochsDone < epochs)
+                {
+                    trainer.TrainEpoch();
+                }
+
+                if (save)
+                {
+                    trainer.SaveState(path);
+                }
+
+                return model.Parameters.ToArray();
+            }
+
+            var straight = Train(3, save: false, restore: false);
+            Train(2, save: true, restore: false);
+            var resumed = Train(3, save: false, restore: true);
+            Assert.Equal(straight, resumed);
+        }
+        finally
+        {
+            fixture.Backend.ScatterAddMethod = method;
+            File.Delete(path);
+        }
     }
 
     /// <summary>The CPU backend trained batch by batch on the epochs a second device sampler with the trainer's seed builds.</summary>

@@ -18,6 +18,7 @@ namespace Ncf.Training;
 /// f32[P] ×2   (Adam) first and second moments
 /// per embedding table, in layout order: i32 rows, i32[rows] the step each row was last brought to (deferred Adam)
 /// f32[P]      (bit 2) the running mean of the epoch ends; f32[P] (bit 3) the point the optimizer's steps reached
+/// i32 n, u8[n] the caller's own data (SaveState's callerData: what the caller needs to continue, such as its reports)
 /// 32 bytes    SHA-256 of everything above
 /// </code>
 /// </summary>
@@ -33,20 +34,25 @@ public sealed partial class NcfTrainer
     /// <summary>
     /// Writes the training state — parameters, the optimizer's moments and step count, epochs done and the weight
     /// average — to <paramref name="path"/> atomically (a crash leaves the old file or the new one). Call it between
-    /// epochs: from <see cref="Fit"/>'s progress callback, or between <see cref="TrainEpoch"/> calls.
+    /// epochs: from <see cref="Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>'s progress callback, or between <see cref="TrainEpoch"/> calls.
     /// </summary>
     /// <remarks>The data, the seed and the other <see cref="TrainingOptions"/> are not stored: a trainer built from the
     /// same ones and given this state with <see cref="RestoreState(string)"/> trains the later epochs exactly as the
     /// saved run would have, bit for bit on the CPU (epoch <c>e</c>'s negatives and order depend only on the seed and
     /// <c>e</c>). Custom <see cref="Optimizer"/> subclasses have no stored form.</remarks>
-    public void SaveState(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="callerData">Bytes of the caller's own, stored with the state under the same checksum and given back
+    /// by <see cref="RestoreState(string)"/>: what the caller needs besides the trainer to continue (its epoch reports,
+    /// a best-epoch copy of the parameters).</param>
+    public void SaveState(string path, ReadOnlySpan<byte> callerData = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        AtomicFile.Write(path, SaveState);
+        var data = callerData.ToArray();
+        AtomicFile.Write(path, stream => SaveState(stream, data));
     }
 
-    /// <summary>Writes the training state to <paramref name="destination"/> (see <see cref="SaveState(string)"/>).</summary>
-    public void SaveState(Stream destination)
+    /// <summary>Writes the training state to <paramref name="destination"/> (see <see cref="SaveState(string, ReadOnlySpan{byte})"/>).</summary>
+    public void SaveState(Stream destination, ReadOnlySpan<byte> callerData = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         byte optimizer = OptimizerCode(Optimizer)
@@ -102,34 +108,37 @@ public sealed partial class NcfTrainer
             w.Singles(_trainingPoint);
         }
 
+        w.Int32(callerData.Length);
+        w.Bytes(callerData);
         w.Finish();
     }
 
     /// <summary>
-    /// Puts this trainer where the run that wrote <paramref name="path"/> with <see cref="SaveState(string)"/> stood:
+    /// Puts this trainer where the run that wrote <paramref name="path"/> with <see cref="SaveState(string, ReadOnlySpan{byte})"/> stood:
     /// its parameters, the optimizer's moments and step count, <see cref="EpochsDone"/> and the weight average, so that
     /// the next <see cref="TrainEpoch"/> is that run's next epoch. Call it before training, or between epochs.
     /// </summary>
     /// <exception cref="NcfException">The file is missing, truncated, altered or not a training state, or it was written
     /// for another model shape, another optimizer, or with weight averaging where these options have none (or the
     /// reverse); nothing is changed then.</exception>
-    public void RestoreState(string path)
+    /// <returns>The caller's data saved with the state (empty when none was given).</returns>
+    public byte[] RestoreState(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        RestoreState(StoredFile.ReadAll(path, "training state"), path);
+        return RestoreState(StoredFile.ReadAll(path, "training state"), path);
     }
 
     /// <summary>Restores the training state read from <paramref name="source"/> (see <see cref="RestoreState(string)"/>);
-    /// <paramref name="name"/> names it in errors.</summary>
-    public void RestoreState(Stream source, string name = "training state")
+    /// <paramref name="name"/> names it in errors. Returns the caller's data saved with it.</summary>
+    public byte[] RestoreState(Stream source, string name = "training state")
     {
         ArgumentNullException.ThrowIfNull(source);
         using var copy = new MemoryStream();
         source.CopyTo(copy);
-        RestoreState(copy.ToArray(), name);
+        return RestoreState(copy.ToArray(), name);
     }
 
-    private void RestoreState(byte[] bytes, string path)
+    private byte[] RestoreState(byte[] bytes, string path)
     {
         var reader = new SpanReader(path, StoredFile.CheckedBody(path, bytes, StateMagic, "training state", StateVersion, StateVersion, out _));
         reader.Skip(StateMagic.Length + 4);
@@ -211,6 +220,13 @@ public sealed partial class NcfTrainer
             reader.Singles(point);
         }
 
+        int callerLength = reader.Int32();
+        if (callerLength < 0 || callerLength != reader.Remaining)
+        {
+            throw new NcfException($"{path}: the file is inconsistent (caller data of {callerLength} bytes where {reader.Remaining} are left).");
+        }
+
+        byte[] callerData = reader.Bytes(callerLength).ToArray();
         if (!reader.AtEnd)
         {
             throw new NcfException($"{path}: unexpected bytes after the training state.");
@@ -247,6 +263,7 @@ public sealed partial class NcfTrainer
         _holdingAverage = (flags & HoldingAverageFlag) != 0;
         _reportedBeforeTraining = (flags & EvaluatedBeforeFlag) != 0;
         _epochCutShort = false;
+        return callerData;
     }
 
     /// <summary>Calls <paramref name="table"/> with each embedding table's slice index and row count, in layout order.</summary>

@@ -9,11 +9,11 @@ namespace Ncf.Training;
 
 /// <summary>
 /// Trains an <see cref="NcfModel"/> on an <see cref="NcfDataset"/>: per-epoch negative sampling, shuffled
-/// mini-batches, the fused sigmoid + BCE loss, and an optimizer step per batch. Use <see cref="Fit"/> for the whole
+/// mini-batches, the fused sigmoid + BCE loss, and an optimizer step per batch. Use <see cref="Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/> for the whole
 /// run, or <see cref="TrainEpoch"/> / <see cref="TrainBatch"/> for an explicit loop.
 /// </summary>
 /// <remarks>After the first batch, a training step allocates nothing: ids, labels and activations live in
-/// buffers sized once for the batch. <see cref="SaveState(string)"/> and <see cref="RestoreState(string)"/> let a run
+/// buffers sized once for the batch. <see cref="SaveState(string, ReadOnlySpan{byte})"/> and <see cref="RestoreState(string)"/> let a run
 /// stopped between epochs continue exactly where it stood.</remarks>
 public sealed partial class NcfTrainer : IDisposable
 {
@@ -150,10 +150,20 @@ public sealed partial class NcfTrainer : IDisposable
     /// <remarks>An epoch whose loss is not a finite number ends training early: it is reported, and the result says
     /// <see cref="TrainingResult.Diverged"/> (later epochs could only train on NaN).</remarks>
     public TrainingResult Fit(IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default,
+        IProgress<BatchProgress>? batchProgress = null) => Fit(Options.Epochs, progress, cancellationToken, batchProgress);
+
+    /// <summary>
+    /// As <see cref="Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>, for
+    /// <paramref name="epochs"/> epochs instead of <see cref="TrainingOptions.Epochs"/>: a run restored with
+    /// <see cref="RestoreState(string)"/> after <see cref="EpochsDone"/> epochs finishes with
+    /// <c>Options.Epochs - EpochsDone</c> more.
+    /// </summary>
+    public TrainingResult Fit(int epochs, IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default,
         IProgress<BatchProgress>? batchProgress = null)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var reports = new List<EpochReport>();
-        _lastPlannedEpoch = EpochsDone + Options.Epochs - 1;
+        _lastPlannedEpoch = EpochsDone + epochs - 1;
         try
         {
             // Only a model no step has touched is "before training" (a cancelled first Fit may have taken some).
@@ -165,7 +175,7 @@ public sealed partial class NcfTrainer : IDisposable
                 progress?.Report(initial);
             }
 
-            for (int e = 0; e < Options.Epochs; e++)
+            for (int e = 0; e < epochs; e++)
             {
                 var report = TrainEpoch(cancellationToken, batchProgress);
                 if (Options.EvaluateEachEpoch)
@@ -348,7 +358,7 @@ public sealed partial class NcfTrainer : IDisposable
 
     /// <summary>
     /// Epoch <paramref name="epoch"/>'s examples: taken from the background build when it made them, else built now;
-    /// then, inside <see cref="Fit"/> with epochs still to come, the next epoch's build starts in the background on
+    /// then, inside <see cref="Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/> with epochs still to come, the next epoch's build starts in the background on
     /// the cores the sampler may use less one (the training loop keeps one).
     /// </summary>
     private ReadOnlySpan<TrainingSample> HostEpoch(int epoch)

@@ -51,7 +51,7 @@ public sealed record TrainingOptions
     public bool FusedCpuStep { get; init; } = true;
 
     /// <summary>
-    /// During <see cref="NcfTrainer.Fit"/>, build the next epoch's examples (negative sampling and shuffle) on a
+    /// During <see cref="NcfTrainer.Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>, build the next epoch's examples (negative sampling and shuffle) on a
     /// background thread while the current epoch trains, so sampling costs no wall time where a core is free. The
     /// examples are the same either way (a pure function of seed and epoch); the cost is a second epoch's array
     /// in memory (12 bytes per example: 60 MB for ML-1M with 4 negatives). Default true.
@@ -187,7 +187,7 @@ public sealed record EpochReport
 /// <summary>Progress inside an epoch, for long epochs.</summary>
 public readonly record struct BatchProgress(int Epoch, long SamplesDone, long SamplesTotal, double RunningLoss);
 
-/// <summary>The outcome of <see cref="NcfTrainer.Fit"/>.</summary>
+/// <summary>The outcome of <see cref="NcfTrainer.Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>.</summary>
 public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, bool Cancelled)
 {
     /// <summary>

@@ -99,7 +99,7 @@ public sealed class TrainingStateTests : IDisposable
             {
                 if (r.Epoch == 2)
                 {
-                    trainer.SaveState(path);
+                    trainer.SaveState(path, "reports of epochs 0-2"u8);
                 }
             })).Epochs];
             expected = model.Parameters.ToArray();
@@ -107,10 +107,10 @@ public sealed class TrainingStateTests : IDisposable
 
         using (var backend = new CpuBackend(threads: 2))
         using (var model = NewModel(backend))
-        using (var trainer = new NcfTrainer(model, Small, options with { Epochs = 2 }))
+        using (var trainer = new NcfTrainer(model, Small, options))
         {
-            trainer.RestoreState(path);
-            var rest = trainer.Fit().Epochs;
+            Assert.Equal("reports of epochs 0-2"u8.ToArray(), trainer.RestoreState(path));
+            var rest = trainer.Fit(options.Epochs - trainer.EpochsDone).Epochs;
             Assert.Equal([3, 4], rest.Select(r => r.Epoch));
             Assert.Equal(full.Skip(3).Select(r => (r.Loss, r.Test)), rest.Select(r => (r.Loss, r.Test)));
             Assert.Equal(expected, model.Parameters.ToArray());
@@ -129,7 +129,7 @@ public sealed class TrainingStateTests : IDisposable
         var saved = model.Parameters.ToArray();
         trainer.TrainEpoch();
         buffer.Position = 0;
-        trainer.RestoreState(buffer);
+        Assert.Empty(trainer.RestoreState(buffer));
         Assert.Equal(saved, model.Parameters.ToArray());
         Assert.Equal(1, trainer.EpochsDone);
     }
