@@ -9,19 +9,38 @@ namespace Ncf.Cli;
 /// <summary>
 /// `ncf train --state FILE [--resume]`: the trainer's state (<see cref="NcfTrainer.SaveState(string, ReadOnlySpan{byte})"/>)
 /// written at every epoch end, with what the command needs to finish as the run that never stopped would: its settings
-/// (a resumed run must be given the same), the epoch reports so far, the best epoch's parameters (--checkpoint best)
-/// and the time spent. A crash or Ctrl-C costs at most the epoch under way.
+/// (a resumed run must be given the same), the phase under way (a run trains one model, or several: a validation run and
+/// its refit, or the GMF and MLP parents and then NeuMF), the phases finished before it (their reports, and the
+/// parents' parameters), the phase's epoch reports so far, its best epoch's parameters (--checkpoint best) and the time
+/// spent. A crash or Ctrl-C costs at most the epoch under way.
 /// </summary>
-internal sealed class RunState(string path, string settings, bool resume)
+internal sealed class RunState
 {
     private const byte Format = 1;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private double _earlierSeconds;
+    private readonly string _settings;
+    private readonly double _earlierSeconds;
+    private readonly List<FinishedPhase> _finished = [];
 
-    public string Path => path;
+    // The saved run's phase under way, its reports and best epoch, when resuming; consumed by the phase that restores it.
+    private string? _savedPhase;
+    private IReadOnlyList<EpochReport> _savedReports = [];
+    private (double HitRate, float[] Parameters)? _savedBest;
 
-    /// <summary>Epochs done by the state the file holds for this run (-1 before its first save or resume).</summary>
-    public int SavedEpochs { get; private set; } = -1;
+    private RunState(string path, string settings, double earlierSeconds)
+    {
+        Path = path;
+        _settings = settings;
+        _earlierSeconds = earlierSeconds;
+    }
+
+    /// <summary>A phase the saved run had finished: its reports, and the model it left when a later phase needs it.</summary>
+    public sealed record FinishedPhase(string Name, IReadOnlyList<EpochReport> Reports, bool Diverged, float[]? Parameters);
+
+    public string Path { get; }
+
+    /// <summary>The phase and epochs done of the state last written for this run (null before the first save).</summary>
+    public (string Phase, int Epochs)? Saved { get; private set; }
 
     /// <summary>Seconds the run has taken so far, earlier processes included.</summary>
     public double Seconds => _earlierSeconds + _clock.Elapsed.TotalSeconds;
@@ -41,61 +60,43 @@ internal sealed class RunState(string path, string settings, bool resume)
         }
     }
 
-    /// <summary>
-    /// With --resume, puts <paramref name="trainer"/> and <paramref name="best"/> where the saved run stood and returns
-    /// its epoch reports (to be printed and summarised again); else nothing.
-    /// </summary>
-    public IReadOnlyList<EpochReport> Resume(NcfTrainer trainer, BestCheckpoint best, int epochs)
-    {
-        if (!resume)
-        {
-            return [];
-        }
+    /// <summary>A new run's state, first written at its first epoch end.</summary>
+    public static RunState Start(string path, string settings) => new(path, settings, 0);
 
-        byte[] callerData = trainer.RestoreState(path);
+    /// <summary>The state a stopped run left in <paramref name="path"/>, which must have been written with the same settings.</summary>
+    public static RunState Resume(string path, string settings)
+    {
+        byte[] callerData = NcfTrainer.ReadStateCallerData(path);
         try
         {
             using var reader = new BinaryReader(new MemoryStream(callerData), Encoding.UTF8);
-            if (reader.ReadByte() != Format)
+            if (callerData.Length == 0 || reader.ReadByte() != Format)
             {
-                throw new NcfException($"{path}: not a state written by `ncf train --state` (or by a newer ncf).");
+                throw new NcfException($"{path}: a training state, but not one written by `ncf train --state` (or by a newer ncf).");
             }
 
             string saved = reader.ReadString();
             if (saved != settings)
             {
                 throw new NcfException($"{path}: the state was written by a run with other settings ({Difference(saved, settings)}). " +
-                    "Resume with the same options and data; only --epochs, --threads, --scatter, --out, --json and --full-ranking may change.");
+                    "Resume with the same options and data; only --threads, --scatter, --out, --json, --full-ranking and, when one model is trained, --epochs may change.");
             }
 
-            _earlierSeconds = reader.ReadDouble();
-            var reports = new EpochReport[reader.ReadInt32()];
-            for (int r = 0; r < reports.Length; r++)
+            var state = new RunState(path, settings, reader.ReadDouble());
+            int finished = reader.ReadInt32();
+            for (int f = 0; f < finished; f++)
             {
-                reports[r] = new EpochReport
-                {
-                    Epoch = reader.ReadInt32(),
-                    Loss = reader.ReadDouble(),
-                    Test = ReadMetrics(reader),
-                    Validation = ReadMetrics(reader),
-                    AveragedEpochs = reader.ReadInt32(),
-                    Samples = reader.ReadInt64(),
-                    TrainSeconds = reader.ReadDouble(),
-                    PrepSeconds = reader.ReadDouble(),
-                    EvalSeconds = reader.ReadDouble(),
-                };
+                string name = reader.ReadString();
+                var reports = ReadReports(reader);
+                bool diverged = reader.ReadBoolean();
+                state._finished.Add(new FinishedPhase(name, reports, diverged, ReadFloats(reader)));
             }
 
+            state._savedPhase = reader.ReadString();
+            state._savedReports = ReadReports(reader);
             if (reader.ReadBoolean())
             {
-                double hitRate = reader.ReadDouble();
-                var parameters = new float[reader.ReadInt32()];
-                for (int i = 0; i < parameters.Length; i++)
-                {
-                    parameters[i] = reader.ReadSingle();
-                }
-
-                best.Set(hitRate, parameters);
+                state._savedBest = (reader.ReadDouble(), ReadFloats(reader) ?? throw new EndOfStreamException());
             }
 
             if (reader.BaseStream.Position != callerData.Length)
@@ -103,13 +104,7 @@ internal sealed class RunState(string path, string settings, bool resume)
                 throw new NcfException($"{path}: unexpected bytes after the run's reports.");
             }
 
-            if (trainer.EpochsDone > epochs)
-            {
-                throw new NcfException($"--epochs {epochs}: {path} holds a run already {trainer.EpochsDone} epochs in; give --epochs {trainer.EpochsDone} or more.");
-            }
-
-            SavedEpochs = trainer.EpochsDone;
-            return reports;
+            return state;
         }
         catch (EndOfStreamException e)
         {
@@ -117,60 +112,167 @@ internal sealed class RunState(string path, string settings, bool resume)
         }
     }
 
+    /// <summary>The saved run's result of <paramref name="phase"/>, when it had finished it.</summary>
+    public FinishedPhase? Finished(string phase) => _finished.FirstOrDefault(f => f.Name == phase);
+
+    /// <summary>Records a finished phase, written with every later state; <paramref name="parameters"/> when a later phase needs its model.</summary>
+    public void Finish(string phase, IReadOnlyList<EpochReport> reports, bool diverged, float[]? parameters)
+    {
+        if (Finished(phase) is null)
+        {
+            _finished.Add(new FinishedPhase(phase, reports, diverged, parameters));
+        }
+    }
+
+    /// <summary>
+    /// When the saved run stood in <paramref name="phase"/>, puts <paramref name="trainer"/> and <paramref name="best"/>
+    /// where it stood and returns its epoch reports (to be printed and summarised again); else nothing.
+    /// </summary>
+    public IReadOnlyList<EpochReport> Restore(string phase, NcfTrainer trainer, BestCheckpoint best)
+    {
+        if (_savedPhase != phase)
+        {
+            return [];
+        }
+
+        _savedPhase = null;
+        trainer.RestoreState(Path);
+        if (_savedBest is { } saved)
+        {
+            best.Set(saved.HitRate, saved.Parameters);
+        }
+
+        if (trainer.EpochsDone > trainer.Options.Epochs)
+        {
+            throw new NcfException($"--epochs {trainer.Options.Epochs}: {Path} holds a run already {trainer.EpochsDone} epochs in; give --epochs {trainer.EpochsDone} or more.");
+        }
+
+        Saved = (phase, trainer.EpochsDone);
+        return _savedReports;
+    }
+
     /// <summary>Passes each epoch's report to <paramref name="best"/>, then saves the state with the reports so far.</summary>
-    public IProgress<EpochReport> Saving(NcfTrainer trainer, BestCheckpoint best, IReadOnlyList<EpochReport> earlier)
+    public IProgress<EpochReport> Saving(string phase, NcfTrainer trainer, BestCheckpoint best, IReadOnlyList<EpochReport> earlier)
     {
         var reports = new List<EpochReport>(earlier);
         return new InlineProgress<EpochReport>(report =>
         {
             best.Report(report);
             reports.Add(report);
-            // A diverged epoch is not kept: the state of the epoch before it stays, to resume with other settings' help.
+            // A diverged epoch is not kept: the state of the epoch before it stays.
             if (report.Epoch > 0 && !double.IsFinite(report.Loss))
             {
                 return;
             }
 
-            trainer.SaveState(path, Encode(reports, best));
-            SavedEpochs = trainer.EpochsDone;
+            trainer.SaveState(Path, Encode(phase, reports, best));
+            Saved = (phase, trainer.EpochsDone);
         });
     }
 
-    private byte[] Encode(List<EpochReport> reports, BestCheckpoint best)
+    private byte[] Encode(string phase, List<EpochReport> reports, BestCheckpoint best)
     {
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(Format);
-            writer.Write(settings);
+            writer.Write(_settings);
             writer.Write(Seconds);
-            writer.Write(reports.Count);
-            foreach (var r in reports)
+            writer.Write(_finished.Count);
+            foreach (var finished in _finished)
             {
-                writer.Write(r.Epoch);
-                writer.Write(r.Loss);
-                WriteMetrics(writer, r.Test);
-                WriteMetrics(writer, r.Validation);
-                writer.Write(r.AveragedEpochs);
-                writer.Write(r.Samples);
-                writer.Write(r.TrainSeconds);
-                writer.Write(r.PrepSeconds);
-                writer.Write(r.EvalSeconds);
+                writer.Write(finished.Name);
+                WriteReports(writer, finished.Reports);
+                writer.Write(finished.Diverged);
+                WriteFloats(writer, finished.Parameters);
             }
 
+            writer.Write(phase);
+            WriteReports(writer, reports);
             writer.Write(best.Parameters is not null);
             if (best.Parameters is { } parameters)
             {
                 writer.Write(best.HitRate);
-                writer.Write(parameters.Length);
-                foreach (float value in parameters)
-                {
-                    writer.Write(value);
-                }
+                WriteFloats(writer, parameters);
             }
         }
 
         return buffer.ToArray();
+    }
+
+    private static void WriteFloats(BinaryWriter writer, float[]? values)
+    {
+        writer.Write(values is not null);
+        if (values is null)
+        {
+            return;
+        }
+
+        writer.Write(values.Length);
+        writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    private static float[]? ReadFloats(BinaryReader reader)
+    {
+        if (!reader.ReadBoolean())
+        {
+            return null;
+        }
+
+        int count = reader.ReadInt32();
+        if (count < 0 || (long)count * sizeof(float) > reader.BaseStream.Length - reader.BaseStream.Position)
+        {
+            throw new EndOfStreamException();
+        }
+
+        var values = new float[count];
+        reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
+    }
+
+    private static void WriteReports(BinaryWriter writer, IReadOnlyList<EpochReport> reports)
+    {
+        writer.Write(reports.Count);
+        foreach (var r in reports)
+        {
+            writer.Write(r.Epoch);
+            writer.Write(r.Loss);
+            WriteMetrics(writer, r.Test);
+            WriteMetrics(writer, r.Validation);
+            writer.Write(r.AveragedEpochs);
+            writer.Write(r.Samples);
+            writer.Write(r.TrainSeconds);
+            writer.Write(r.PrepSeconds);
+            writer.Write(r.EvalSeconds);
+        }
+    }
+
+    private static EpochReport[] ReadReports(BinaryReader reader)
+    {
+        int count = reader.ReadInt32();
+        if (count < 0 || count > reader.BaseStream.Length)
+        {
+            throw new EndOfStreamException();
+        }
+
+        var reports = new EpochReport[count];
+        for (int r = 0; r < reports.Length; r++)
+        {
+            reports[r] = new EpochReport
+            {
+                Epoch = reader.ReadInt32(),
+                Loss = reader.ReadDouble(),
+                Test = ReadMetrics(reader),
+                Validation = ReadMetrics(reader),
+                AveragedEpochs = reader.ReadInt32(),
+                Samples = reader.ReadInt64(),
+                TrainSeconds = reader.ReadDouble(),
+                PrepSeconds = reader.ReadDouble(),
+                EvalSeconds = reader.ReadDouble(),
+            };
+        }
+
+        return reports;
     }
 
     private static void WriteMetrics(BinaryWriter writer, RankingMetrics? metrics)
@@ -208,11 +310,12 @@ internal sealed class RunState(string path, string settings, bool resume)
 
     /// <summary>
     /// The settings that fix a run's arithmetic, one per line, with the data's identity: a resumed run must have the
-    /// same. Left out: --epochs (a run may be extended), --threads and --scatter (the same results, or the same up to the
-    /// last bits), --out, --json and --full-ranking (what is done with the result).
+    /// same. Left out: --threads and --scatter (the same results, or the same up to the last bits), --out, --json and
+    /// --full-ranking (what is done with the result), and --epochs when one model is trained (a run may be extended;
+    /// with several phases, the later ones start from what the earlier epochs chose).
     /// </summary>
     public static string Settings(ModelOptions shape, TrainingOptions training, bool keepBest, string backend, Data.NcfDataset data,
-        string? pretrained)
+        bool phases, string? pretrained)
     {
         // The training rows in order (the epochs' examples follow it), through SplitMix64's finaliser.
         ulong rows = 0;
@@ -229,6 +332,11 @@ internal sealed class RunState(string path, string settings, bool resume)
             $"data: users={data.UserCount} items={data.ItemCount} training-rows={data.TrainCount} rows-hash={rows:x16}",
             $"test={data.Test?.Count ?? 0}:{data.Test?.TargetsFingerprint() ?? 0:x16} validation={data.Validation?.Count ?? 0}:{data.Validation?.TargetsFingerprint() ?? 0:x16}",
         };
+        if (phases)
+        {
+            lines.Add($"epochs={training.Epochs}");
+        }
+
         if (pretrained is not null)
         {
             lines.Add(pretrained);

@@ -121,18 +121,6 @@ internal static class TrainCommand
         }
         else
         {
-            if (pretrain && gmfFile is null)
-            {
-                throw new NcfException("--state keeps one model's training, and --pretrain trains three (GMF, MLP, then NeuMF): train the parents with " +
-                    "--model gmf|mlp --checkpoint best --out FILE (each with its own --state), then fine-tune with --gmf FILE --mlp FILE.");
-            }
-
-            if (refit)
-            {
-                throw new NcfException("--state keeps one training, and --refit runs two: keep a --state for the validation run, then refit by " +
-                    "training with the same options, without --validation, for the epochs validation chose (what --refit does).");
-            }
-
             Common.CheckOutputPath("--state", statePath, args.String("data"), gmfFile, mlpFile);
             if (output is not null && Ncf.IO.AtomicFile.TargetOf(output) == Ncf.IO.AtomicFile.TargetOf(statePath))
             {
@@ -195,9 +183,14 @@ internal static class TrainCommand
         }
 
         var clock = Stopwatch.StartNew();
-        var state = statePath is null ? null : new RunState(statePath,
-            RunState.Settings(shape, training, keepBest, backend.Name, data, gmfFile is null ? null : Pretrained(gmfFile, mlpFile!, alpha, finetuneLr, finetuneOptimizer)),
-            resume);
+        RunState? state = null;
+        if (statePath is not null)
+        {
+            string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
+                pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null);
+            state = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
+        }
+
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
         var notes = json ? stderr : stdout; // stdout carries JSON lines only
         NcfModel model;
@@ -206,10 +199,10 @@ internal static class TrainCommand
         if (pretrain)
         {
             using var gmf = gmfFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", keepBest, notes, cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Gmf }, training, printer, "gmf", keepBest, notes, cancellationToken, out _, state)
                 : LoadPretrained(gmfFile, backend, data, ModelKind.Gmf, shape);
             using var mlp = mlpFile is null
-                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, notes, cancellationToken, out _)
+                ? TrainPhase(backend, data, shape with { Kind = ModelKind.Mlp }, training with { Seed = seed + 1 }, printer, "mlp", keepBest, notes, cancellationToken, out _, state)
                 : LoadPretrained(mlpFile, backend, data, ModelKind.Mlp, shape);
             model = NcfModel.FromPretrained(gmf, mlp, alpha);
             using var trainer = new NcfTrainer(model, data, training with
@@ -222,7 +215,7 @@ internal static class TrainCommand
             });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, state, notes, cancellationToken);
+            result = Fit(trainer, best, printer, "neumf", state, notes, cancellationToken);
             if (keepBest)
             {
                 best.Restore();
@@ -267,7 +260,7 @@ internal static class TrainCommand
                 }
 
                 printer.Total = chosen.Epoch;
-                model = TrainPhase(backend, data, shape, training, printer, "refit", keepBest: false, notes, cancellationToken, out result);
+                model = TrainPhase(backend, data, shape, training, printer, "refit", keepBest: false, notes, cancellationToken, out result, state);
             }
         }
 
@@ -420,11 +413,29 @@ internal static class TrainCommand
         var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         try
         {
+            printer.Phase = phase;
+            if (state?.Finished(phase ?? "train") is { } finished)
+            {
+                // A phase the resumed run had finished: its reports as printed then, and the model it left (a parent's).
+                foreach (var report in finished.Reports)
+                {
+                    printer.Epochs.Report(report);
+                }
+
+                if (finished.Parameters is not null)
+                {
+                    model.Parameters.Load(finished.Parameters);
+                }
+
+                result = new TrainingResult(finished.Reports, false) { Diverged = finished.Diverged };
+                CheckDiverged(result, model, phase, keepBest, notes);
+                return model;
+            }
+
             model.Initialize(training.Seed);
             using var trainer = new NcfTrainer(model, data, training);
-            printer.Phase = phase;
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, state, notes, cancellationToken);
+            result = Fit(trainer, best, printer, phase ?? "train", state, notes, cancellationToken);
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
@@ -436,6 +447,8 @@ internal static class TrainCommand
             }
 
             CheckDiverged(result, model, phase, keepBest, notes);
+            // Later phases start from what this one chose (the refit's epochs) or left (a parent's parameters).
+            state?.Finish(phase ?? "train", result.Epochs, result.Diverged, phase is "gmf" or "mlp" ? model.Parameters.ToArray() : null);
             return model;
         }
         catch
@@ -450,7 +463,7 @@ internal static class TrainCommand
     /// options' epochs; with <paramref name="state"/>, from where a saved run stood (its epochs printed again and counted
     /// in the result), saving the state at every epoch end.
     /// </summary>
-    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, RunState? state, TextWriter notes,
+    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState? state, TextWriter notes,
         CancellationToken cancellationToken)
     {
         if (state is null)
@@ -458,28 +471,31 @@ internal static class TrainCommand
             return trainer.Fit(best, cancellationToken, printer.Batches);
         }
 
-        var earlier = state.Resume(trainer, best, trainer.Options.Epochs);
+        var earlier = state.Restore(phase, trainer, best);
         if (earlier.Count > 0)
         {
-            notes.WriteLine($"note: resumed from {state.Path} after epoch {trainer.EpochsDone}; the epochs before it are as that run reported them.");
+            notes.WriteLine($"note: resumed from {state.Path} after epoch {trainer.EpochsDone}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
+                "the epochs before it are as that run reported them.");
             foreach (var report in earlier)
             {
                 printer.Epochs.Report(report);
             }
         }
 
-        var result = trainer.Fit(trainer.Options.Epochs - trainer.EpochsDone, state.Saving(trainer, best, earlier), cancellationToken, printer.Batches);
-        if (result.Cancelled && state.SavedEpochs >= 0)
+        var result = trainer.Fit(trainer.Options.Epochs - trainer.EpochsDone, state.Saving(phase, trainer, best, earlier), cancellationToken, printer.Batches);
+        if (result.Cancelled && state.Saved is var (savedPhase, savedEpochs))
         {
             // Beside "ncf: cancelled" on stderr, also in text mode, where notes go to stdout.
-            printer.Errors.WriteLine($"note: {state.Path} holds the training state after epoch {state.SavedEpochs}: the same command with --resume continues from there.");
+            printer.Errors.WriteLine($"note: {state.Path} holds the training state after epoch {savedEpochs}{(savedPhase == "train" ? "" : $" of the {savedPhase} phase")}: " +
+                "the same command with --resume continues from there.");
         }
 
         return earlier.Count == 0 ? result : result with { Epochs = [.. earlier, .. result.Epochs] };
     }
 
-    /// <summary>The pre-trained NeuMF's settings for <see cref="RunState.Settings"/>: the parents' contents and how they are assembled and fine-tuned.</summary>
-    private static string Pretrained(string gmfFile, string mlpFile, float alpha, float finetuneLr, OptimizerKind finetuneOptimizer)
+    /// <summary>The pre-trained NeuMF's settings for <see cref="RunState.Settings"/>: the parents (their files' contents, or
+    /// trained by the run) and how they are assembled and fine-tuned.</summary>
+    private static string Pretrained(string? gmfFile, string? mlpFile, float alpha, float finetuneLr, OptimizerKind finetuneOptimizer)
     {
         static string Digest(string path)
         {
@@ -494,7 +510,8 @@ internal static class TrainCommand
             }
         }
 
-        return FormattableString.Invariant($"gmf-sha256={Digest(gmfFile)} mlp-sha256={Digest(mlpFile)} alpha={alpha:R} finetune-lr={finetuneLr:R} finetune-optimizer={finetuneOptimizer}");
+        string parents = gmfFile is null || mlpFile is null ? "parents=trained-here" : $"gmf-sha256={Digest(gmfFile)} mlp-sha256={Digest(mlpFile)}";
+        return FormattableString.Invariant($"{parents} alpha={alpha:R} finetune-lr={finetuneLr:R} finetune-optimizer={finetuneOptimizer}");
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ namespace Ncf.Training;
 ///             bit 2: the mean follows; bit 3: the optimizer's own point follows
 /// f32[P]      parameters, in the model's layout order
 /// f32[P] ×2   (Adam) first and second moments
-/// per embedding table, in layout order: i32 rows, i32[rows] the step each row was last brought to (deferred Adam)
+/// (deferred Adam) i32 T embedding tables, then per table in layout order: i32 rows, i32[rows] the step each row was
+///             last brought to
 /// f32[P]      (bit 2) the running mean of the epoch ends; f32[P] (bit 3) the point the optimizer's steps reached
 /// i32 n, u8[n] the caller's own data (SaveState's callerData: what the caller needs to continue, such as its reports)
 /// 32 bytes    SHA-256 of everything above
@@ -90,6 +91,9 @@ public sealed partial class NcfTrainer
             w.Singles(scratch);
             if (adam.CatchUpTables is not null)
             {
+                int tables = 0;
+                ForEachEmbeddingTable((s, rows) => tables++);
+                w.Int32(tables);
                 ForEachEmbeddingTable((s, rows) =>
                 {
                     w.Int32(rows);
@@ -138,35 +142,38 @@ public sealed partial class NcfTrainer
         return RestoreState(copy.ToArray(), name);
     }
 
+    /// <summary>
+    /// The caller's data stored in the training state <paramref name="path"/> (see
+    /// <see cref="SaveState(string, ReadOnlySpan{byte})"/>), after checking the whole file, without a trainer: for a
+    /// program that must know where a run stood (which of its phases, say) before it builds the trainer to restore.
+    /// </summary>
+    /// <exception cref="NcfException">The file is missing, truncated, altered or not a training state.</exception>
+    public static byte[] ReadStateCallerData(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return StoredState.Parse(StoredFile.ReadAll(path, "training state"), path).CallerData;
+    }
+
     private byte[] RestoreState(byte[] bytes, string path)
     {
-        var reader = new SpanReader(path, StoredFile.CheckedBody(path, bytes, StateMagic, "training state", StateVersion, StateVersion, out _));
-        reader.Skip(StateMagic.Length + 4);
-        var kind = (Models.ModelKind)reader.UInt32();
-        int factors = reader.Int32(), layers = reader.Int32(), users = reader.Int32(), items = reader.Int32(), count = reader.Int32();
+        var state = StoredState.Parse(bytes, path);
         var shape = Model.Options;
-        if (kind != Model.Kind || factors != shape.Factors || (kind != Models.ModelKind.Gmf && layers != shape.Layers)
-            || users != Model.UserCount || items != Model.ItemCount || count != Model.Parameters.Layout.Length)
+        if (state.Kind != Model.Kind || state.Factors != shape.Factors || (state.Kind != Models.ModelKind.Gmf && state.Layers != shape.Layers)
+            || state.Users != Model.UserCount || state.Items != Model.ItemCount || state.Values.Length != Model.Parameters.Layout.Length)
         {
-            throw new NcfException($"{path}: the state is of a {kind} with {factors} factors, {layers} layers, {users} users and {items} items; "
-                + $"this trainer's model is a {Model.Kind} with {shape.Factors}, {shape.Layers}, {Model.UserCount} and {Model.ItemCount}.");
+            throw new NcfException($"{path}: the state is of a {state.Kind} with {state.Factors} factors, {state.Layers} layers, {state.Users} users and "
+                + $"{state.Items} items; this trainer's model is a {Model.Kind} with {shape.Factors}, {shape.Layers}, {Model.UserCount} and {Model.ItemCount}.");
         }
 
-        byte optimizer = reader.Byte();
         byte? expected = OptimizerCode(Optimizer);
-        if (optimizer != expected)
+        if (state.Optimizer != expected)
         {
-            throw new NcfException($"{path}: the state was written with {OptimizerName(optimizer)}; this trainer uses {(expected is { } e ? OptimizerName(e) : Optimizer.GetType().Name)}.");
+            throw new NcfException($"{path}: the state was written with {OptimizerName(state.Optimizer)}; this trainer uses "
+                + $"{(expected is { } e ? OptimizerName(e) : Optimizer.GetType().Name)}.");
         }
 
-        int steps = reader.Int32(), epochs = reader.Int32(), averaged = reader.Int32();
-        byte flags = reader.Byte();
-        if (steps < 0 || epochs < 0 || averaged < 0 || averaged > epochs || (flags & ~0xF) != 0)
-        {
-            throw new NcfException($"{path}: the file is inconsistent (steps {steps}, epochs {epochs}, averaged {averaged}, flags {flags}).");
-        }
-
-        bool hasAverage = (flags & AverageFlag) != 0;
+        int epochs = state.Epochs, averaged = state.Averaged;
+        bool hasAverage = state.Average is not null;
         if (hasAverage != (Options.AverageFromEpoch > 0 && epochs >= Options.AverageFromEpoch)
             || (hasAverage && averaged != epochs - Options.AverageFromEpoch + 1))
         {
@@ -176,25 +183,91 @@ public sealed partial class NcfTrainer
                 : $"{path}: the state holds no weight average after {epochs} epochs, and averaging from epoch {Options.AverageFromEpoch} needs one.");
         }
 
-        // Everything is read and checked before the trainer changes, so a bad file leaves it as it was.
-        var values = new float[count];
-        reader.Singles(values);
-        float[]? first = null, second = null;
-        var lastSteps = new List<int[]>();
-        if (Optimizer is Adam adam)
+        var tables = new List<(int Slice, int Rows)>();
+        ForEachEmbeddingTable((s, rows) => tables.Add((s, rows)));
+        var adam = Optimizer as Adam;
+        if (adam?.CatchUpTables is not null)
         {
-            first = new float[count];
-            second = new float[count];
-            reader.Singles(first);
-            reader.Singles(second);
+            if (state.LastSteps.Count != tables.Count || tables.Where((t, i) => state.LastSteps[i].Length != t.Rows).Any())
+            {
+                throw new NcfException($"{path}: the state's per-row steps of {state.LastSteps.Count} embedding tables do not fit the model's {tables.Count}.");
+            }
+        }
+
+        // Everything was read and checked before the trainer changes, so a bad file leaves it as it was.
+        Model.Parameters.Load(state.Values);
+        Model.ZeroGradients();
+        if (adam is not null)
+        {
+            adam.FirstMoment.Write(0, state.FirstMoment);
+            adam.SecondMoment.Write(0, state.SecondMoment);
             if (adam.CatchUpTables is not null)
             {
-                ForEachEmbeddingTable((s, rows) =>
+                for (int t = 0; t < tables.Count; t++)
                 {
-                    int stored = reader.Int32();
-                    if (stored != rows)
+                    state.LastSteps[t].CopyTo(adam.LastStep(tables[t].Slice));
+                }
+            }
+        }
+
+        Optimizer.RestoreStepCount(state.Steps);
+        EpochsDone = epochs;
+        AveragedEpochs = averaged;
+        _average = state.Average;
+        _trainingPoint = state.TrainingPoint;
+        _holdingAverage = (state.Flags & HoldingAverageFlag) != 0;
+        _reportedBeforeTraining = (state.Flags & EvaluatedBeforeFlag) != 0;
+        _epochCutShort = false;
+        return state.CallerData;
+    }
+
+    /// <summary>A training state file's content, read and checked for consistency with itself (not yet with a trainer).</summary>
+    private sealed record StoredState(Models.ModelKind Kind, int Factors, int Layers, int Users, int Items, byte Optimizer, int Steps, int Epochs,
+        int Averaged, byte Flags, float[] Values, float[]? FirstMoment, float[]? SecondMoment, List<int[]> LastSteps, float[]? Average,
+        float[]? TrainingPoint, byte[] CallerData)
+    {
+        public static StoredState Parse(byte[] bytes, string path)
+        {
+            var reader = new SpanReader(path, StoredFile.CheckedBody(path, bytes, StateMagic, "training state", StateVersion, StateVersion, out _));
+            reader.Skip(StateMagic.Length + 4);
+            var kind = (Models.ModelKind)reader.UInt32();
+            int factors = reader.Int32(), layers = reader.Int32(), users = reader.Int32(), items = reader.Int32(), count = reader.Int32();
+            byte optimizer = reader.Byte();
+            int steps = reader.Int32(), epochs = reader.Int32(), averaged = reader.Int32();
+            byte flags = reader.Byte();
+            if (count < 0 || optimizer > 3 || steps < 0 || epochs < 0 || averaged < 0 || averaged > epochs || (flags & ~0xF) != 0)
+            {
+                throw new NcfException($"{path}: the file is inconsistent (parameters {count}, optimizer {optimizer}, steps {steps}, epochs {epochs}, "
+                    + $"averaged {averaged}, flags {flags}).");
+            }
+
+            // Each array is checked against the bytes left before it is allocated: a forged count cannot ask for more
+            // memory than the file holds.
+            float[] Floats(ref SpanReader r)
+            {
+                if ((long)count * sizeof(float) > r.Remaining)
+                {
+                    throw new NcfException($"{path}: the file is truncated or inconsistent ({count} parameters need more than the {r.Remaining} bytes left).");
+                }
+
+                var values = new float[count];
+                r.Singles(values);
+                return values;
+            }
+
+            var parameters = Floats(ref reader);
+            bool adam = optimizer != 0;
+            float[]? first = adam ? Floats(ref reader) : null, second = adam ? Floats(ref reader) : null;
+            var lastSteps = new List<int[]>();
+            if (optimizer == 3)
+            {
+                int tables = reader.Int32();
+                for (int t = 0; t < tables; t++)
+                {
+                    int rows = reader.Int32();
+                    if (rows < 0 || (long)rows * sizeof(int) > reader.Remaining)
                     {
-                        throw new NcfException($"{path}: an embedding table of {stored} rows where the model has {rows}.");
+                        throw new NcfException($"{path}: the file is truncated or inconsistent (an embedding table of {rows} rows).");
                     }
 
                     var table = new int[rows];
@@ -205,65 +278,31 @@ public sealed partial class NcfTrainer
                     }
 
                     lastSteps.Add(table);
-                });
+                }
             }
-        }
 
-        float[]? average = hasAverage ? new float[count] : null, point = (flags & TrainingPointFlag) != 0 ? new float[count] : null;
-        if (average is not null)
-        {
-            reader.Singles(average);
-        }
-
-        if (point is not null)
-        {
-            reader.Singles(point);
-        }
-
-        int callerLength = reader.Int32();
-        if (callerLength < 0 || callerLength != reader.Remaining)
-        {
-            throw new NcfException($"{path}: the file is inconsistent (caller data of {callerLength} bytes where {reader.Remaining} are left).");
-        }
-
-        byte[] callerData = reader.Bytes(callerLength).ToArray();
-        if (!reader.AtEnd)
-        {
-            throw new NcfException($"{path}: unexpected bytes after the training state.");
-        }
-
-        if ((flags & HoldingAverageFlag) != 0 && (average is null || point is null))
-        {
-            throw new NcfException($"{path}: the model holds a weight average the file does not store.");
-        }
-
-        if (!NcfModelFile.AllFinite(values) || (average is not null && !NcfModelFile.AllFinite(average)))
-        {
-            throw new NcfException($"{path}: holds parameters that are not finite numbers: the run that wrote it diverged.");
-        }
-
-        Model.Parameters.Load(values);
-        Model.ZeroGradients();
-        if (Optimizer is Adam restored)
-        {
-            restored.FirstMoment.Write(0, first);
-            restored.SecondMoment.Write(0, second);
-            int next = 0;
-            if (restored.CatchUpTables is not null)
+            float[]? average = (flags & AverageFlag) != 0 ? Floats(ref reader) : null;
+            float[]? point = (flags & TrainingPointFlag) != 0 ? Floats(ref reader) : null;
+            int callerLength = reader.Int32();
+            if (callerLength < 0 || callerLength != reader.Remaining)
             {
-                ForEachEmbeddingTable((s, rows) => lastSteps[next++].CopyTo(restored.LastStep(s)));
+                throw new NcfException($"{path}: the file is inconsistent (caller data of {callerLength} bytes where {reader.Remaining} are left).");
             }
-        }
 
-        Optimizer.RestoreStepCount(steps);
-        EpochsDone = epochs;
-        AveragedEpochs = averaged;
-        _average = average;
-        _trainingPoint = point;
-        _holdingAverage = (flags & HoldingAverageFlag) != 0;
-        _reportedBeforeTraining = (flags & EvaluatedBeforeFlag) != 0;
-        _epochCutShort = false;
-        return callerData;
+            byte[] callerData = reader.Bytes(callerLength).ToArray();
+            if ((flags & HoldingAverageFlag) != 0 && (average is null || point is null))
+            {
+                throw new NcfException($"{path}: the model holds a weight average the file does not store.");
+            }
+
+            if (!NcfModelFile.AllFinite(parameters) || (average is not null && !NcfModelFile.AllFinite(average)))
+            {
+                throw new NcfException($"{path}: holds parameters that are not finite numbers: the run that wrote it diverged.");
+            }
+
+            return new StoredState(kind, factors, layers, users, items, optimizer, steps, epochs, averaged, flags, parameters, first, second,
+                lastSteps, average, point, callerData);
+        }
     }
 
     /// <summary>Calls <paramref name="table"/> with each embedding table's slice index and row count, in layout order.</summary>

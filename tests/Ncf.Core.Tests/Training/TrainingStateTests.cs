@@ -109,6 +109,7 @@ public sealed class TrainingStateTests : IDisposable
         using (var model = NewModel(backend))
         using (var trainer = new NcfTrainer(model, Small, options))
         {
+            Assert.Equal("reports of epochs 0-2"u8.ToArray(), NcfTrainer.ReadStateCallerData(path));
             Assert.Equal("reports of epochs 0-2"u8.ToArray(), trainer.RestoreState(path));
             var rest = trainer.Fit(options.Epochs - trainer.EpochsDone).Epochs;
             Assert.Equal([3, 4], rest.Select(r => r.Epoch));
@@ -201,6 +202,25 @@ public sealed class TrainingStateTests : IDisposable
 
         string missing = Path.Combine(_folder, "missing.state");
         Assert.Contains($"{missing}: cannot read the training state", RefusedBy(missing).Message);
+    }
+
+    [Fact]
+    public void A_forged_parameter_count_behind_a_valid_checksum_is_refused_before_it_is_allocated()
+    {
+        var bytes = File.ReadAllBytes(SavedGmfState("forged.state"));
+        const int CountOffset = 8 + 4 + 4 * 5; // after magic, version and kind, factors, layers, users, items
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(CountOffset), int.MaxValue / 8);
+        System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32)).CopyTo(bytes.AsSpan(bytes.Length - 32));
+        string path = Path.Combine(_folder, "forged.state");
+        File.WriteAllBytes(path, bytes);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<NcfException>(() => NcfTrainer.ReadStateCallerData(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(error.Message.Contains("truncated or inconsistent"), error.Message);
+        // The file itself (~40 KB) is read; 268 M parameters would be 1 GB.
+        Assert.True(allocated < 4 * bytes.Length + (1 << 20), $"{allocated:N0} bytes allocated");
+        Assert.Contains("truncated or inconsistent", RefusedBy(path).Message);
     }
 
     [Fact]
