@@ -6,6 +6,7 @@
 # hand because alpha is chosen on the validation-run parents), assembled with the chosen alpha.
 # Writes runs/validation/*.jsonl and prints the test figures.
 # Takes about 100 min on a 2-core machine. Usage: tools/validation-pipeline.sh   env: DATA, THREADS (2), SEED (42), OUT (runs/validation)
+# Run it again after a crash or Ctrl-C: finished stages are kept, and the stage under way resumes from its --state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/ml-1m/ml-1m}
@@ -16,31 +17,43 @@ MLP_AVERAGE_FROM=5
 mkdir -p "$OUT"
 dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
 NCF="dotnet $OUT/bin/ncf.dll"
+# `stage NAME OPTIONS...`: ncf train OPTIONS into $OUT/NAME.jsonl, skipped once that file ends in a summary; a stage
+# that stopped part-way continues from $OUT/NAME.state (the same command with --resume), removed when it finishes.
+stage() {
+    local name=$1 resume=()
+    shift
+    if [ -f "$OUT/$name.jsonl" ] && tail -n 1 "$OUT/$name.jsonl" | grep -q '"summary":true'; then
+        return
+    fi
+    [ -f "$OUT/$name.state" ] && resume=(--resume)
+    $NCF train "$@" --state "$OUT/$name.state" "${resume[@]}" > "$OUT/$name.jsonl"
+    rm -f "$OUT/$name.state"
+}
 common=(--data "$DATA" --seed "$SEED" --threads "$THREADS" --json --validation)
-$NCF train "${common[@]}" --checkpoint best --model gmf --factors 64 --optimizer deferred-adam --epochs 200 \
-    --lr 0.00003125 --l2 1e-5 --out "$OUT/gmf64.ncf" > "$OUT/gmf64.jsonl"
-$NCF train "${common[@]}" --checkpoint best --model mlp --factors 64 --layers 3 --optimizer deferred-adam --epochs 16 \
-    --neg 8 --average-from "$MLP_AVERAGE_FROM" --out "$OUT/mlp64.ncf" > "$OUT/mlp64.jsonl"
+stage gmf64 "${common[@]}" --checkpoint best --model gmf --factors 64 --optimizer deferred-adam --epochs 200 \
+    --lr 0.00003125 --l2 1e-5 --out "$OUT/gmf64.ncf"
+stage mlp64 "${common[@]}" --checkpoint best --model mlp --factors 64 --layers 3 --optimizer deferred-adam --epochs 16 \
+    --neg 8 --average-from "$MLP_AVERAGE_FROM" --out "$OUT/mlp64.ncf"
 for alpha in 0.3 0.4 0.5 0.6 0.7 0.8; do
-    $NCF train "${common[@]}" --model neumf --factors 64 --layers 3 --gmf "$OUT/gmf64.ncf" --mlp "$OUT/mlp64.ncf" \
-        --epochs 0 --alpha "$alpha" > "$OUT/neumf64-alpha$alpha.jsonl"
+    stage "neumf64-alpha$alpha" "${common[@]}" --model neumf --factors 64 --layers 3 --gmf "$OUT/gmf64.ncf" --mlp "$OUT/mlp64.ncf" \
+        --epochs 0 --alpha "$alpha"
 done
 chosen() { python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["best_epoch"])' "$1"; }
 refit=(--data "$DATA" --seed "$SEED" --threads "$THREADS" --json)
 gmf_epochs=$(chosen "$OUT/gmf64.jsonl")
-$NCF train "${refit[@]}" --model gmf --factors 64 --optimizer deferred-adam --epochs "$gmf_epochs" \
-    --lr 0.00003125 --l2 1e-5 --out "$OUT/gmf64-refit.ncf" > "$OUT/gmf64-refit.jsonl"
+stage gmf64-refit "${refit[@]}" --model gmf --factors 64 --optimizer deferred-adam --epochs "$gmf_epochs" \
+    --lr 0.00003125 --l2 1e-5 --out "$OUT/gmf64-refit.ncf"
 mlp_epochs=$(chosen "$OUT/mlp64.jsonl")  # averaging carries over only if the chosen epoch had reached it, as --refit does
-$NCF train "${refit[@]}" --model mlp --factors 64 --layers 3 --optimizer deferred-adam --epochs "$mlp_epochs" \
-    --neg 8 --average-from $((mlp_epochs >= MLP_AVERAGE_FROM ? MLP_AVERAGE_FROM : 0)) --out "$OUT/mlp64-refit.ncf" > "$OUT/mlp64-refit.jsonl"
+stage mlp64-refit "${refit[@]}" --model mlp --factors 64 --layers 3 --optimizer deferred-adam --epochs "$mlp_epochs" \
+    --neg 8 --average-from $((mlp_epochs >= MLP_AVERAGE_FROM ? MLP_AVERAGE_FROM : 0)) --out "$OUT/mlp64-refit.ncf"
 best_alpha=$(python3 - "$OUT" <<'PY'
 import json, sys, glob
 runs = [(json.loads(open(p).readline())["val_hr10"], p.split("alpha")[1][:-6]) for p in sorted(glob.glob(f"{sys.argv[1]}/neumf64-alpha*.jsonl"))]
 print(max(runs, key=lambda r: r[0])[1])
 PY
 )
-$NCF train "${refit[@]}" --model neumf --factors 64 --layers 3 --gmf "$OUT/gmf64-refit.ncf" --mlp "$OUT/mlp64-refit.ncf" \
-    --epochs 0 --alpha "$best_alpha" > "$OUT/neumf64-refit.jsonl"
+stage neumf64-refit "${refit[@]}" --model neumf --factors 64 --layers 3 --gmf "$OUT/gmf64-refit.ncf" --mlp "$OUT/mlp64-refit.ncf" \
+    --epochs 0 --alpha "$best_alpha"
 python3 - "$OUT" <<'PY'
 import json, sys, glob
 out = sys.argv[1]
