@@ -177,7 +177,7 @@ internal static class Cli
             epoch reports, the best epoch) to FILE at every epoch end; after a crash, Ctrl-C or kill, the same command
             with --resume continues from the last epoch end and ends as the run that never stopped would, bit for bit
             on the CPU; phases a run had finished (--refit's validation run, --pretrain's parents) are not trained again.
-            --threads, --scatter, --out, --json and --full-ranking may change on resume, and --epochs may grow when one
+            --threads, --step, --scatter, --out, --json and --full-ranking may change on resume, and --epochs may grow when one
             model is trained (a longer run); other settings and the data must be the same. Without --resume an
             existing FILE is refused.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]

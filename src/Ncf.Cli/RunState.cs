@@ -51,12 +51,28 @@ internal sealed class RunState
         bool exists = File.Exists(path);
         if (exists && !resume)
         {
-            throw new NcfException($"--state {path}: the file exists and holds a run's training state; add --resume to continue that run, or remove the file to start anew.");
+            throw new NcfException(IsTrainingState(path)
+                ? $"--state {path}: the file exists and holds a run's training state; add --resume to continue that run, or remove the file to start anew."
+                : $"--state {path}: the file exists and is not a training state, which the run would replace at its first epoch end; choose another path.");
         }
 
         if (!exists && resume)
         {
             throw new NcfException($"--resume: {path} does not exist{(Directory.Exists(path) ? " as a file (it is a folder)" : "")}; without --resume the run starts anew and keeps its state there.");
+        }
+    }
+
+    private static bool IsTrainingState(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[8];
+            return stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && magic.SequenceEqual("NCFSTATE"u8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
@@ -79,7 +95,7 @@ internal sealed class RunState
             if (saved != settings)
             {
                 throw new NcfException($"{path}: the state was written by a run with other settings ({Difference(saved, settings)}). " +
-                    "Resume with the same options and data; only --threads, --scatter, --out, --json, --full-ranking and, when one model is trained, --epochs may change.");
+                    "Resume with the same options and data; only --threads, --step, --scatter, --out, --json, --full-ranking and, when one model is trained, --epochs may change.");
             }
 
             var state = new RunState(path, settings, reader.ReadDouble());
@@ -106,9 +122,9 @@ internal sealed class RunState
 
             return state;
         }
-        catch (EndOfStreamException e)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException or ArgumentException)
         {
-            throw new NcfException($"{path}: the run's reports end early: not a state written by this ncf.", e);
+            throw new NcfException($"{path}: the run's own part of the state is not as `ncf train --state` writes it ({e.Message}).", e);
         }
     }
 
@@ -159,7 +175,7 @@ internal sealed class RunState
         {
             best.Report(report);
             reports.Add(report);
-            // A diverged epoch is not kept: the state of the epoch before it stays.
+            // A diverged epoch is not kept: its parameters are no longer numbers; the state of the epoch before it stays.
             if (report.Epoch > 0 && !double.IsFinite(report.Loss))
             {
                 return;
@@ -310,27 +326,26 @@ internal sealed class RunState
 
     /// <summary>
     /// The settings that fix a run's arithmetic, one per line, with the data's identity: a resumed run must have the
-    /// same. Left out: --threads and --scatter (the same results, or the same up to the last bits), --out, --json and
+    /// same. Left out: --threads, --step and --scatter (the same results, or the same up to the last bits), --out, --json and
     /// --full-ranking (what is done with the result), and --epochs when one model is trained (a run may be extended;
     /// with several phases, the later ones start from what the earlier epochs chose).
     /// </summary>
+    /// <param name="pretrained">The pre-trained NeuMF's own settings (parents, α, fine-tuning), or null.</param>
+    /// <param name="parentsGiven">NeuMF fine-tuned from --gmf/--mlp files: --optimizer and --lr play no part then.</param>
     public static string Settings(ModelOptions shape, TrainingOptions training, bool keepBest, string backend, Data.NcfDataset data,
-        bool phases, string? pretrained)
+        bool phases, string? pretrained, bool parentsGiven)
     {
         // The training rows in order (the epochs' examples follow it), through SplitMix64's finaliser.
-        ulong rows = 0;
-        for (int n = 0; n < data.TrainCount; n++)
-        {
-            rows = Ncf.Randomness.CounterHash.Finalize(rows ^ (((ulong)(uint)data.TrainUsers[n] << 32) | (uint)data.TrainItems[n]));
-        }
-
+        ulong rows = Hash(0, data.TrainUsers.AsSpan(0, data.TrainCount));
+        rows = Hash(rows, data.TrainItems.AsSpan(0, data.TrainCount));
         var lines = new List<string>
         {
             $"model={shape.Kind} factors={shape.Factors} layers={(shape.Kind == ModelKind.Gmf ? 0 : shape.Layers)}",
-            FormattableString.Invariant($"optimizer={training.Optimizer} lr={training.LearningRate:R} l2={training.L2:R} batch={training.BatchSize} negatives={training.Negatives} seed={training.Seed}"),
+            (parentsGiven ? "" : FormattableString.Invariant($"optimizer={training.Optimizer} lr={training.LearningRate:R} "))
+                + FormattableString.Invariant($"l2={training.L2:R} batch={training.BatchSize} negatives={training.Negatives} seed={training.Seed}"),
             $"average-from={training.AverageFromEpoch} k={training.TopK} ties={training.Ties} checkpoint={(keepBest ? "best" : "final")} backend={backend}",
             $"data: users={data.UserCount} items={data.ItemCount} training-rows={data.TrainCount} rows-hash={rows:x16}",
-            $"test={data.Test?.Count ?? 0}:{data.Test?.TargetsFingerprint() ?? 0:x16} validation={data.Validation?.Count ?? 0}:{data.Validation?.TargetsFingerprint() ?? 0:x16}",
+            $"test cases: {Cases(data.Test)}; validation cases: {Cases(data.Validation)}",
         };
         if (phases)
         {
@@ -343,6 +358,22 @@ internal sealed class RunState
         }
 
         return string.Join('\n', lines);
+    }
+
+    /// <summary>An evaluation set's identity: its cases, their held-out items and their negatives (--test-neg, the seed, an NCF negative file).</summary>
+    private static string Cases(Data.EvaluationSet? cases) => cases is null
+        ? "none"
+        : $"{cases.Count} hash={Hash(Hash(Hash(0, cases.Users), cases.TargetItems), cases.Negatives):x16} negatives={cases.Negatives.Length}";
+
+    /// <summary>Folds <paramref name="values"/>, in order, into <paramref name="hash"/> through SplitMix64's finaliser.</summary>
+    private static ulong Hash(ulong hash, ReadOnlySpan<int> values)
+    {
+        foreach (int value in values)
+        {
+            hash = Ncf.Randomness.CounterHash.Finalize(hash ^ (uint)value);
+        }
+
+        return hash;
     }
 }
 

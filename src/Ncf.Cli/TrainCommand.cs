@@ -127,6 +127,11 @@ internal static class TrainCommand
                 throw new NcfException($"--state and --out both name {output}: the training state and the model are different files.");
             }
 
+            if (training.Epochs == 0 && !pretrain)
+            {
+                throw new NcfException("--state keeps the training state at epoch ends, and --epochs 0 has none.");
+            }
+
             RunState.CheckBeforeRun(statePath, resume);
         }
 
@@ -187,7 +192,7 @@ internal static class TrainCommand
         if (statePath is not null)
         {
             string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
-                pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null);
+                pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
             state = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
         }
 
@@ -225,7 +230,7 @@ internal static class TrainCommand
             {
                 try
                 {
-                    CheckDiverged(result, model, "neumf", keepBest, notes);
+                    CheckDiverged(result, model, "neumf", keepBest, notes, state);
                 }
                 catch
                 {
@@ -388,7 +393,7 @@ internal static class TrainCommand
     /// the model holds non-finite parameters, else (--checkpoint best kept an earlier epoch) a note. Stopping at once
     /// matters for pre-training: a diverged GMF parent would otherwise be assembled and the MLP trained for nothing.
     /// </summary>
-    private static void CheckDiverged(TrainingResult result, NcfModel model, string? phase, bool keepBest, TextWriter notes)
+    private static void CheckDiverged(TrainingResult result, NcfModel model, string? phase, bool keepBest, TextWriter notes, RunState? state = null)
     {
         if (!result.Diverged)
         {
@@ -399,7 +404,8 @@ internal static class TrainCommand
         if (!Ncf.IO.NcfModelFile.AllFinite(model.Parameters.ToArray()))
         {
             throw new NcfException($"{what} diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}); nothing was saved. "
-                + $"Train again with a lower learning rate ({(phase == "neumf" ? "--finetune-lr" : "--lr")}).");
+                + $"Train again with a lower learning rate ({(phase == "neumf" ? "--finetune-lr" : "--lr")})"
+                + (state is null ? "." : $", after removing {state.Path} (its last epoch end before the divergence), or with another --state."));
         }
 
         notes.WriteLine($"note: {what} diverged in epoch {result.Final?.Epoch} (loss {result.Final?.Loss:G4}) and stopped"
@@ -428,7 +434,7 @@ internal static class TrainCommand
                 }
 
                 result = new TrainingResult(finished.Reports, false) { Diverged = finished.Diverged };
-                CheckDiverged(result, model, phase, keepBest, notes);
+                CheckDiverged(result, model, phase, keepBest, notes, state);
                 return model;
             }
 
@@ -446,7 +452,7 @@ internal static class TrainCommand
                 best.Restore();
             }
 
-            CheckDiverged(result, model, phase, keepBest, notes);
+            CheckDiverged(result, model, phase, keepBest, notes, state);
             // Later phases start from what this one chose (the refit's epochs) or left (a parent's parameters).
             state?.Finish(phase ?? "train", result.Epochs, result.Diverged, phase is "gmf" or "mlp" ? model.Parameters.ToArray() : null);
             return model;

@@ -1233,7 +1233,8 @@ public sealed class CliTests : IDisposable
         var straight = Run([.. common, "--epochs", "2", "--out", whole]);
         Assert.True(straight.Code == 0, straight.Err);
         Assert.Equal(0, Run([.. common, "--epochs", "0", "--state", state]).Code);
-        var second = Run([.. common, "--epochs", "2", "--state", state, "--resume", "--out", resumed]);
+        // --optimizer plays no part in fine-tuning from files (--finetune-optimizer does), so it may change.
+        var second = Run([.. common, "--epochs", "2", "--state", state, "--resume", "--out", resumed, "--optimizer", "sgd"]);
         Assert.True(second.Code == 0, second.Err);
         Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
         Assert.Equal(Figures(straight.Out), Figures(second.Out));
@@ -1346,13 +1347,44 @@ public sealed class CliTests : IDisposable
         Assert.Contains("`model=NeuMF factors=4 layers=3` there, `model=NeuMF factors=8 layers=3` here", model.Err);
         Assert.Equal(saved, File.ReadAllBytes(state));
 
+        // Other negatives for the same test cases are another evaluation: refused, not mixed into --checkpoint best.
+        string log = ClusteredLog(), logState = Path.Combine(_folder, "log.state");
+        Assert.Equal(0, Run("train", "--data", log, "--epochs", "1", "--test-neg", "20", "--state", logState).Code);
+        var negatives = Run("train", "--json", "--data", log, "--epochs", "2", "--test-neg", "10", "--state", logState, "--resume");
+        AssertOneErrorLine(negatives);
+        Assert.Contains("test cases: 90 hash=", negatives.Err);
+        File.Delete(logState);
+
+        // No epoch end, nothing to keep; a file that is not a state is not replaced.
+        Assert.Contains("--epochs 0 has none", Run("train", "--epochs", "0", "--state", Path.Combine(_folder, "zero.state")).Err);
+        string notes = Path.Combine(_folder, "notes.txt");
+        File.WriteAllText(notes, "keep me");
+        Assert.Contains("is not a training state", Run("train", "--state", notes).Err);
+        Assert.Equal("keep me", File.ReadAllText(notes));
+        File.Delete(notes);
+
+        // A state whose own part was not written by ncf (the library lets any program store bytes there).
+        string foreign = Path.Combine(_folder, "foreign.state");
+        var data = Ncf.Data.SyntheticData.Generate(new() { Users = 40, Items = 130, MeanPerUser = 8, MinPerUser = 3 });
+        using (var backend = new Ncf.Backends.Cpu.CpuBackend())
+        using (var gmf = new Ncf.Models.NcfModel(backend, data.UserCount, data.ItemCount, new() { Kind = Ncf.Models.ModelKind.Gmf, Factors = 2 }))
+        using (var trainer = new Ncf.Training.NcfTrainer(gmf, data))
+        {
+            trainer.SaveState(foreign, [1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, (byte)'a']); // a 2 GB settings string
+        }
+
+        var garbage = Run("train", "--json", "--epochs", "3", "--factors", "4", "--state", foreign, "--resume");
+        AssertOneErrorLine(garbage);
+        Assert.Contains("the run's own part of the state is not as `ncf train --state` writes it", garbage.Err);
+        File.Delete(foreign);
+
         // A damaged state is named as such.
         saved[saved.Length / 3] ^= 1;
         File.WriteAllBytes(state, saved);
         var damaged = Run("train", "--json", "--epochs", "3", "--factors", "4", "--state", state, "--resume");
         AssertOneErrorLine(damaged);
         Assert.Contains($"{state}: checksum mismatch", damaged.Err);
-        Assert.Equal([state], Directory.GetFiles(_folder));
+        Assert.Equal([log, state], Directory.GetFiles(_folder).Order());
     }
 }
 

@@ -161,8 +161,10 @@ public sealed partial class NcfTrainer
         if (state.Kind != Model.Kind || state.Factors != shape.Factors || (state.Kind != Models.ModelKind.Gmf && state.Layers != shape.Layers)
             || state.Users != Model.UserCount || state.Items != Model.ItemCount || state.Values.Length != Model.Parameters.Layout.Length)
         {
-            throw new NcfException($"{path}: the state is of a {state.Kind} with {state.Factors} factors, {state.Layers} layers, {state.Users} users and "
-                + $"{state.Items} items; this trainer's model is a {Model.Kind} with {shape.Factors}, {shape.Layers}, {Model.UserCount} and {Model.ItemCount}.");
+            static string Shape(Models.ModelKind kind, int factors, int layers, int users, int items) =>
+                $"{kind} with {factors} factors{(kind == Models.ModelKind.Gmf ? "" : $" and {layers} layers")} for {users} users and {items} items";
+            throw new NcfException($"{path}: the state is of a {Shape(state.Kind, state.Factors, state.Layers, state.Users, state.Items)}; "
+                + $"this trainer's model is a {Shape(Model.Kind, shape.Factors, shape.Layers, Model.UserCount, Model.ItemCount)}.");
         }
 
         byte? expected = OptimizerCode(Optimizer);
