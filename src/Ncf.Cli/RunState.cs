@@ -60,6 +60,20 @@ internal sealed class RunState
         {
             throw new NcfException($"--resume: {path} does not exist{(Directory.Exists(path) ? " as a file (it is a folder)" : "")}; without --resume the run starts anew and keeps its state there.");
         }
+
+        // The state is first written after an epoch, which may be hours in: a folder it cannot be written to is found now.
+        string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Ncf.IO.AtomicFile.TargetOf(path)))!;
+        try
+        {
+            Directory.CreateDirectory(folder); // as the state's atomic write would
+            using (File.Create(System.IO.Path.Combine(folder, $".ncf-state-probe-{Environment.ProcessId}-{Guid.NewGuid():N}"), 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NcfException($"--state {path}: cannot write in {folder} ({e.Message}).", e);
+        }
     }
 
     private static bool IsTrainingState(string path)

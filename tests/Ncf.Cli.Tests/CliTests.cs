@@ -1355,6 +1355,14 @@ public sealed class CliTests : IDisposable
         Assert.Contains("test cases: 90 hash=", negatives.Err);
         File.Delete(logState);
 
+        // A folder the state cannot be written to is found before the first epoch, not after it.
+        var proc = Run("train", "--epochs", "3", "--state", "/proc/ncf.state");
+        if (OperatingSystem.IsLinux())
+        {
+            AssertOneErrorLine(proc);
+            Assert.Contains("cannot write in /proc", proc.Err);
+        }
+
         // No epoch end, nothing to keep; a file that is not a state is not replaced.
         Assert.Contains("--epochs 0 has none", Run("train", "--epochs", "0", "--state", Path.Combine(_folder, "zero.state")).Err);
         string notes = Path.Combine(_folder, "notes.txt");
