@@ -270,9 +270,11 @@ public sealed class NcfDataDownloaderTests : IDisposable
         {
             StallHalfWay = ["ml-latest-small.zip.md5"],
         };
+        // The zip must arrive within the stall timeout while the MD5 stalls past it: 1 s was too short for the zip on a
+        // loaded 2-core CI machine (the loopback server's thread was not scheduled for a second), so 5 s.
         var options = new DownloadOptions
         {
-            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, StallTimeout = TimeSpan.FromSeconds(1),
+            BaseUri = server.BaseUri, ExpectedSha256 = Sha256(zip), HttpClient = _client, StallTimeout = TimeSpan.FromSeconds(5),
         };
 
         string folder = await NcfDataDownloader.DownloadAsync("ml-latest-small", Target, options);
