@@ -42,6 +42,21 @@ internal sealed class RunState
     /// <summary>The phase and epochs done of the state last written for this run (null before the first save).</summary>
     public (string Phase, int Epochs)? Saved { get; private set; }
 
+    /// <summary>
+    /// After a cancellation: says where the state stands and how to continue (on stderr beside "ncf: cancelled", also in
+    /// text mode, where notes go to stdout). Nothing before the first save.
+    /// </summary>
+    public void NoteWhereToResume(TextWriter stderr)
+    {
+        if (Saved is not var (phase, epochs))
+        {
+            return;
+        }
+
+        stderr.WriteLine($"note: {Path} holds the training state after epoch {epochs}{(phase == "train" ? "" : $" of the {phase} phase")}: " +
+            "the same command with --resume continues from there.");
+    }
+
     /// <summary>Seconds the run has taken so far, earlier processes included.</summary>
     public double Seconds => _earlierSeconds + _clock.Elapsed.TotalSeconds;
 

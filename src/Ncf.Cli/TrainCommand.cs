@@ -12,6 +12,22 @@ internal static class TrainCommand
 {
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
+        var kept = new System.Runtime.CompilerServices.StrongBox<RunState?>();
+        try
+        {
+            return Run(argv, stdout, stderr, kept, cancellationToken);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested && kept.Value is { } state)
+        {
+            // Cancelled anywhere (between phases, in the final full ranking, while saving): where --resume picks up.
+            state.NoteWhereToResume(stderr);
+            throw;
+        }
+    }
+
+    private static int Run(string[] argv, TextWriter stdout, TextWriter stderr, System.Runtime.CompilerServices.StrongBox<RunState?> kept,
+        CancellationToken cancellationToken)
+    {
         var args = new Arguments(argv, Common.Flags);
         var shape = Common.ModelShape(args);
         var training = Common.Training(args, defaultEpochs: 20, evaluateEachEpoch: true);
@@ -193,7 +209,7 @@ internal static class TrainCommand
         {
             string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
                 pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
-            state = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
+            state = kept.Value = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
         }
 
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
@@ -489,13 +505,6 @@ internal static class TrainCommand
         }
 
         var result = trainer.Fit(trainer.Options.Epochs - trainer.EpochsDone, state.Saving(phase, trainer, best, earlier), cancellationToken, printer.Batches);
-        if (result.Cancelled && state.Saved is var (savedPhase, savedEpochs))
-        {
-            // Beside "ncf: cancelled" on stderr, also in text mode, where notes go to stdout.
-            printer.Errors.WriteLine($"note: {state.Path} holds the training state after epoch {savedEpochs}{(savedPhase == "train" ? "" : $" of the {savedPhase} phase")}: " +
-                "the same command with --resume continues from there.");
-        }
-
         return earlier.Count == 0 ? result : result with { Epochs = [.. earlier, .. result.Epochs] };
     }
 
@@ -633,9 +642,6 @@ internal static class TrainCommand
         }
 
         public string? Phase { get; set; }
-
-        /// <summary>Standard error.</summary>
-        public TextWriter Errors => _stderr;
 
         /// <summary>The phase's number of epochs, for "epoch 3/20".</summary>
         public int Total { get; set; }
