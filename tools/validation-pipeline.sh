@@ -17,15 +17,22 @@ MLP_AVERAGE_FROM=5
 mkdir -p "$OUT"
 dotnet publish src/Ncf.Cli -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
 NCF="dotnet $OUT/bin/ncf.dll"
-# `stage NAME OPTIONS...`: ncf train OPTIONS into $OUT/NAME.jsonl, skipped once that file ends in a summary; a stage
-# that stopped part-way continues from $OUT/NAME.state (the same command with --resume), removed when it finishes.
+# `stage NAME OPTIONS...`: ncf train OPTIONS into $OUT/NAME.jsonl, skipped once that file ends in a summary written by
+# the same options (kept in $OUT/NAME.cmd: another SEED, DATA or recipe trains again); a stage that stopped part-way
+# continues from $OUT/NAME.state (the same command with --resume), removed when it finishes.
 stage() {
     local name=$1 resume=()
     shift
-    if [ -f "$OUT/$name.jsonl" ] && tail -n 1 "$OUT/$name.jsonl" | grep -q '"summary":true'; then
-        return
+    local command="$*"
+    if [ -f "$OUT/$name.cmd" ] && [ "$(cat "$OUT/$name.cmd")" = "$command" ]; then
+        if [ -f "$OUT/$name.jsonl" ] && tail -n 1 "$OUT/$name.jsonl" | grep -q '"summary":true'; then
+            return
+        fi
+        [ -f "$OUT/$name.state" ] && resume=(--resume)
+    else
+        rm -f "$OUT/$name.state" "$OUT/$name.jsonl"
+        printf '%s\n' "$command" > "$OUT/$name.cmd"
     fi
-    [ -f "$OUT/$name.state" ] && resume=(--resume)
     $NCF train "$@" --state "$OUT/$name.state" "${resume[@]}" > "$OUT/$name.jsonl"
     rm -f "$OUT/$name.state"
 }

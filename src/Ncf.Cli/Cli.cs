@@ -177,9 +177,9 @@ internal static class Cli
             epoch reports, the best epoch) to FILE at every epoch end; after a crash, Ctrl-C or kill, the same command
             with --resume continues from the last epoch end and ends as the run that never stopped would, bit for bit
             on the CPU; phases a run had finished (--refit's validation run, --pretrain's parents) are not trained again.
-            --threads, --step, --scatter, --out, --json and --full-ranking may change on resume, and --epochs may grow when one
-            model is trained (a longer run); other settings and the data must be the same. Without --resume an
-            existing FILE is refused.
+            --threads, --step, --scatter, --out, --json and --full-ranking may change on resume, and so may --epochs when one
+            model is trained (not below the epochs the state holds); other settings and the data must be the same.
+            The file stays when the run ends; without --resume an existing FILE is refused.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
                      [--validation]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of

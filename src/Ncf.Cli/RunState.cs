@@ -157,6 +157,11 @@ internal sealed class RunState
         }
     }
 
+    /// <summary>With --resume, what to tell before any epoch line is printed again; null for a new run.</summary>
+    public string? ResumeNote => _savedPhase is not { } phase ? null
+        : $"note: resumed from {Path} after epoch {(_savedReports.Count == 0 ? 0 : _savedReports[^1].Epoch)}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
+          "the epochs before it are as that run reported them.";
+
     /// <summary>The saved run's result of <paramref name="phase"/>, when it had finished it.</summary>
     public FinishedPhase? Finished(string phase) => _finished.FirstOrDefault(f => f.Name == phase);
 

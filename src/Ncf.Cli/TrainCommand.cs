@@ -210,6 +210,10 @@ internal static class TrainCommand
             string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
                 pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
             state = kept.Value = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
+            if (state.ResumeNote is { } resumed)
+            {
+                (json ? stderr : stdout).WriteLine(resumed);
+            }
         }
 
         var printer = new EpochPrinter(stdout, stderr, json, training.Epochs);
@@ -236,7 +240,7 @@ internal static class TrainCommand
             });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, "neumf", state, notes, cancellationToken);
+            result = Fit(trainer, best, printer, "neumf", state, cancellationToken);
             if (keepBest)
             {
                 best.Restore();
@@ -457,7 +461,7 @@ internal static class TrainCommand
             model.Initialize(training.Seed);
             using var trainer = new NcfTrainer(model, data, training);
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, phase ?? "train", state, notes, cancellationToken);
+            result = Fit(trainer, best, printer, phase ?? "train", state, cancellationToken);
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
@@ -485,7 +489,7 @@ internal static class TrainCommand
     /// options' epochs; with <paramref name="state"/>, from where a saved run stood (its epochs printed again and counted
     /// in the result), saving the state at every epoch end.
     /// </summary>
-    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState? state, TextWriter notes,
+    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState? state,
         CancellationToken cancellationToken)
     {
         if (state is null)
@@ -494,14 +498,9 @@ internal static class TrainCommand
         }
 
         var earlier = state.Restore(phase, trainer, best);
-        if (earlier.Count > 0)
+        foreach (var report in earlier)
         {
-            notes.WriteLine($"note: resumed from {state.Path} after epoch {trainer.EpochsDone}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
-                "the epochs before it are as that run reported them.");
-            foreach (var report in earlier)
-            {
-                printer.Epochs.Report(report);
-            }
+            printer.Epochs.Report(report);
         }
 
         var result = trainer.Fit(trainer.Options.Epochs - trainer.EpochsDone, state.Saving(phase, trainer, best, earlier), cancellationToken, printer.Batches);
