@@ -157,9 +157,12 @@ internal sealed class RunState
         }
     }
 
+    /// <summary>With --resume, the epochs the saved phase had done (0 for a new run).</summary>
+    public int SavedEpoch => _savedReports.Count == 0 ? 0 : _savedReports[^1].Epoch;
+
     /// <summary>With --resume, what to tell before any epoch line is printed again; null for a new run.</summary>
     public string? ResumeNote => _savedPhase is not { } phase ? null
-        : $"note: resumed from {Path} after epoch {(_savedReports.Count == 0 ? 0 : _savedReports[^1].Epoch)}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
+        : $"note: resumed from {Path} after epoch {SavedEpoch}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
           "the epochs before it are as that run reported them.";
 
     /// <summary>The saved run's result of <paramref name="phase"/>, when it had finished it.</summary>
@@ -190,11 +193,6 @@ internal sealed class RunState
         if (_savedBest is { } saved)
         {
             best.Set(saved.HitRate, saved.Parameters);
-        }
-
-        if (trainer.EpochsDone > trainer.Options.Epochs)
-        {
-            throw new NcfException($"--epochs {trainer.Options.Epochs}: {Path} holds a run already {trainer.EpochsDone} epochs in; give --epochs {trainer.EpochsDone} or more.");
         }
 
         Saved = (phase, trainer.EpochsDone);

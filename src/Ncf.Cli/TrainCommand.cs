@@ -210,6 +210,12 @@ internal static class TrainCommand
             string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
                 pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
             state = kept.Value = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
+            // Every phase runs at most --epochs (a refit fewer), so a state further in is refused before anything is printed.
+            if (state.SavedEpoch > training.Epochs)
+            {
+                throw new NcfException($"--epochs {training.Epochs}: {statePath} holds a run already {state.SavedEpoch} epochs in; give --epochs {state.SavedEpoch} or more.");
+            }
+
             if (state.ResumeNote is { } resumed)
             {
                 (json ? stderr : stdout).WriteLine(resumed);
