@@ -334,6 +334,7 @@ public static class AtomicFile
             }
 
             File.Move(temporary, full, overwrite: true);
+            RemoveStaleTemporaries(directory, Path.GetFileName(full));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -395,6 +396,51 @@ public static class AtomicFile
         }
 
         return full;
+    }
+
+    /// <summary>
+    /// Removes the temporaries of earlier writes to <paramref name="fileName"/> whose process is gone (killed between
+    /// creating and renaming them: `kill -9`, a power cut), so that a file rewritten every epoch does not collect them.
+    /// A temporary of a live process, this one's included, is another write under way and is left alone.
+    /// </summary>
+    private static void RemoveStaleTemporaries(string directory, string fileName)
+    {
+        try
+        {
+            string prefix = $".{fileName}.";
+            foreach (string temporary in Directory.EnumerateFiles(directory, $"{prefix}*.tmp"))
+            {
+                // The pattern's wildcards may also match names with * or ? in them: only this file's own temporaries count.
+                string name = Path.GetFileName(temporary);
+                string[] parts = name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..].Split('.') : [];
+                if (parts.Length == 3 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)
+                    && pid != Environment.ProcessId && !IsRunning(pid))
+                {
+                    TryDelete(temporary);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Tidying is best effort: the file itself was written.
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is InvalidOperationException or PlatformNotSupportedException or System.ComponentModel.Win32Exception)
+        {
+            return true; // cannot tell: keep the file
+        }
     }
 
     private static void TryDelete(string path)

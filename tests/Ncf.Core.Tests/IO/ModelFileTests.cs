@@ -393,6 +393,26 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void A_write_removes_temporaries_that_killed_writers_left_and_keeps_those_of_live_ones()
+    {
+        // Temporaries are named .NAME.PID.GUID.tmp. PID 2147483000 cannot run (Linux caps PIDs at 2^22); ours does.
+        string path = Path.Combine(_folder, "run.state");
+        string dead = Path.Combine(_folder, ".run.state.2147483000.0123456789abcdef0123456789abcdef.tmp");
+        string live = Path.Combine(_folder, $".run.state.{Environment.ProcessId}.0123456789abcdef0123456789abcdef.tmp");
+        string other = Path.Combine(_folder, ".other.state.2147483000.0123456789abcdef0123456789abcdef.tmp");
+        foreach (string file in new[] { dead, live, other })
+        {
+            File.WriteAllText(file, "left by a writer");
+        }
+
+        Ncf.IO.AtomicFile.Write(path, "state\n"u8);
+        Assert.Equal("state\n", File.ReadAllText(path));
+        Assert.False(File.Exists(dead));
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(other));
+    }
+
+    [Fact]
     public void A_streamed_atomic_write_that_fails_leaves_the_old_file_and_no_temporary_file()
     {
         string path = Path.Combine(_folder, "table.tsv");
