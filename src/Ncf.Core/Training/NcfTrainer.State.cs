@@ -5,7 +5,7 @@ namespace Ncf.Training;
 
 /// <summary>
 /// The training state file, version 1, little-endian: everything a run stopped between epochs needs to continue as
-/// if it had never stopped.
+/// if it had never stopped (early stopping's best epoch included).
 /// <code>
 /// "NCFSTATE"  8 bytes magic
 /// u32 version (1)
@@ -14,6 +14,7 @@ namespace Ncf.Training;
 /// i32 epochs done, i32 epoch ends in the running mean
 /// u8 flags    bit 0: the before-training evaluation was reported; bit 1: the model holds the mean;
 ///             bit 2: the mean follows; bit 3: the optimizer's own point follows
+/// f64, i32    early stopping's best HR@K so far and its epoch (-inf and -1: none yet)
 /// f32[P]      parameters, in the model's layout order
 /// f32[P] ×2   (Adam) first and second moments
 /// (deferred Adam) i32 T embedding tables, then per table in layout order: i32 rows, i32[rows] the step each row was
@@ -33,8 +34,8 @@ public sealed partial class NcfTrainer
     private const byte EvaluatedBeforeFlag = 1, HoldingAverageFlag = 2, AverageFlag = 4, TrainingPointFlag = 8;
 
     /// <summary>
-    /// Writes the training state — parameters, the optimizer's moments and step count, epochs done and the weight
-    /// average — to <paramref name="path"/> atomically (a crash leaves the old file or the new one). Call it between
+    /// Writes the training state — parameters, the optimizer's moments and step count, epochs done, the weight
+    /// average and early stopping's best epoch — to <paramref name="path"/> atomically (a crash leaves the old file or the new one). Call it between
     /// epochs: from <see cref="Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>'s progress callback, or between <see cref="TrainEpoch"/> calls.
     /// </summary>
     /// <remarks>The data, the seed and the other <see cref="TrainingOptions"/> are not stored: a trainer built from the
@@ -80,6 +81,8 @@ public sealed partial class NcfTrainer
         w.Int32(AveragedEpochs);
         w.Byte((byte)((_reportedBeforeTraining ? EvaluatedBeforeFlag : 0) | (_holdingAverage ? HoldingAverageFlag : 0)
             | (_average is null ? 0 : AverageFlag) | (_trainingPoint is null ? 0 : TrainingPointFlag)));
+        w.Double(_bestHitRate);
+        w.Int32(_bestEpoch);
         var scratch = new float[count];
         Model.Parameters.Values.Read(0, scratch);
         w.Singles(scratch);
@@ -219,13 +222,15 @@ public sealed partial class NcfTrainer
         _trainingPoint = state.TrainingPoint;
         _holdingAverage = (state.Flags & HoldingAverageFlag) != 0;
         _reportedBeforeTraining = (state.Flags & EvaluatedBeforeFlag) != 0;
+        _bestHitRate = state.BestHitRate;
+        _bestEpoch = state.BestEpoch;
         _epochCutShort = false;
         return state.CallerData;
     }
 
     /// <summary>A training state file's content, read and checked for consistency with itself (not yet with a trainer).</summary>
     private sealed record StoredState(Models.ModelKind Kind, int Factors, int Layers, int Users, int Items, byte Optimizer, int Steps, int Epochs,
-        int Averaged, byte Flags, float[] Values, float[]? FirstMoment, float[]? SecondMoment, List<int[]> LastSteps, float[]? Average,
+        int Averaged, byte Flags, double BestHitRate, int BestEpoch, float[] Values, float[]? FirstMoment, float[]? SecondMoment, List<int[]> LastSteps, float[]? Average,
         float[]? TrainingPoint, byte[] CallerData)
     {
         public static StoredState Parse(byte[] bytes, string path)
@@ -237,10 +242,13 @@ public sealed partial class NcfTrainer
             byte optimizer = reader.Byte();
             int steps = reader.Int32(), epochs = reader.Int32(), averaged = reader.Int32();
             byte flags = reader.Byte();
-            if (count < 0 || optimizer > 3 || steps < 0 || epochs < 0 || averaged < 0 || averaged > epochs || (flags & ~0xF) != 0)
+            double bestHitRate = reader.Double();
+            int bestEpoch = reader.Int32();
+            if (count < 0 || optimizer > 3 || steps < 0 || epochs < 0 || averaged < 0 || averaged > epochs || (flags & ~0xF) != 0
+                || bestEpoch < -1 || bestEpoch > epochs || (bestEpoch < 0) != double.IsNegativeInfinity(bestHitRate))
             {
                 throw new NcfException($"{path}: the file is inconsistent (parameters {count}, optimizer {optimizer}, steps {steps}, epochs {epochs}, "
-                    + $"averaged {averaged}, flags {flags}).");
+                    + $"averaged {averaged}, flags {flags}, best epoch {bestEpoch}).");
             }
 
             // Each array is checked against the bytes left before it is allocated: a forged count cannot ask for more
@@ -302,8 +310,8 @@ public sealed partial class NcfTrainer
                 throw new NcfException($"{path}: holds parameters that are not finite numbers: the run that wrote it diverged.");
             }
 
-            return new StoredState(kind, factors, layers, users, items, optimizer, steps, epochs, averaged, flags, parameters, first, second,
-                lastSteps, average, point, callerData);
+            return new StoredState(kind, factors, layers, users, items, optimizer, steps, epochs, averaged, flags, bestHitRate, bestEpoch, parameters,
+                first, second, lastSteps, average, point, callerData);
         }
     }
 

@@ -35,6 +35,10 @@ public sealed partial class NcfTrainer : IDisposable
     private bool _holdingAverage;
     private bool _reportedBeforeTraining;
 
+    // Early stopping: the best HR@K among the epochs Fit evaluated, and its epoch (-1: none yet).
+    private double _bestHitRate = double.NegativeInfinity;
+    private int _bestEpoch = -1;
+
     // Set while the model stands part-way through an epoch (a cancelled TrainEpoch): no epoch end to save a state at.
     private bool _epochCutShort;
 
@@ -171,6 +175,7 @@ public sealed partial class NcfTrainer : IDisposable
             {
                 _reportedBeforeTraining = true;
                 var initial = Evaluate(new EpochReport { Epoch = 0, Loss = double.NaN }, cancellationToken);
+                TrackBest(initial);
                 reports.Add(initial);
                 progress?.Report(initial);
             }
@@ -181,6 +186,7 @@ public sealed partial class NcfTrainer : IDisposable
                 if (Options.EvaluateEachEpoch)
                 {
                     report = Evaluate(report, cancellationToken);
+                    TrackBest(report);
                 }
 
                 reports.Add(report);
@@ -188,6 +194,12 @@ public sealed partial class NcfTrainer : IDisposable
                 if (!double.IsFinite(report.Loss))
                 {
                     return new TrainingResult(reports, false) { Diverged = true };
+                }
+
+                if (Options.EarlyStoppingPatience > 0 && _bestEpoch >= 0 && report.Epoch - _bestEpoch >= Options.EarlyStoppingPatience
+                    && e < epochs - 1)
+                {
+                    return new TrainingResult(reports, false) { StoppedEarly = true };
                 }
             }
         }
@@ -202,6 +214,16 @@ public sealed partial class NcfTrainer : IDisposable
         }
 
         return new TrainingResult(reports, false);
+    }
+
+    /// <summary>Early stopping's record: the best HR@K so far, by the rule of <see cref="TrainingResult.Best"/> (earliest on ties).</summary>
+    private void TrackBest(EpochReport report)
+    {
+        if ((report.Validation ?? report.Test) is { } metrics && metrics.HitRate > _bestHitRate)
+        {
+            _bestHitRate = metrics.HitRate;
+            _bestEpoch = report.Epoch;
+        }
     }
 
     /// <summary>Evaluates the model now and returns <paramref name="report"/> with the metrics filled in.</summary>

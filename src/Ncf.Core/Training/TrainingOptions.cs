@@ -86,6 +86,17 @@ public sealed record TrainingOptions
     /// </remarks>
     public int AverageFromEpoch { get; init; }
 
+    /// <summary>
+    /// Early stopping: <see cref="NcfTrainer.Fit(IProgress{EpochReport}?, CancellationToken, IProgress{BatchProgress}?)"/>
+    /// stops once this many epochs have passed without an HR@K above the best so far — validation HR when the data holds
+    /// validation cases, else test HR (the epoch <see cref="TrainingResult.Best"/> would name) — and says so in
+    /// <see cref="TrainingResult.StoppedEarly"/>. Needs <see cref="EvaluateEachEpoch"/>. Default 0: off, every epoch runs.
+    /// </summary>
+    /// <remarks>The epochs trained are the same as without it, up to the stop. The best so far carries over between
+    /// <c>Fit</c> calls and in a saved training state; epochs trained with <see cref="NcfTrainer.TrainEpoch"/> alone are
+    /// not evaluated, so they do not count.</remarks>
+    public int EarlyStoppingPatience { get; init; }
+
     /// <summary>Checks the values; throws <see cref="NcfException"/> with a readable message.</summary>
     public void Validate()
     {
@@ -118,6 +129,16 @@ public sealed record TrainingOptions
         if (!(L2 >= 0))
         {
             throw new NcfException($"L2 must be 0 or more; got {L2}.");
+        }
+
+        if (EarlyStoppingPatience < 0)
+        {
+            throw new NcfException($"EarlyStoppingPatience must be 0 (off) or a number of epochs; got {EarlyStoppingPatience}.");
+        }
+
+        if (EarlyStoppingPatience > 0 && !EvaluateEachEpoch)
+        {
+            throw new NcfException("Early stopping watches the evaluation after each epoch: it needs EvaluateEachEpoch.");
         }
 
         if (AverageFromEpoch < 0)
@@ -206,4 +227,10 @@ public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, bool Canc
     /// unless a caller kept an earlier epoch's.
     /// </summary>
     public bool Diverged { get; init; }
+
+    /// <summary>
+    /// True when <see cref="TrainingOptions.EarlyStoppingPatience"/> epochs passed without a better HR@K and training
+    /// stopped before <see cref="TrainingOptions.Epochs"/>.
+    /// </summary>
+    public bool StoppedEarly { get; init; }
 }
