@@ -149,6 +149,7 @@ internal static class Cli
                   [--checkpoint final|best]   (best: keep the best epoch's parameters, chosen on --validation if given)
                   [--refit]                   (with --validation: train again, validation rows included, for the chosen epochs)
                   [--average-from EPOCH]      (from that epoch on, evaluate and keep the mean of the epoch-end parameters)
+                  [--patience N]              (stop after N epochs without a better HR@10: validation's if given, else test's)
                   [--state FILE [--resume]]   (keep the training state after every epoch; --resume continues from it)
                   [--step fused|layered]      (CPU: a whole step per chunk of rows, or kernel by kernel; same results)
                   [--scatter auto|atomic|sorted] (GPU: sum embedding gradients with atomics, CUDA's default, whose
@@ -173,6 +174,9 @@ internal static class Cli
             --average-from N (weight averaging) holds off the overfitting of large models: each phase (GMF, MLP,
             NeuMF) keeps training from its own steps while its evaluations and saved model are the running mean of
             the parameters at the end of epochs N, N+1, ...
+            --patience N (early stopping) ends each phase N epochs after its best HR@10, chosen on the validation rows
+            with --validation (else on the test set, as --checkpoint best does); the epochs trained are those of the
+            run without it. --refit retrains for the chosen epochs without stopping.
             --state FILE writes the training state (parameters, optimizer moments, epochs done, weight average, the
             epoch reports, the best epoch) to FILE at every epoch end; after a crash, Ctrl-C or kill, the same command
             with --resume continues from the last epoch end and ends as the run that never stopped would, bit for bit

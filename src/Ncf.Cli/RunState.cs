@@ -35,7 +35,7 @@ internal sealed class RunState
     }
 
     /// <summary>A phase the saved run had finished: its reports, and the model it left when a later phase needs it.</summary>
-    public sealed record FinishedPhase(string Name, IReadOnlyList<EpochReport> Reports, bool Diverged, float[]? Parameters);
+    public sealed record FinishedPhase(string Name, IReadOnlyList<EpochReport> Reports, bool Diverged, bool StoppedEarly, float[]? Parameters);
 
     public string Path { get; }
 
@@ -133,8 +133,8 @@ internal sealed class RunState
             {
                 string name = reader.ReadString();
                 var reports = ReadReports(reader);
-                bool diverged = reader.ReadBoolean();
-                state._finished.Add(new FinishedPhase(name, reports, diverged, ReadFloats(reader)));
+                bool diverged = reader.ReadBoolean(), stoppedEarly = reader.ReadBoolean();
+                state._finished.Add(new FinishedPhase(name, reports, diverged, stoppedEarly, ReadFloats(reader)));
             }
 
             state._savedPhase = reader.ReadString();
@@ -169,11 +169,11 @@ internal sealed class RunState
     public FinishedPhase? Finished(string phase) => _finished.FirstOrDefault(f => f.Name == phase);
 
     /// <summary>Records a finished phase, written with every later state; <paramref name="parameters"/> when a later phase needs its model.</summary>
-    public void Finish(string phase, IReadOnlyList<EpochReport> reports, bool diverged, float[]? parameters)
+    public void Finish(string phase, TrainingResult result, float[]? parameters)
     {
         if (Finished(phase) is null)
         {
-            _finished.Add(new FinishedPhase(phase, reports, diverged, parameters));
+            _finished.Add(new FinishedPhase(phase, result.Epochs, result.Diverged, result.StoppedEarly, parameters));
         }
     }
 
@@ -232,6 +232,7 @@ internal sealed class RunState
                 writer.Write(finished.Name);
                 WriteReports(writer, finished.Reports);
                 writer.Write(finished.Diverged);
+                writer.Write(finished.StoppedEarly);
                 WriteFloats(writer, finished.Parameters);
             }
 
@@ -375,7 +376,7 @@ internal sealed class RunState
             $"model={shape.Kind} factors={shape.Factors} layers={(shape.Kind == ModelKind.Gmf ? 0 : shape.Layers)}",
             (parentsGiven ? "" : FormattableString.Invariant($"optimizer={training.Optimizer} lr={training.LearningRate:R} "))
                 + FormattableString.Invariant($"l2={training.L2:R} batch={training.BatchSize} negatives={training.Negatives} seed={training.Seed}"),
-            $"average-from={training.AverageFromEpoch} k={training.TopK} ties={training.Ties} checkpoint={(keepBest ? "best" : "final")} backend={backend}",
+            $"average-from={training.AverageFromEpoch} patience={training.EarlyStoppingPatience} k={training.TopK} ties={training.Ties} checkpoint={(keepBest ? "best" : "final")} backend={backend}",
             $"data: users={data.UserCount} items={data.ItemCount} training-rows={data.TrainCount} rows-hash={rows:x16}",
             $"test cases: {Cases(data.Test)}; validation cases: {Cases(data.Validation)}",
         };

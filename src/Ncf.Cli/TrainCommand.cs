@@ -31,7 +31,11 @@ internal static class TrainCommand
         var args = new Arguments(argv, Common.Flags);
         var shape = Common.ModelShape(args);
         var training = Common.Training(args, defaultEpochs: 20, evaluateEachEpoch: true);
-        training = training with { AverageFromEpoch = args.Int("average-from", 0, 0, 100_000) };
+        training = training with
+        {
+            AverageFromEpoch = args.Int("average-from", 0, 0, 100_000),
+            EarlyStoppingPatience = args.Int("patience", 0, 0, 1_000_000),
+        };
         if (training.AverageFromEpoch > training.Epochs)
         {
             throw new NcfException(training.Epochs == 0
@@ -87,9 +91,9 @@ internal static class TrainCommand
             throw new NcfException("--pretrain applies to --model neumf only.");
         }
 
-        if (Common.HoldOutOption(args) == HoldOut.None && (keepBest || fullRanking || args.Given("ties")))
+        if (Common.HoldOutOption(args) == HoldOut.None && (keepBest || fullRanking || args.Given("ties") || training.EarlyStoppingPatience > 0))
         {
-            string option = keepBest ? "--checkpoint best" : fullRanking ? "--full-ranking" : "--ties";
+            string option = keepBest ? "--checkpoint best" : fullRanking ? "--full-ranking" : args.Given("ties") ? "--ties" : "--patience";
             throw new NcfException($"{option} needs held-out test cases; --holdout none keeps none.");
         }
 
@@ -246,7 +250,7 @@ internal static class TrainCommand
             });
             printer.Phase = "neumf";
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, "neumf", state, cancellationToken);
+            result = Fit(trainer, best, printer, "neumf", state, notes, cancellationToken);
             if (keepBest)
             {
                 best.Restore();
@@ -272,7 +276,7 @@ internal static class TrainCommand
             {
                 var chosen = result.Best!;
                 int averageFrom = training.AverageFromEpoch;
-                selection = new Selection(chosen, result.Epochs, data.TrainCount);
+                selection = new Selection(chosen, result.Epochs, data.TrainCount, result.StoppedEarly);
                 model.Dispose();
                 cancellationToken.ThrowIfCancellationRequested();
                 var refitData = loadRefitData(seed);
@@ -284,6 +288,8 @@ internal static class TrainCommand
                 {
                     Epochs = chosen.Epoch,
                     AverageFromEpoch = averageFrom <= chosen.Epoch ? averageFrom : 0,
+                    // The refit trains exactly the chosen epochs; with no validation rows left, stopping would watch the test set.
+                    EarlyStoppingPatience = 0,
                 };
                 if (averageFrom > chosen.Epoch)
                 {
@@ -459,7 +465,8 @@ internal static class TrainCommand
                     model.Parameters.Load(finished.Parameters);
                 }
 
-                result = new TrainingResult(finished.Reports, false) { Diverged = finished.Diverged };
+                result = new TrainingResult(finished.Reports, false) { Diverged = finished.Diverged, StoppedEarly = finished.StoppedEarly };
+                NoteStoppedEarly(result, phase ?? "train", training, notes);
                 CheckDiverged(result, model, phase, keepBest, notes, state);
                 return model;
             }
@@ -467,7 +474,7 @@ internal static class TrainCommand
             model.Initialize(training.Seed);
             using var trainer = new NcfTrainer(model, data, training);
             var best = new BestCheckpoint(model, printer.Epochs);
-            result = Fit(trainer, best, printer, phase ?? "train", state, cancellationToken);
+            result = Fit(trainer, best, printer, phase ?? "train", state, notes, cancellationToken);
             if (result.Cancelled)
             {
                 throw new OperationCanceledException();
@@ -480,7 +487,7 @@ internal static class TrainCommand
 
             CheckDiverged(result, model, phase, keepBest, notes, state);
             // Later phases start from what this one chose (the refit's epochs) or left (a parent's parameters).
-            state?.Finish(phase ?? "train", result.Epochs, result.Diverged, phase is "gmf" or "mlp" ? model.Parameters.ToArray() : null);
+            state?.Finish(phase ?? "train", result, phase is "gmf" or "mlp" ? model.Parameters.ToArray() : null);
             return model;
         }
         catch
@@ -495,14 +502,29 @@ internal static class TrainCommand
     /// options' epochs; with <paramref name="state"/>, from where a saved run stood (its epochs printed again and counted
     /// in the result), saving the state at every epoch end.
     /// </summary>
-    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState? state,
+    private static TrainingResult Fit(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState? state, TextWriter notes,
         CancellationToken cancellationToken)
     {
-        if (state is null)
-        {
-            return trainer.Fit(best, cancellationToken, printer.Batches);
-        }
+        var result = state is null
+            ? trainer.Fit(best, cancellationToken, printer.Batches)
+            : FitFromState(trainer, best, printer, phase, state, cancellationToken);
+        NoteStoppedEarly(result, phase, trainer.Options, notes);
+        return result;
+    }
 
+    private static void NoteStoppedEarly(TrainingResult result, string phase, TrainingOptions training, TextWriter notes)
+    {
+        if (result.StoppedEarly && result.Best is { } chosen)
+        {
+            string on = chosen.Validation is null ? "test" : "validation";
+            notes.WriteLine($"note: {(phase == "train" ? "" : $"the {phase} phase ")}stopped early after epoch {result.Final?.Epoch}: " +
+                $"no better {on} HR@{training.TopK} than epoch {chosen.Epoch}'s in {training.EarlyStoppingPatience} epochs (--patience).");
+        }
+    }
+
+    private static TrainingResult FitFromState(NcfTrainer trainer, BestCheckpoint best, EpochPrinter printer, string phase, RunState state,
+        CancellationToken cancellationToken)
+    {
         var earlier = state.Restore(phase, trainer, best);
         foreach (var report in earlier)
         {
@@ -573,6 +595,7 @@ internal static class TrainCommand
                 .Add("model_file", output)
                 .Add("checkpoint", keepBest ? "best" : "final")
                 .Add("diverged", result.Diverged)
+                .Add("stopped_early", selection?.StoppedEarly ?? result.StoppedEarly)
                 .Add("average_from", training.AverageFromEpoch);
             if (chosen is not null)
             {
@@ -628,7 +651,7 @@ internal static class TrainCommand
     }
 
     /// <summary>What the validation run of --refit leaves: the epoch it chose, its epochs, and how many training rows it had.</summary>
-    private sealed record Selection(EpochReport Chosen, IReadOnlyList<EpochReport> Epochs, int TrainPositives);
+    private sealed record Selection(EpochReport Chosen, IReadOnlyList<EpochReport> Epochs, int TrainPositives, bool StoppedEarly);
 
     /// <summary>Prints epoch reports (text or JSON) and in-epoch progress on stderr for long epochs.</summary>
     private sealed class EpochPrinter

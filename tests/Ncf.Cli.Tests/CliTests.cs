@@ -1293,6 +1293,7 @@ public sealed class CliTests : IDisposable
     [InlineData("\"phase\":\"mlp\",\"epoch\":2,", "pretrain")]
     [InlineData("\"phase\":\"neumf\",\"epoch\":1,", "pretrain")]
     [InlineData("{\"epoch\":3,", "plain")]
+    [InlineData("\"phase\":\"refit\",\"epoch\":2,", "refit-patience")]
     public void A_run_of_several_phases_crashed_in_one_resumes_to_the_model_of_the_run_that_never_stopped(string crashAt, string kind)
     {
         string whole = Path.Combine(_folder, "whole.ncf"), resumed = Path.Combine(_folder, "resumed.ncf"), state = Path.Combine(_folder, "run.state");
@@ -1301,6 +1302,8 @@ public sealed class CliTests : IDisposable
             "refit" => ["train", "--json", "--data", ClusteredLog(), "--model", "gmf", "--factors", "8", "--lr", "0.02", "--test-neg", "20",
                 "--validation", "--refit", "--epochs", "6", "--average-from", "2"],
             "pretrain" => ["train", "--json", "--model", "neumf", "--pretrain", "--epochs", "3", "--checkpoint", "best"],
+            "refit-patience" => ["train", "--json", "--data", ClusteredLog(), "--model", "gmf", "--factors", "8", "--lr", "0.02", "--test-neg", "20",
+                "--validation", "--refit", "--epochs", "12", "--patience", "2"],
             _ => ["train", "--json", "--epochs", "5", "--optimizer", "deferred-adam"],
         };
         var straight = Run([.. common, "--out", whole]);
@@ -1319,6 +1322,58 @@ public sealed class CliTests : IDisposable
         Assert.Equal(Figures(straight.Out), Figures(second.Out));
         // The phases before the crash were not trained again: the resumed run's first epoch line is a repeat.
         Assert.Equal(crashing.ToString().Split('\n')[0], second.Out.Split('\n')[0]);
+    }
+
+    [Fact]
+    public void Patience_stops_where_the_validation_figures_of_the_full_run_say_and_the_refit_trains_the_chosen_epochs()
+    {
+        string log = ClusteredLog();
+        string[] common = ["train", "--json", "--data", log, "--model", "gmf", "--factors", "8", "--lr", "0.02", "--test-neg", "20",
+            "--validation", "--epochs", "12"];
+        var full = Run(common);
+        Assert.True(full.Code == 0, full.Err);
+        var epochs = JsonLines(full.Out)[..^1];
+
+        // Where patience 2 must stop, from the full run's validation HR@10 (the first best, as the summary's best_epoch).
+        int bestEpoch = 0, stop = 0;
+        double best = double.NegativeInfinity;
+        foreach (var line in epochs)
+        {
+            int epoch = line.GetProperty("epoch").GetInt32();
+            if (line.GetProperty("val_hr10").GetDouble() > best)
+            {
+                (best, bestEpoch) = (line.GetProperty("val_hr10").GetDouble(), epoch);
+            }
+
+            if (epoch - bestEpoch >= 2)
+            {
+                stop = epoch;
+                break;
+            }
+        }
+
+        Assert.True(stop is > 0 and < 12, $"this log should stop early (best epoch {bestEpoch})");
+        var stopped = Run([.. common, "--patience", "2"]);
+        Assert.True(stopped.Code == 0, stopped.Err);
+        var lines = JsonLines(stopped.Out);
+        Assert.Equal(epochs.Take(stop).Select(l => $"{l.GetProperty("epoch")} {l.GetProperty("loss")} {l.GetProperty("val_hr10")}"),
+            lines[..^1].Select(l => $"{l.GetProperty("epoch")} {l.GetProperty("loss")} {l.GetProperty("val_hr10")}"));
+        Assert.True(lines[^1].GetProperty("stopped_early").GetBoolean());
+        Assert.Equal(bestEpoch, lines[^1].GetProperty("best_epoch").GetInt32());
+        Assert.Contains($"note: stopped early after epoch {stop}: no better validation HR@10 than epoch {bestEpoch}'s in 2 epochs (--patience).", stopped.Err);
+        Assert.False(JsonLines(full.Out)[^1].GetProperty("stopped_early").GetBoolean());
+
+        // With --refit the validation run stops there, and the refit trains exactly the chosen epochs (it has no
+        // validation rows to stop on).
+        var refit = Run([.. common, "--patience", "2", "--refit"]);
+        Assert.True(refit.Code == 0, refit.Err);
+        lines = JsonLines(refit.Out);
+        Assert.Equal(stop, lines.Count(l => l.TryGetProperty("phase", out var p) && p.GetString() == "select"));
+        Assert.Equal(bestEpoch, lines.Count(l => l.TryGetProperty("phase", out var p) && p.GetString() == "refit"));
+        Assert.True(lines[^1].GetProperty("stopped_early").GetBoolean());
+        Assert.Equal(bestEpoch, lines[^1].GetProperty("refit_epochs").GetInt32());
+
+        AssertOneErrorLine(Run("train", "--holdout", "none", "--data", log, "--patience", "2"));
     }
 
     [Fact]

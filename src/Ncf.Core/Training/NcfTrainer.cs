@@ -167,6 +167,12 @@ public sealed partial class NcfTrainer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var reports = new List<EpochReport>();
+        if (PatienceRunOut)
+        {
+            // Stopped already (a run restored after its stop): the rule that ended it still holds.
+            return new TrainingResult(reports, false) { StoppedEarly = epochs > 0 };
+        }
+
         _lastPlannedEpoch = EpochsDone + epochs - 1;
         try
         {
@@ -196,8 +202,7 @@ public sealed partial class NcfTrainer : IDisposable
                     return new TrainingResult(reports, false) { Diverged = true };
                 }
 
-                if (Options.EarlyStoppingPatience > 0 && _bestEpoch >= 0 && report.Epoch - _bestEpoch >= Options.EarlyStoppingPatience
-                    && e < epochs - 1)
+                if (PatienceRunOut && e < epochs - 1)
                 {
                     return new TrainingResult(reports, false) { StoppedEarly = true };
                 }
@@ -215,6 +220,9 @@ public sealed partial class NcfTrainer : IDisposable
 
         return new TrainingResult(reports, false);
     }
+
+    /// <summary>True when <see cref="TrainingOptions.EarlyStoppingPatience"/> epochs have passed since the best evaluated one.</summary>
+    private bool PatienceRunOut => Options.EarlyStoppingPatience > 0 && _bestEpoch >= 0 && EpochsDone - _bestEpoch >= Options.EarlyStoppingPatience;
 
     /// <summary>Early stopping's record: the best HR@K so far, by the rule of <see cref="TrainingResult.Best"/> (earliest on ties).</summary>
     private void TrackBest(EpochReport report)

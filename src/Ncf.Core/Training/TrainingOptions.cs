@@ -93,8 +93,9 @@ public sealed record TrainingOptions
     /// <see cref="TrainingResult.StoppedEarly"/>. Needs <see cref="EvaluateEachEpoch"/>. Default 0: off, every epoch runs.
     /// </summary>
     /// <remarks>The epochs trained are the same as without it, up to the stop. The best so far carries over between
-    /// <c>Fit</c> calls and in a saved training state; epochs trained with <see cref="NcfTrainer.TrainEpoch"/> alone are
-    /// not evaluated, so they do not count.</remarks>
+    /// <c>Fit</c> calls and in a saved training state, so a later <c>Fit</c> on a trainer that has stopped trains
+    /// nothing (a run restored after its stop ends there too); epochs trained with <see cref="NcfTrainer.TrainEpoch"/>
+    /// alone are not evaluated, so they set no best.</remarks>
     public int EarlyStoppingPatience { get; init; }
 
     /// <summary>Checks the values; throws <see cref="NcfException"/> with a readable message.</summary>

@@ -83,13 +83,14 @@ public sealed class EarlyStoppingTests : IDisposable
         var options = Base with { EarlyStoppingPatience = 2 };
         var whole = Run(options);
         Assert.True(whole.StoppedEarly);
-        string path = Path.Combine(_folder, "run.state");
+        string path = Path.Combine(_folder, "run.state"), atStop = Path.Combine(_folder, "stop.state");
         using (var backend = new CpuBackend(threads: 1))
         using (var model = NewModel(backend))
         using (var trainer = new NcfTrainer(model, Small, options))
         {
-            // Saved one epoch before the stop, after the best: a resumed run that forgot the best would go on.
-            trainer.Fit(whole.Epochs.Count - 1, new InlineProgress<EpochReport>(r => trainer.SaveState(path)));
+            // Saved one epoch before the stop, after the best: a resumed run that forgot the best would go on. And at the
+            // stop: a run restored there has nothing left to train.
+            trainer.Fit(whole.Epochs.Count, new InlineProgress<EpochReport>(r => trainer.SaveState(r.Epoch == whole.Epochs.Count ? atStop : path)));
         }
 
         using (var backend = new CpuBackend(threads: 1))
@@ -100,6 +101,17 @@ public sealed class EarlyStoppingTests : IDisposable
             var rest = trainer.Fit(options.Epochs - trainer.EpochsDone);
             Assert.True(rest.StoppedEarly);
             Assert.Equal(whole.Epochs.Skip(whole.Epochs.Count - 1).Select(r => (r.Epoch, r.Loss, r.Test)), rest.Epochs.Select(r => (r.Epoch, r.Loss, r.Test)));
+        }
+
+        using (var backend = new CpuBackend(threads: 1))
+        using (var model = NewModel(backend))
+        using (var trainer = new NcfTrainer(model, Small, options))
+        {
+            trainer.RestoreState(atStop);
+            var rest = trainer.Fit(options.Epochs - trainer.EpochsDone);
+            Assert.True(rest.StoppedEarly);
+            Assert.Empty(rest.Epochs);
+            Assert.Equal(whole.Epochs.Count, trainer.EpochsDone);
         }
     }
 
