@@ -182,7 +182,8 @@ internal static class Cli
             with --resume continues from the last epoch end and ends as the run that never stopped would, bit for bit
             on the CPU; phases a run had finished (--refit's validation run, --pretrain's parents) are not trained again.
             --threads, --step, --scatter, --out, --json and --full-ranking may change on resume, and so may --epochs when one
-            model is trained (not below the epochs the state holds); other settings and the data must be the same.
+            model is trained (not below the epochs the state holds; a run --patience stopped stays stopped); other
+            settings and the data must be the same.
             The file stays when the run ends; without --resume an existing FILE is refused.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
                      [--validation]

@@ -16,7 +16,7 @@ namespace Ncf.Cli;
 /// </summary>
 internal sealed class RunState
 {
-    private const byte Format = 1;
+    private const byte Format = 2; // 2: finished phases record an early stop
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly string _settings;
     private readonly double _earlierSeconds;
@@ -53,9 +53,18 @@ internal sealed class RunState
             return;
         }
 
-        stderr.WriteLine($"note: {Path} holds the training state after epoch {epochs}{(phase == "train" ? "" : $" of the {phase} phase")}: " +
+        stderr.WriteLine($"note: {Path} holds the training state after epoch {epochs}{(phase == "train" ? "" : $" of {Describe(phase)}")}: " +
             "the same command with --resume continues from there.");
     }
+
+    /// <summary>A phase as the notes name it: "the validation run", "the refit", "the GMF phase".</summary>
+    public static string Describe(string phase) => phase switch
+    {
+        "select" => "the validation run",
+        "refit" => "the refit",
+        "train" => "the run",
+        _ => $"the {phase.ToUpperInvariant().Replace("NEUMF", "NeuMF")} phase",
+    };
 
     /// <summary>Seconds the run has taken so far, earlier processes included.</summary>
     public double Seconds => _earlierSeconds + _clock.Elapsed.TotalSeconds;
@@ -117,7 +126,7 @@ internal sealed class RunState
             using var reader = new BinaryReader(new MemoryStream(callerData), Encoding.UTF8);
             if (callerData.Length == 0 || reader.ReadByte() != Format)
             {
-                throw new NcfException($"{path}: a training state, but not one written by `ncf train --state` (or by a newer ncf).");
+                throw new NcfException($"{path}: a training state, but not one written by this version of `ncf train --state`.");
             }
 
             string saved = reader.ReadString();
@@ -162,7 +171,7 @@ internal sealed class RunState
 
     /// <summary>With --resume, what to tell before any epoch line is printed again; null for a new run.</summary>
     public string? ResumeNote => _savedPhase is not { } phase ? null
-        : $"note: resumed from {Path} after epoch {SavedEpoch}{(phase == "train" ? "" : $" of the {phase} phase")}; " +
+        : $"note: resumed from {Path} after epoch {SavedEpoch}{(phase == "train" ? "" : $" of {Describe(phase)}")}; " +
           "the epochs before it are as that run reported them.";
 
     /// <summary>The saved run's result of <paramref name="phase"/>, when it had finished it.</summary>

@@ -517,8 +517,9 @@ internal static class TrainCommand
         if (result.StoppedEarly && result.Best is { } chosen)
         {
             string on = chosen.Validation is null ? "test" : "validation";
-            notes.WriteLine($"note: {(phase == "train" ? "" : $"the {phase} phase ")}stopped early after epoch {result.Final?.Epoch}: " +
-                $"no better {on} HR@{training.TopK} than epoch {chosen.Epoch}'s in {training.EarlyStoppingPatience} epochs (--patience).");
+            int patience = training.EarlyStoppingPatience;
+            notes.WriteLine($"note: {(phase == "train" ? "" : $"{RunState.Describe(phase)} ")}stopped early after epoch {result.Final?.Epoch}: " +
+                $"no better {on} HR@{training.TopK} than epoch {chosen.Epoch}'s in {patience} epoch{(patience == 1 ? "" : "s")} (--patience).");
         }
     }
 

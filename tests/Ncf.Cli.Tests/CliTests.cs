@@ -1433,7 +1433,7 @@ public sealed class CliTests : IDisposable
         using (var gmf = new Ncf.Models.NcfModel(backend, data.UserCount, data.ItemCount, new() { Kind = Ncf.Models.ModelKind.Gmf, Factors = 2 }))
         using (var trainer = new Ncf.Training.NcfTrainer(gmf, data))
         {
-            trainer.SaveState(foreign, [1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, (byte)'a']); // a 2 GB settings string
+            trainer.SaveState(foreign, [2, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, (byte)'a']); // format 2, then a 2 GB settings string
         }
 
         var garbage = Run("train", "--json", "--epochs", "3", "--factors", "4", "--state", foreign, "--resume");

@@ -400,8 +400,9 @@ public static class AtomicFile
 
     /// <summary>
     /// Removes the temporaries of earlier writes to <paramref name="fileName"/> whose process is gone (killed between
-    /// creating and renaming them: `kill -9`, a power cut), so that a file rewritten every epoch does not collect them.
-    /// A temporary of a live process, this one's included, is another write under way and is left alone.
+    /// creating and renaming them: `kill -9`, a power cut) and that were last written over an hour ago, so that a file
+    /// rewritten every epoch does not collect them. A temporary of a live process, this one's included, is another write
+    /// under way and is left alone.
     /// </summary>
     private static void RemoveStaleTemporaries(string directory, string fileName)
     {
@@ -411,10 +412,20 @@ public static class AtomicFile
             foreach (string temporary in Directory.EnumerateFiles(directory, $"{prefix}*.tmp"))
             {
                 // The pattern's wildcards may also match names with * or ? in them: only this file's own temporaries count.
+                // Exactly the names Write gives (PID in canonical digits, a 32-digit GUID), so a user's file that merely
+                // looks alike is never touched.
                 string name = Path.GetFileName(temporary);
                 string[] parts = name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..].Split('.') : [];
-                if (parts.Length == 3 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)
-                    && pid != Environment.ProcessId && !IsRunning(pid))
+                if (parts.Length != 3 || !int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)
+                    || parts[0] != pid.ToString(System.Globalization.CultureInfo.InvariantCulture) || !Guid.TryParseExact(parts[1], "N", out _)
+                    || parts[1] != parts[1].ToLowerInvariant())
+                {
+                    continue;
+                }
+
+                // A PID is only known to this process table: a writer in another container or on another machine sharing
+                // the folder looks dead. A write under way keeps its file's time fresh, so only hour-old ones go.
+                if (pid != Environment.ProcessId && !IsRunning(pid) && DateTime.UtcNow - File.GetLastWriteTimeUtc(temporary) > StaleAfter)
                 {
                     TryDelete(temporary);
                 }
@@ -425,6 +436,8 @@ public static class AtomicFile
             // Tidying is best effort: the file itself was written.
         }
     }
+
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromHours(1);
 
     private static bool IsRunning(int pid)
     {

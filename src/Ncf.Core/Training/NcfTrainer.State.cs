@@ -4,11 +4,12 @@ using Ncf.Tensors;
 namespace Ncf.Training;
 
 /// <summary>
-/// The training state file, version 1, little-endian: everything a run stopped between epochs needs to continue as
+/// The training state file, version 2, little-endian (version 1, written by builds of 2026-11-29 before early
+/// stopping, lacks the best epoch and is not read): everything a run stopped between epochs needs to continue as
 /// if it had never stopped (early stopping's best epoch included).
 /// <code>
 /// "NCFSTATE"  8 bytes magic
-/// u32 version (1)
+/// u32 version (2)
 /// u32 model kind, i32 factors, i32 layers, i32 users, i32 items, i32 parameter count P
 /// u8 optimizer (0 SGD, 1 Adam, 2 lazy Adam, 3 deferred Adam), i32 steps taken
 /// i32 epochs done, i32 epoch ends in the running mean
@@ -27,7 +28,7 @@ namespace Ncf.Training;
 public sealed partial class NcfTrainer
 {
     /// <summary>The training state format version written.</summary>
-    public const int StateVersion = 1;
+    public const int StateVersion = 2;
 
     private static ReadOnlySpan<byte> StateMagic => "NCFSTATE"u8;
 

@@ -393,23 +393,33 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
-    public void A_write_removes_temporaries_that_killed_writers_left_and_keeps_those_of_live_ones()
+    public void A_write_removes_hour_old_temporaries_that_killed_writers_left_and_keeps_live_recent_and_lookalike_ones()
     {
-        // Temporaries are named .NAME.PID.GUID.tmp. PID 2147483000 cannot run (Linux caps PIDs at 2^22); ours does.
+        // Temporaries are named .NAME.PID.GUID.tmp. PIDs 2147483000 and 2147483001 cannot run (Linux caps PIDs at 2^22); ours does.
         string path = Path.Combine(_folder, "run.state");
         string dead = Path.Combine(_folder, ".run.state.2147483000.0123456789abcdef0123456789abcdef.tmp");
         string live = Path.Combine(_folder, $".run.state.{Environment.ProcessId}.0123456789abcdef0123456789abcdef.tmp");
         string other = Path.Combine(_folder, ".other.state.2147483000.0123456789abcdef0123456789abcdef.tmp");
-        foreach (string file in new[] { dead, live, other })
+        // A dead PID's temporary written a minute ago may be a live writer in another container sharing the folder.
+        string recent = Path.Combine(_folder, ".run.state.2147483001.0123456789abcdef0123456789abcdef.tmp");
+        // Names that only look like temporaries: a user's files.
+        string[] lookalikes =
+        [
+            Path.Combine(_folder, ".run.state.2147483000.mybackup.tmp"),
+            Path.Combine(_folder, ".run.state.02147483000.0123456789abcdef0123456789abcdef.tmp"),
+            Path.Combine(_folder, ".run.state.2147483000..tmp"),
+        ];
+        foreach (string file in new[] { dead, live, other, recent }.Concat(lookalikes))
         {
             File.WriteAllText(file, "left by a writer");
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddHours(-2));
         }
 
+        File.SetLastWriteTimeUtc(recent, DateTime.UtcNow.AddMinutes(-1));
         Ncf.IO.AtomicFile.Write(path, "state\n"u8);
         Assert.Equal("state\n", File.ReadAllText(path));
         Assert.False(File.Exists(dead));
-        Assert.True(File.Exists(live));
-        Assert.True(File.Exists(other));
+        Assert.All(new[] { live, other, recent }.Concat(lookalikes), file => Assert.True(File.Exists(file), file));
     }
 
     [Fact]

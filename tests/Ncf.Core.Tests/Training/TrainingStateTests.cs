@@ -192,9 +192,12 @@ public sealed class TrainingStateTests : IDisposable
 
         string newer = Path.Combine(_folder, "newer.state");
         copy = (byte[])bytes.Clone();
-        copy[8] = 2;
+        copy[8] = 3;
         File.WriteAllBytes(newer, copy);
-        Assert.Contains("training state format version 2; this build reads version 1", RefusedBy(newer).Message);
+        Assert.Contains("training state format version 3; this build reads version 2", RefusedBy(newer).Message);
+        copy[8] = 1;
+        File.WriteAllBytes(newer, copy);
+        Assert.Contains("training state format version 1; this build reads version 2", RefusedBy(newer).Message);
 
         string model = Path.Combine(_folder, "model.ncf");
         File.WriteAllBytes(model, "NCFMODEL\u0003\0\0\0"u8.ToArray());
