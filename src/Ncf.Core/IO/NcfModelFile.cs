@@ -143,13 +143,8 @@ public static class NcfModelFile
         var model = new NcfModel(backend, users, items, options);
         try
         {
-
-            var raw = reader.Bytes((long)count * sizeof(float));
             var values = new float[count];
-            for (int i = 0; i < count; i++)
-            {
-                values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(i * 4));
-            }
+            reader.Singles(values);
 
             if (!AllFinite(values))
             {

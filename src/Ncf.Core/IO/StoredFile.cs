@@ -150,21 +150,8 @@ internal struct SpanReader(string path, ReadOnlyMemory<byte> data)
         }
     }
 
-    /// <summary>Fills <paramref name="destination"/> with the next <c>destination.Length</c> floats.</summary>
-    public void Singles(Span<float> destination)
-    {
-        var raw = Bytes((long)destination.Length * 4);
-        if (BitConverter.IsLittleEndian)
-        {
-            raw.CopyTo(MemoryMarshal.AsBytes(destination));
-            return;
-        }
-
-        for (int i = 0; i < destination.Length; i++)
-        {
-            destination[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(i * 4));
-        }
-    }
+    /// <summary>Fills <paramref name="destination"/> with the next <c>destination.Length</c> floats (their bits, read as ints).</summary>
+    public void Singles(Span<float> destination) => Int32s(MemoryMarshal.Cast<float, int>(destination));
 
     private readonly int CheckedLength(int count) => count >= 0 ? count : throw new NcfException($"{path}: negative table length {count}.");
 
@@ -240,19 +227,8 @@ internal sealed class HashedWriter(Stream destination) : IDisposable
         }
     }
 
-    public void Singles(ReadOnlySpan<float> values)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            Bytes(MemoryMarshal.AsBytes(values));
-            return;
-        }
-
-        foreach (float value in values)
-        {
-            Int32(BitConverter.SingleToInt32Bits(value));
-        }
-    }
+    /// <summary>Writes the floats' bits as ints.</summary>
+    public void Singles(ReadOnlySpan<float> values) => Int32s(MemoryMarshal.Cast<float, int>(values));
 
     /// <summary>Writes the SHA-256 of everything written so far.</summary>
     public void Finish() => destination.Write(_hash.GetHashAndReset());

@@ -95,9 +95,7 @@ public sealed partial class NcfTrainer
             w.Singles(scratch);
             if (adam.CatchUpTables is not null)
             {
-                int tables = 0;
-                ForEachEmbeddingTable((s, rows) => tables++);
-                w.Int32(tables);
+                w.Int32(Model.Parameters.Layout.Slices.Count(slice => slice.RowIds != IdSpace.None));
                 ForEachEmbeddingTable((s, rows) =>
                 {
                     w.Int32(rows);
