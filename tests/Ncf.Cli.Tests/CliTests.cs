@@ -225,6 +225,35 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Default_exact_adam_on_a_large_embedding_names_deferred_adam_and_an_explicit_choice_is_not_second_guessed()
+    {
+        // GMF-512 over 2,000 users and 120 items: 2,120 rows × 512 = 1,085,440 embedding parameters, just over the note's
+        // million; 24 bytes each is 25.8 MB a step.
+        string[] common = ["train", "--data", "synthetic:2000x120x10", "--model", "gmf", "--epochs", "1"];
+        string[] large = [.. common, "--factors", "512"];
+        var (code, output, error) = Run(large);
+        Assert.True(code == 0, error);
+        Assert.Contains("note: exact Adam (the default) updates all 1,085,440 embedding parameters at every step, about 26 MB", output);
+        Assert.Contains("--optimizer deferred-adam", output);
+
+        // In JSON mode the note goes to stderr; stdout stays JSON lines.
+        (code, output, error) = Run([.. large, "--json"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("1,085,440 embedding parameters", error);
+        Assert.All(JsonLines(output), _ => { });
+
+        // Not when the user chose exact Adam, nor with --l2 (deferred Adam's L2 touches only the batch's rows), nor on a
+        // smaller table (factors 256: 542,720).
+        string[][] quiet = [[.. large, "--optimizer", "adam"], [.. large, "--l2", "1e-6"], [.. common, "--factors", "256"]];
+        foreach (string[] run in quiet)
+        {
+            (code, output, error) = Run(run);
+            Assert.True(code == 0, error);
+            Assert.DoesNotContain("embedding parameters at every step", output + error);
+        }
+    }
+
+    [Fact]
     public void Deferred_adam_trains_like_exact_adam_and_lazy_adam_does_not()
     {
         double[] Losses(string optimizer)

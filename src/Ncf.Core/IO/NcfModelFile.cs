@@ -51,58 +51,50 @@ public static class NcfModelFile
     private const byte SeedFlag = 1, EverythingFlag = 2, TargetsFlag = 4, OptimisticTiesFlag = 8;
 
     /// <summary>Writes <paramref name="recommender"/> to <paramref name="path"/> atomically.</summary>
+    /// <remarks>The file is streamed to disk while its hash is computed: beyond the parameters' host copy, saving holds no
+    /// second image of the file in memory (a model of a large catalogue is mostly its ID tables and known items).</remarks>
     public static void Save(NcfRecommender recommender, string path)
     {
         var model = recommender.Model;
-        using var body = new MemoryStream();
-        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
+        var values = model.Parameters.ToArray();
+        if (!AllFinite(values))
         {
-            w.Write(Magic);
-            w.Write((uint)Version);
-            w.Write((uint)model.Kind);
-            w.Write(model.Options.Factors);
-            w.Write(model.Options.Layers);
-            w.Write(model.UserCount);
-            w.Write(model.ItemCount);
-            var values = model.Parameters.ToArray();
-            if (!AllFinite(values))
-            {
-                throw new NcfException($"{path}: not written: the model's parameters are not all finite numbers (training diverged); "
-                    + "train again with a lower learning rate.");
-            }
-
-            w.Write(values.Length);
-            var bytes = new byte[values.Length * sizeof(float)];
-            for (int i = 0; i < values.Length; i++)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-            }
-
-            w.Write(bytes);
-            WriteString(w, recommender.DatasetName);
-            WriteIds(w, recommender.UserIds);
-            WriteIds(w, recommender.ItemIds);
-            var known = recommender.KnownItems;
-            w.Write(known.PairCount);
-            foreach (int offset in known.Offsets)
-            {
-                w.Write(offset);
-            }
-
-            foreach (int item in known.Items)
-            {
-                w.Write(item);
-            }
-
-            w.Write((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
-                | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag) | (recommender.Ties == Evaluation.TieBreaking.Optimistic ? OptimisticTiesFlag : 0)));
-            w.Write(recommender.DataSeed ?? 0UL);
-            w.Write(recommender.TestTargetsFingerprint ?? 0UL);
+            throw new NcfException($"{path}: not written: the model's parameters are not all finite numbers (training diverged); "
+                + "train again with a lower learning rate.");
         }
 
-        var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
-        body.Write(hash);
-        AtomicFile.Write(path, stream => stream.Write(body.GetBuffer(), 0, (int)body.Length));
+        AtomicFile.Write(path, stream =>
+        {
+            // The hashed writer passes every value to the stream as it comes; the buffer turns those into large writes.
+            var buffered = new BufferedStream(stream, 1 << 16); // not disposed: that would close the caller's stream
+            using (var w = new HashedWriter(buffered))
+            {
+                w.Bytes(Magic);
+                w.UInt32(Version);
+                w.UInt32((uint)model.Kind);
+                w.Int32(model.Options.Factors);
+                w.Int32(model.Options.Layers);
+                w.Int32(model.UserCount);
+                w.Int32(model.ItemCount);
+                w.Int32(values.Length);
+                w.Singles(values);
+                w.String(recommender.DatasetName);
+                WriteIds(w, recommender.UserIds);
+                WriteIds(w, recommender.ItemIds);
+                var known = recommender.KnownItems;
+                w.Int32(known.PairCount);
+                w.Int32s(known.Offsets);
+                w.Int32s(known.Items);
+                w.Byte((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
+                    | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag)
+                    | (recommender.Ties == Evaluation.TieBreaking.Optimistic ? OptimisticTiesFlag : 0)));
+                w.UInt64(recommender.DataSeed ?? 0UL);
+                w.UInt64(recommender.TestTargetsFingerprint ?? 0UL);
+                w.Finish();
+            }
+
+            buffered.Flush();
+        });
     }
 
     /// <summary>
@@ -227,12 +219,12 @@ public static class NcfModelFile
         return new UserItemIndex(users, items, pairUsers, knownItems);
     }
 
-    private static void WriteIds(BinaryWriter w, IdMap ids)
+    private static void WriteIds(HashedWriter w, IdMap ids)
     {
-        w.Write(ids.Count);
+        w.Int32(ids.Count);
         for (int i = 0; i < ids.Count; i++)
         {
-            WriteString(w, ids[i]);
+            w.String(ids[i]);
         }
     }
 
@@ -258,13 +250,6 @@ public static class NcfModelFile
         {
             throw new NcfException($"{reader.Path}: {what} IDs are not distinct ({e.Message}).", e);
         }
-    }
-
-    private static void WriteString(BinaryWriter w, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        w.Write(bytes.Length);
-        w.Write(bytes);
     }
 }
 

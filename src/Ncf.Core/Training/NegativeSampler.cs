@@ -27,9 +27,7 @@ public sealed class NegativeSampler
     private readonly int _negatives;
     private readonly ulong _seed;
     private readonly int _threads;
-    private TrainingSample[] _ordered = [];
     private TrainingSample[] _samples = [];
-    private int[] _bucketOf = [];
 
     /// <summary>Creates a sampler; fails when some user has interacted with every item (no negative exists).</summary>
     /// <param name="data">The training data.</param>
@@ -91,9 +89,17 @@ public sealed class NegativeSampler
 
     /// <summary>
     /// Writes epoch <paramref name="epoch"/>'s shuffled examples into <paramref name="destination"/> on up to
-    /// <paramref name="threads"/> threads (the result does not depend on it). One build at a time: the scratch
-    /// arrays are shared, so a trainer can fill a second destination in the background while it trains on the first.
+    /// <paramref name="threads"/> threads (the result does not depend on it). Nothing but the destination is held
+    /// (12 bytes per example), so a trainer can fill a second destination in the background while it trains on the first.
     /// </summary>
+    /// <remarks>
+    /// Example <c>i</c> is positive <c>i / (1 + negatives)</c> or one of its negatives, and its bucket is a counter-based
+    /// draw from <c>i</c>, so both can be computed where they are needed instead of being stored. The stable scatter
+    /// runs in two passes over contiguous chunks of examples: the first counts each chunk's examples per bucket, which
+    /// fixes where each chunk's share of each bucket starts; the second generates the examples and writes each to the
+    /// next place of its bucket in its chunk's share. The order within a bucket is therefore the examples' order, as a
+    /// sequential scatter of the generated epoch would leave it, and then each bucket is shuffled.
+    /// </remarks>
     internal void Build(int epoch, TrainingSample[] destination, int threads)
     {
         int count = CheckedCount();
@@ -102,58 +108,65 @@ public sealed class NegativeSampler
             throw new ArgumentException($"An epoch has {count} examples; the destination holds {destination.Length}.", nameof(destination));
         }
 
-        if (_ordered.Length != count)
-        {
-            _ordered = new TrainingSample[count];
-            _bucketOf = new int[count];
-        }
-
         ulong stream = CounterHash.Mix(_seed, (ulong)epoch);
         threads = Math.Max(1, threads);
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         int positives = _data.TrainCount;
         int chunks = Math.Max(1, Math.Min(threads * 4, positives / 4096));
-        Parallel.For(0, chunks, options, chunk => Generate(stream, (int)((long)positives * chunk / chunks), (int)((long)positives * (chunk + 1) / chunks)));
-
-        // Bucket scatter: counts, offsets, then a stable placement (sequential reads, B streaming writes).
         int buckets = Math.Max(1, (count + SamplesPerBucket - 1) / SamplesPerBucket);
-        var offsets = new int[buckets + 1];
         ulong bucketKey = CounterHash.Key(CounterHash.Mix(stream, 0xB0C), 0);
-        for (int i = 0; i < count; i++)
-        {
-            int bucket = CounterHash.NextIntFromKey(bucketKey, (ulong)i, buckets);
-            _bucketOf[i] = bucket;
-            offsets[bucket + 1]++;
-        }
+        int stride = 1 + _negatives;
+        int FirstExample(int chunk) => (int)((long)positives * chunk / chunks) * stride;
 
+        // next[chunk * buckets + b]: first the chunk's count of bucket b, then where its share of bucket b begins.
+        var next = new int[chunks * buckets];
+        Parallel.For(0, chunks, options, chunk =>
+        {
+            var counts = next.AsSpan(chunk * buckets, buckets);
+            for (int i = FirstExample(chunk), end = FirstExample(chunk + 1); i < end; i++)
+            {
+                counts[CounterHash.NextIntFromKey(bucketKey, (ulong)i, buckets)]++;
+            }
+        });
+
+        var bucketStart = new int[buckets + 1];
+        int position = 0;
         for (int b = 0; b < buckets; b++)
         {
-            offsets[b + 1] += offsets[b];
+            bucketStart[b] = position;
+            for (int chunk = 0; chunk < chunks; chunk++)
+            {
+                int share = next[chunk * buckets + b];
+                next[chunk * buckets + b] = position;
+                position += share;
+            }
         }
 
-        var fill = offsets.AsSpan(0, buckets).ToArray();
-        for (int i = 0; i < count; i++)
-        {
-            destination[fill[_bucketOf[i]]++] = _ordered[i];
-        }
+        bucketStart[buckets] = position;
+        Parallel.For(0, chunks, options, chunk =>
+            Generate(stream, (int)((long)positives * chunk / chunks), (int)((long)positives * (chunk + 1) / chunks), destination,
+                next.AsSpan(chunk * buckets, buckets), bucketKey));
 
         Parallel.For(0, buckets, options, b =>
-            new Rng(_seed, CounterHash.Mix(0x5A00_0000UL + (ulong)epoch, (ulong)b)).Shuffle(destination.AsSpan(offsets[b], offsets[b + 1] - offsets[b])));
+            new Rng(_seed, CounterHash.Mix(0x5A00_0000UL + (ulong)epoch, (ulong)b)).Shuffle(destination.AsSpan(bucketStart[b], bucketStart[b + 1] - bucketStart[b])));
     }
 
-    /// <summary>Writes positives [first, end) and their negatives in order; draws depend only on the sample index.</summary>
-    private void Generate(ulong stream, int first, int end)
+    /// <summary>
+    /// Generates positives [first, end) and their negatives, and writes each example to the next place of its bucket
+    /// (<paramref name="next"/>, advanced as it goes); every draw depends only on the example's index.
+    /// </summary>
+    private void Generate(ulong stream, int first, int end, TrainingSample[] destination, Span<int> next, ulong bucketKey)
     {
         var users = _data.TrainUsers;
         var items = _data.TrainItems;
         var index = _data.Train;
-        int itemCount = _data.ItemCount, stride = 1 + _negatives;
+        int itemCount = _data.ItemCount, stride = 1 + _negatives, buckets = next.Length;
         ulong key = CounterHash.Key(stream, 0);
         for (int p = first; p < end; p++)
         {
             int user = users[p];
             int at = p * stride;
-            _ordered[at] = new TrainingSample(user, items[p], 1f);
+            destination[next[CounterHash.NextIntFromKey(bucketKey, (ulong)at, buckets)]++] = new TrainingSample(user, items[p], 1f);
             var seen = index.ItemsOf(user);
             for (int j = 1; j <= _negatives; j++)
             {
@@ -165,7 +178,7 @@ public sealed class NegativeSampler
                 }
                 while (seen.BinarySearch(item) >= 0);
 
-                _ordered[at + j] = new TrainingSample(user, item, 0f);
+                destination[next[CounterHash.NextIntFromKey(bucketKey, (ulong)(at + j), buckets)]++] = new TrainingSample(user, item, 0f);
             }
         }
     }

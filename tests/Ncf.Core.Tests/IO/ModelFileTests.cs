@@ -48,6 +48,78 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void The_file_is_byte_for_byte_the_documented_version_3_layout()
+    {
+        // Built here from the format comment on NcfModelFile, with BinaryWriter, independently of the streaming writer:
+        // models written by earlier builds must stay readable and new ones readable by them.
+        using var backend = new CpuBackend();
+        using var original = MakeRecommender(backend);
+        var recommender = new NcfRecommender(original.Model, original.UserIds, original.ItemIds, original.KnownItems, "tiny \u00e9")
+        {
+            DataSeed = 0x0102_0304_0506_0708UL, TestTargetsFingerprint = 0xA1B2UL, Ties = Ncf.Evaluation.TieBreaking.Optimistic,
+        };
+        string path = Path.Combine(_folder, "m.ncf");
+        recommender.Save(path);
+
+        using var expected = new MemoryStream();
+        using (var w = new BinaryWriter(expected, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            void Text(string value)
+            {
+                var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+                w.Write(bytes.Length);
+                w.Write(bytes);
+            }
+
+            w.Write("NCFMODEL"u8);
+            w.Write(3u);
+            w.Write(3u); // NeuMF
+            w.Write(4);  // factors
+            w.Write(2);  // layers
+            w.Write(3);  // users
+            w.Write(4);  // items
+            var parameters = original.Model.Parameters.ToArray();
+            w.Write(parameters.Length);
+            foreach (float value in parameters)
+            {
+                w.Write(value);
+            }
+
+            Text("tiny \u00e9");
+            w.Write(3);
+            foreach (string id in new[] { "alice", "bob", "carol" })
+            {
+                Text(id);
+            }
+
+            w.Write(4);
+            foreach (string id in new[] { "i-a", "i-b", "i-c", "i-d" })
+            {
+                Text(id);
+            }
+
+            // Known items of the four training pairs (0,1) (0,2) (1,3) (2,0), per user, sorted.
+            w.Write(4);
+            foreach (int offset in new[] { 0, 2, 3, 4 })
+            {
+                w.Write(offset);
+            }
+
+            foreach (int item in new[] { 1, 2, 3, 0 })
+            {
+                w.Write(item);
+            }
+
+            w.Write((byte)(1 | 4 | 8)); // seed, targets fingerprint, optimistic ties
+            w.Write(0x0102_0304_0506_0708UL);
+            w.Write(0xA1B2UL);
+        }
+
+        var body = expected.ToArray();
+        Assert.Equal([.. body, .. System.Security.Cryptography.SHA256.HashData(body)], File.ReadAllBytes(path));
+    }
+
+    [Fact]
     public void The_data_seed_is_kept_and_a_version_1_file_without_it_still_loads()
     {
         using var backend = new CpuBackend();

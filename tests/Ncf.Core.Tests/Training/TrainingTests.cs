@@ -3,6 +3,7 @@ using Ncf.Core.Tests.TestSupport;
 using Ncf.Data;
 using Ncf.Evaluation;
 using Ncf.Models;
+using Ncf.Randomness;
 using Ncf.Training;
 
 namespace Ncf.Core.Tests.Training;
@@ -150,6 +151,69 @@ public class TrainingTests
 
         int adjacentSameUser = Enumerable.Range(1, one.Length - 1).Count(i => one[i].User == one[i - 1].User);
         Assert.True(adjacentSameUser < one.Length / 20, $"{adjacentSameUser} neighbours share a user: not shuffled");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_many_bucket_epoch_is_the_one_a_sequential_generate_scatter_and_shuffle_gives(int threads)
+    {
+        // 2,000 users × 20 items, 4 negatives: 200,000 examples, 4 shuffle buckets, 4 to 9 generation chunks. The
+        // reference below is the sampler as earlier builds ran it (the whole epoch generated in order, each example's
+        // bucket drawn from its index, a stable sequential scatter, then each bucket shuffled): the streamed build must
+        // give every seeded run the same epochs it had.
+        const int Users = 2_000, PerUser = 20, Items = 600, Negatives = 4;
+        var users = new int[Users * PerUser];
+        var items = new int[Users * PerUser];
+        for (int u = 0; u < Users; u++)
+        {
+            for (int k = 0; k < PerUser; k++)
+            {
+                users[u * PerUser + k] = u;
+                items[u * PerUser + k] = (u * 7 + k * 29) % Items;
+            }
+        }
+
+        var data = new NcfDataset("buckets", Users, Items, users, items, null);
+        const ulong Seed = 5;
+        const int Epoch = 3;
+        var actual = new NegativeSampler(data, Negatives, Seed, threads).Epoch(Epoch).ToArray();
+
+        int stride = 1 + Negatives, count = data.TrainCount * stride;
+        var ordered = new TrainingSample[count];
+        ulong stream = CounterHash.Mix(Seed, Epoch);
+        ulong key = CounterHash.Key(stream, 0);
+        for (int p = 0; p < data.TrainCount; p++)
+        {
+            ordered[p * stride] = new TrainingSample(data.TrainUsers[p], data.TrainItems[p], 1f);
+            for (int j = 1; j <= Negatives; j++)
+            {
+                ulong draw = (ulong)(p * stride + j) << 20;
+                int item;
+                do
+                {
+                    item = CounterHash.NextIntFromKey(key, draw++, Items);
+                }
+                while (data.Train.Contains(data.TrainUsers[p], item));
+
+                ordered[p * stride + j] = new TrainingSample(data.TrainUsers[p], item, 0f);
+            }
+        }
+
+        int buckets = (count + 65_535) / 65_536;
+        Assert.Equal(4, buckets);
+        ulong bucketKey = CounterHash.Key(CounterHash.Mix(stream, 0xB0C), 0);
+        var byBucket = Enumerable.Range(0, count).GroupBy(i => CounterHash.NextIntFromKey(bucketKey, (ulong)i, buckets)).OrderBy(g => g.Key).ToArray();
+        var expected = new List<TrainingSample>(count);
+        foreach (var bucket in byBucket)
+        {
+            var members = bucket.Select(i => ordered[i]).ToArray();
+            new Rng(Seed, CounterHash.Mix(0x5A00_0000UL + Epoch, (ulong)bucket.Key)).Shuffle(members.AsSpan());
+            expected.AddRange(members);
+        }
+
+        Assert.Equal(expected, actual);
     }
 
     [Fact]
