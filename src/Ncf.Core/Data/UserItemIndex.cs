@@ -61,6 +61,56 @@ public sealed class UserItemIndex
         Items = write == all.Length ? all : all.AsSpan(0, write).ToArray();
     }
 
+    private UserItemIndex(int userCount, int itemCount, int[] offsets, int[] items)
+    {
+        UserCount = userCount;
+        ItemCount = itemCount;
+        Offsets = offsets;
+        Items = items;
+    }
+
+    /// <summary>
+    /// Takes compressed-sparse-row arrays as they are, without copying, when they form a valid index: offsets from 0 to
+    /// <c>items.Length</c>, never decreasing, and every user's run strictly increasing within <c>[0, itemCount)</c>.
+    /// Otherwise returns null, with <paramref name="problem"/> describing the first violation for the caller's error message.
+    /// </summary>
+    internal static UserItemIndex? FromSortedRows(int userCount, int itemCount, int[] offsets, int[] items, out string? problem)
+    {
+        problem = null;
+        if (offsets.Length != userCount + 1 || offsets[0] != 0 || offsets[userCount] != items.Length)
+        {
+            problem = "its offsets do not span the table";
+            return null;
+        }
+
+        for (int u = 0; u < userCount; u++)
+        {
+            int start = offsets[u], end = offsets[u + 1];
+            if (end < start || end > items.Length)
+            {
+                problem = $"user {u}'s offsets run from {start} to {end}";
+                return null;
+            }
+
+            for (int k = start; k < end; k++)
+            {
+                if ((uint)items[k] >= (uint)itemCount)
+                {
+                    problem = $"a known item id {items[k]} is outside the model's {itemCount} items";
+                    return null;
+                }
+
+                if (k > start && items[k] <= items[k - 1])
+                {
+                    problem = $"user {u}'s items are not sorted and distinct";
+                    return null;
+                }
+            }
+        }
+
+        return new UserItemIndex(userCount, itemCount, offsets, items);
+    }
+
     /// <summary>Number of users.</summary>
     public int UserCount { get; }
 

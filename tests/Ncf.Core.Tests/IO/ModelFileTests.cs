@@ -285,6 +285,12 @@ public sealed class ModelFileTests : IDisposable
         Assert.Equal(recommender.KnownItems.Items.Length, pairs);
         Assert.Contains("the known-items table is inconsistent", Refused(f => Put(f, at + 4 + 4, 1000))); // offsets[1]
         Assert.Contains("the known-items table is inconsistent", Refused(f => Put(f, at + 4 + 4, -1)));
+
+        // The items themselves: alice's run is (1, 2), the first of the table after the 4 offsets.
+        int firstItem = at + 4 + 4 * 4;
+        Assert.Equal(1, le(good, firstItem));
+        Assert.Contains("user 0's items are not sorted and distinct", Refused(f => Put(f, firstItem, 2)));
+        Assert.Contains("a known item id 9 is outside the model's 4 items", Refused(f => Put(f, firstItem, 9)));
     }
 
     [Fact]
