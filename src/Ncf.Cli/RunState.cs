@@ -75,7 +75,7 @@ internal sealed class RunState
         bool exists = File.Exists(path);
         if (exists && !resume)
         {
-            throw new NcfException(IsTrainingState(path)
+            throw new NcfException(NcfTrainer.LooksLikeState(path)
                 ? $"--state {path}: the file exists and holds a run's training state; add --resume to continue that run, or remove the file to start anew."
                 : $"--state {path}: the file exists and is not a training state, which the run would replace at its first epoch end; choose another path.");
         }
@@ -97,20 +97,6 @@ internal sealed class RunState
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new NcfException($"--state {path}: cannot write in {folder} ({e.Message}).", e);
-        }
-    }
-
-    private static bool IsTrainingState(string path)
-    {
-        try
-        {
-            using var stream = File.OpenRead(path);
-            Span<byte> magic = stackalloc byte[8];
-            return stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && magic.SequenceEqual("NCFSTATE"u8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
     }
 

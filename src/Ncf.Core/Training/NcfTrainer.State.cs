@@ -156,6 +156,26 @@ public sealed partial class NcfTrainer
         return StoredState.Parse(StoredFile.ReadAll(path, "training state"), path).CallerData;
     }
 
+    /// <summary>
+    /// True when <paramref name="path"/> is a file that begins like a training state (its magic bytes), without reading
+    /// or checking the rest; false when it is anything else or cannot be read. For a program deciding whether a file it
+    /// is about to overwrite is one of its own states.
+    /// </summary>
+    public static bool LooksLikeState(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[StateMagic.Length];
+            return stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && magic.SequenceEqual(StateMagic);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private byte[] RestoreState(byte[] bytes, string path)
     {
         var state = StoredState.Parse(bytes, path);

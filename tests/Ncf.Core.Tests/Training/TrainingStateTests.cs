@@ -205,6 +205,17 @@ public sealed class TrainingStateTests : IDisposable
 
         string missing = Path.Combine(_folder, "missing.state");
         Assert.Contains($"{missing}: cannot read the training state", RefusedBy(missing).Message);
+
+        // LooksLikeState reads the magic bytes only: a damaged state still looks like one; a model file, a file shorter
+        // than the magic, a missing file and a folder do not.
+        Assert.True(NcfTrainer.LooksLikeState(path));
+        Assert.True(NcfTrainer.LooksLikeState(flipped));
+        Assert.False(NcfTrainer.LooksLikeState(model));
+        string shortFile = Path.Combine(_folder, "short.state");
+        File.WriteAllBytes(shortFile, "NCFST"u8.ToArray());
+        Assert.False(NcfTrainer.LooksLikeState(shortFile));
+        Assert.False(NcfTrainer.LooksLikeState(missing));
+        Assert.False(NcfTrainer.LooksLikeState(_folder));
     }
 
     [Fact]
