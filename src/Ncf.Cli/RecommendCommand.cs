@@ -155,8 +155,10 @@ internal static class RecommendCommand
         var all = recommender.RecommendAll(k, candidates, includeKnown, cancellationToken);
         long rows = 0;
         // Writing into a file leaves stderr free for a line every few seconds: over a large catalogue the table takes
-        // minutes (138 k users × 27 k items: about two).
+        // minutes (138 k users × 27 k items: about two). Not into a device or a pipe: --out /dev/stderr, or /dev/stdout
+        // on a terminal, would interleave the lines with the table.
         int users = 0, userCount = recommender.UserIds.Count;
+        bool showProgress = output is not null && !AtomicFile.IsDeviceOrPipe(output);
         var sinceReport = Stopwatch.StartNew();
         void WriteTable(TextWriter writer)
         {
@@ -181,7 +183,7 @@ internal static class RecommendCommand
 
                 rows += items.Count;
                 users++;
-                if (output is not null && sinceReport.Elapsed.TotalSeconds >= ProgressSeconds && users < userCount)
+                if (showProgress && sinceReport.Elapsed.TotalSeconds >= ProgressSeconds && users < userCount)
                 {
                     sinceReport.Restart();
                     stderr.WriteLine($"  {Common.Number(users)} of {Common.Number(userCount)} users ({100.0 * users / userCount:F0}%), "

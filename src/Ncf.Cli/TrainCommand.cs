@@ -207,7 +207,8 @@ internal static class TrainCommand
             }
         }
 
-        if (DenseAdamNote(args, training, shape, data, backend, parentsGiven: gmfFile is not null) is { } denseAdam)
+        if (DenseAdamNote(args.Given("optimizer"), training, shape, data.UserCount, data.ItemCount, backend.Name, pretrain,
+            parentsGiven: gmfFile is not null) is { } denseAdam)
         {
             (json ? stderr : stdout).WriteLine(denseAdam);
         }
@@ -522,24 +523,35 @@ internal static class TrainCommand
     /// parameter), so with a large catalogue the step is that sweep: 6.6 M embedding parameters (NeuMF-8 on an ML-20M-sized
     /// log) make 160 MB a batch and about 50 k samples/s here, where deferred Adam, the same updates from the batch's rows,
     /// trains at about 1 M samples/s (docs/performance.md). Said once, when the user chose no optimizer and deferred Adam
-    /// would compute the same thing.
+    /// would compute the same thing. With --pretrain the GMF and MLP phases train with --optimizer, each on its own
+    /// tables (the MLP's are the larger), and NeuMF's fine-tuning with --finetune-optimizer; parents read from files are
+    /// not trained.
     /// </summary>
-    private static string? DenseAdamNote(Arguments args, TrainingOptions training, ModelOptions shape, NcfDataset data, IBackend backend, bool parentsGiven)
+    internal static string? DenseAdamNote(bool optimizerGiven, TrainingOptions training, ModelOptions shape, int users, int items, string backendName,
+        bool pretrain, bool parentsGiven)
     {
         const long Threshold = 1_000_000;
-        if (args.Given("optimizer") || parentsGiven || training.Optimizer != OptimizerKind.Adam || training.L2 != 0 || training.Epochs == 0
-            || !backend.Name.StartsWith("cpu", StringComparison.Ordinal))
+        if (optimizerGiven || parentsGiven || training.Optimizer != OptimizerKind.Adam || training.L2 != 0 || training.Epochs == 0
+            || !backendName.StartsWith("cpu", StringComparison.Ordinal))
         {
             return null;
         }
 
-        long embedding = NcfModel.ParameterCount(data.UserCount, data.ItemCount, shape) - NcfModel.ParameterCount(0, 0, shape);
+        long Embedding(ModelOptions options) => NcfModel.ParameterCount(users, items, options) - NcfModel.ParameterCount(0, 0, options);
+        long embedding = Embedding(shape);
+        string who = "exact Adam (the default)";
+        if (pretrain)
+        {
+            long gmf = Embedding(shape with { Kind = ModelKind.Gmf }), mlp = Embedding(shape with { Kind = ModelKind.Mlp });
+            (embedding, who) = mlp >= gmf ? (mlp, "the MLP phase's exact Adam (the default)") : (gmf, "the GMF phase's exact Adam (the default)");
+        }
+
         if (embedding < Threshold)
         {
             return null;
         }
 
-        return $"note: exact Adam (the default) updates all {Common.Number(embedding)} embedding parameters at every step, "
+        return $"note: {who} updates all {Common.Number(embedding)} embedding parameters at every step, "
             + $"about {Common.Number(embedding * 24 / 1e6)} MB of memory traffic per batch; --optimizer deferred-adam makes the same updates "
             + "from the rows each batch uses, and the larger the catalogue the more time that saves (docs/performance.md).";
     }

@@ -251,6 +251,18 @@ public sealed class CliTests : IDisposable
             Assert.True(code == 0, error);
             Assert.DoesNotContain("embedding parameters at every step", output + error);
         }
+
+        // --pretrain trains the GMF and then the MLP with --optimizer, each on its own tables, and fine-tunes NeuMF with
+        // --finetune-optimizer: NeuMF-128 over 2,120 rows sweeps 271,360 (GMF) and then 1,085,440 (MLP) parameters, never
+        // the 1,356,800 of both. Parents read from files and GPU backends get no note.
+        var neumf128 = new Ncf.Models.ModelOptions { Kind = Ncf.Models.ModelKind.NeuMF, Factors = 128, Layers = 3 };
+        string? Note(Ncf.Models.ModelOptions shape, bool pretrain, bool parents = false, string backend = "cpu") =>
+            TrainCommand.DenseAdamNote(false, new Ncf.Training.TrainingOptions(), shape, 2_000, 120, backend, pretrain, parents);
+        Assert.StartsWith("note: exact Adam (the default) updates all 1,356,800 embedding parameters", Note(neumf128, pretrain: false));
+        Assert.StartsWith("note: the MLP phase's exact Adam (the default) updates all 1,085,440 embedding parameters", Note(neumf128, pretrain: true));
+        Assert.Null(Note(neumf128 with { Layers = 1 }, pretrain: true)); // 271,360 in either phase
+        Assert.Null(Note(neumf128, pretrain: false, parents: true));
+        Assert.Null(Note(neumf128, pretrain: false, backend: "cuda"));
     }
 
     [Fact]

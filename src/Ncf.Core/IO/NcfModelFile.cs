@@ -237,6 +237,13 @@ public static class NcfModelFile
 /// directly, as a shell's <c>&gt;</c> would, instead of being replaced by a regular file.</remarks>
 public static class AtomicFile
 {
+    /// <summary>
+    /// True when <paramref name="path"/> names a character device (<c>/dev/stdout</c>, a terminal) or a named pipe, which
+    /// <see cref="Write(string, Action{Stream})"/> writes into instead of replacing; false for a regular file, a folder
+    /// or nothing (Linux tells them apart; elsewhere every path is a file).
+    /// </summary>
+    public static bool IsDeviceOrPipe(string path) => SpecialFile.KindOf(path) is FileKind.CharacterDevice or FileKind.NamedPipe;
+
     /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it into place.</summary>
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
@@ -262,12 +269,12 @@ public static class AtomicFile
                 WriteInto(path, write);
                 return;
             case FileKind.NamedPipe:
-                if (!SpecialFile.PipeHasReader(path))
+                using (SpecialFile.HoldPipeWriter(path)
+                    ?? throw new NcfException($"{path}: a named pipe that nothing reads; start its reader first (writing would wait for one)."))
                 {
-                    throw new NcfException($"{path}: a named pipe that nothing reads; start its reader first (writing would wait for one).");
+                    WriteInto(path, write);
                 }
 
-                WriteInto(path, write);
                 return;
             case FileKind.BlockDevice:
                 throw new NcfException($"{path}: is a block device (a disk); give a file name.");

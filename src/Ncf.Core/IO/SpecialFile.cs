@@ -68,10 +68,13 @@ internal static unsafe partial class SpecialFile
     }
 
     /// <summary>
-    /// False when nothing has the named pipe at <paramref name="path"/> open for reading: opening it to write would
-    /// then wait, possibly for ever. True when a reader is there, or when this cannot be told.
+    /// Opens the named pipe at <paramref name="path"/> for writing without waiting and holds it open until disposed;
+    /// null when nothing has it open for reading (opening it to write would then wait, possibly for ever). While the
+    /// hold is open, a reader that reads once (<c>cat pipe &gt; file</c>) cannot see the end of the stream before the
+    /// real write has opened the pipe: a probe that closed at once would end such a reader and leave the write waiting
+    /// for another. Where this cannot be told, a hold that holds nothing.
     /// </summary>
-    public static bool PipeHasReader(string path)
+    public static IDisposable? HoldPipeWriter(string path)
     {
         try
         {
@@ -80,16 +83,29 @@ internal static unsafe partial class SpecialFile
                 int descriptor = Open(name, OpenWriteOnly | OpenNonBlocking, 0);
                 if (descriptor >= 0)
                 {
-                    Close(descriptor);
-                    return true;
+                    return new Descriptor(descriptor);
                 }
 
-                return Marshal.GetLastPInvokeError() != NoSuchDeviceOrAddress;
+                return Marshal.GetLastPInvokeError() == NoSuchDeviceOrAddress ? null : new Descriptor(-1);
             }
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return true;
+            return new Descriptor(-1);
+        }
+    }
+
+    private sealed class Descriptor(int descriptor) : IDisposable
+    {
+        private int _descriptor = descriptor;
+
+        public void Dispose()
+        {
+            if (_descriptor >= 0)
+            {
+                Close(_descriptor);
+                _descriptor = -1;
+            }
         }
     }
 

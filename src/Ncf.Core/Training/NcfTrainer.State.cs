@@ -157,13 +157,19 @@ public sealed partial class NcfTrainer
     }
 
     /// <summary>
-    /// True when <paramref name="path"/> is a file that begins like a training state (its magic bytes), without reading
-    /// or checking the rest; false when it is anything else or cannot be read. For a program deciding whether a file it
-    /// is about to overwrite is one of its own states.
+    /// True when <paramref name="path"/> is a regular file that begins like a training state (its magic bytes), without
+    /// reading or checking the rest; false when it is anything else (a device or a named pipe is not opened: a pipe's
+    /// open would wait for a writer) or cannot be read. For a program deciding whether a file it is about to overwrite
+    /// is one of its own states.
     /// </summary>
     public static bool LooksLikeState(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (SpecialFile.KindOf(path) != FileKind.Ordinary)
+        {
+            return false;
+        }
+
         try
         {
             using var stream = File.OpenRead(path);

@@ -112,7 +112,8 @@ public sealed class NegativeSampler
         threads = Math.Max(1, threads);
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         int positives = _data.TrainCount;
-        int chunks = Math.Max(1, Math.Min(threads * 4, positives / 4096));
+        // At most 1,024 chunks: the chunk × bucket table stays under 2^25 entries (buckets ≤ 2^15), whatever the thread count.
+        int chunks = Math.Max(1, Math.Min(Math.Min(threads, 256) * 4, positives / 4096));
         int buckets = Math.Max(1, (count + SamplesPerBucket - 1) / SamplesPerBucket);
         ulong bucketKey = CounterHash.Key(CounterHash.Mix(stream, 0xB0C), 0);
         int stride = 1 + _negatives;

@@ -1,5 +1,6 @@
 using Ncf.Backends.Cpu;
 using Ncf.Data;
+using Ncf.IO;
 using Ncf.Models;
 
 namespace Ncf.Core.Tests.IO;
@@ -366,6 +367,37 @@ public sealed class ModelFileTests : IDisposable
         }
 
         await feeder.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // A reader that reads once and stops at the end, as `cat pipe > file` does, gets the whole model. Finding out
+        // whether a reader is there opens the pipe for writing, which wakes such a reader; if that opening were closed at
+        // once, the reader would read the end of the stream and quit, and the real write would then wait for ever for
+        // another. So the check holds the pipe until the write is done: here a check is held for 300 ms, ample time for
+        // `cat` to quit if it saw an end, before the model is written (a check that closed at once fails it: the write
+        // then finds nothing reading).
+        Assert.True(AtomicFile.IsDeviceOrPipe(fifo));
+        string copied = Path.Combine(_folder, "from-pipe.ncf");
+        using var cat = System.Diagnostics.Process.Start("sh", ["-c", "exec cat \"$0\" > \"$1\"", fifo, copied]);
+        IDisposable? held = null;
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); held is null && DateTime.UtcNow < deadline; Thread.Sleep(10))
+        {
+            held = SpecialFile.HoldPipeWriter(fifo);
+        }
+
+        Assert.NotNull(held);
+        using (held)
+        {
+            Thread.Sleep(300);
+            await Task.Run(() => recommender.Save(fifo)).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await cat.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(copied));
+        File.Delete(copied);
+
+        Assert.True(AtomicFile.IsDeviceOrPipe("/dev/null"));
+        Assert.False(AtomicFile.IsDeviceOrPipe(model));
+        Assert.False(AtomicFile.IsDeviceOrPipe(_folder));
+        Assert.False(AtomicFile.IsDeviceOrPipe(model + ".missing"));
     }
 
     [Fact]
