@@ -85,6 +85,12 @@ internal static class TrainCommand
         {
             // Checked now, not after hours of training; and never over a file this run reads.
             Common.CheckOutputPath("--out", output, args.String("data"), gmfFile, mlpFile);
+            if (NamesStandardOutput(output))
+            {
+                // The model's bytes go to standard output (`--out /dev/stdout | gzip > m.ncf.gz`): the log, JSON lines
+                // included, goes to stderr, or it would be written into the model.
+                stdout = stderr;
+            }
         }
         if (pretrain && shape.Kind != ModelKind.NeuMF)
         {
@@ -517,6 +523,10 @@ internal static class TrainCommand
         NoteStoppedEarly(result, phase, trainer.Options, notes);
         return result;
     }
+
+    // This process's standard output under the names Linux gives it (they are links to whatever fd 1 is).
+    private static bool NamesStandardOutput(string path) =>
+        Path.GetFullPath(path) is "/dev/stdout" or "/dev/fd/1" or "/proc/self/fd/1";
 
     /// <summary>
     /// Exact Adam, the default, reads and writes every embedding row's parameter and two moments at every step (24 bytes a

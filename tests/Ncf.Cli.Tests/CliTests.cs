@@ -1540,6 +1540,37 @@ public sealed class SignalTests : IDisposable
         return (process.ExitCode, error.Result);
     }
 
+    [LinuxFact]
+    public void Out_dev_stdout_writes_the_model_alone_to_stdout_and_the_log_to_stderr()
+    {
+        // As `ncf train --out /dev/stdout | gzip > m.ncf.gz` would: stdout must hold the model's bytes and nothing else.
+        string ncf = typeof(Ncf.Cli.Cli).Assembly.Location;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet",
+            [ncf, "train", "--data", "synthetic:300x200x20", "--epochs", "1", "--threads", "1", "--json", "--out", "/dev/stdout"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        using var bytes = new MemoryStream();
+        process.StandardOutput.BaseStream.CopyTo(bytes);
+        Assert.True(process.WaitForExit(120_000), "ncf did not finish within 120 s");
+        Assert.True(process.ExitCode == 0, error.Result);
+
+        string model = Path.Combine(_folder, "from-stdout.ncf");
+        File.WriteAllBytes(model, bytes.ToArray());
+        Assert.StartsWith("NCFMODEL", System.Text.Encoding.ASCII.GetString(bytes.ToArray(), 0, 8));
+        using (var backend = new Ncf.Backends.Cpu.CpuBackend())
+        using (var loaded = Ncf.NcfRecommender.Load(model, backend))
+        {
+            Assert.Equal(300, loaded.UserIds.Count);
+        }
+
+        // The JSON lines moved to stderr with the notes.
+        Assert.Contains("\"epoch\":1", error.Result);
+    }
+
     // SIGTERM (timeout, docker stop, systemd) used to kill the process outright (exit 143 too, but no message), so a
     // save or a download in progress left its temporary file behind; now it cancels through the token Ctrl-C uses,
     // whose cleanup the in-process tests cover. "ncf: cancelled" is what tells the two apart.
