@@ -535,7 +535,7 @@ internal static class TrainCommand
     /// <summary>
     /// Exact Adam, the default, reads and writes every embedding row's parameter and two moments at every step (24 bytes a
     /// parameter), so with a large catalogue the step is that sweep: 6.6 M embedding parameters (NeuMF-8 on an ML-20M-sized
-    /// log) make 160 MB a batch and about 50 k samples/s here, where deferred Adam, the same updates from the batch's rows,
+    /// log) make 159 MB a batch and 66 k samples/s here, where deferred Adam, the same updates from the batch's rows,
     /// trains at about 1 M samples/s (docs/performance.md). Said once, when the user chose no optimizer and deferred Adam
     /// would compute the same thing. With --pretrain the GMF and MLP phases train with --optimizer, each on its own
     /// tables (the MLP's are the larger), and NeuMF's fine-tuning with --finetune-optimizer; parents read from files are
@@ -544,7 +544,11 @@ internal static class TrainCommand
     internal static string? DenseAdamNote(bool optimizerGiven, TrainingOptions training, ModelOptions shape, int users, int items, string backendName,
         bool pretrain, bool parentsGiven)
     {
-        const long Threshold = 1_000_000;
+        // 4 M parameters are 48 MB of values and moments, past most last-level caches. Below that the sweep runs from
+        // cache and the tower can dominate (ML-1M, 1.25 M parameters: MLP-32 trains as fast with exact Adam as with
+        // deferred, GMF-128 half as fast); above it, GMF-512 on ML-1M (5 M) 2.4× and NeuMF-8 on an ML-20M-sized log
+        // (6.6 M) 15× slower (docs/performance.md).
+        const long Threshold = 4_000_000;
         if (optimizerGiven || parentsGiven || training.Optimizer != OptimizerKind.Adam || training.L2 != 0 || training.Epochs == 0
             || !backendName.StartsWith("cpu", StringComparison.Ordinal))
         {
@@ -567,7 +571,7 @@ internal static class TrainCommand
 
         return $"note: {who} updates all {Common.Number(embedding)} embedding parameters at every step, "
             + $"about {Common.Number(embedding * 24 / 1e6)} MB of memory traffic per batch; --optimizer deferred-adam makes the same updates "
-            + "from the rows each batch uses, and the larger the catalogue the more time that saves (docs/performance.md).";
+            + "from the rows each batch uses, 2.4 to 15 times as fast on tables this large in the runs measured (docs/performance.md).";
     }
 
     private static void NoteStoppedEarly(TrainingResult result, string phase, TrainingOptions training, TextWriter notes)
