@@ -142,6 +142,25 @@ internal static class Common
     }
 
     /// <summary>
+    /// Progress of the full-catalogue ranking, as a line on <paramref name="log"/> at most every 10 s (none for a ranking
+    /// that ends sooner): over a large catalogue it takes minutes.
+    /// </summary>
+    public static IProgress<int> RankingProgress(TextWriter log, int cases)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double last = 0;
+        return new InlineProgress<int>(done =>
+        {
+            double now = clock.Elapsed.TotalSeconds;
+            if (now - last >= 10 && done < cases)
+            {
+                last = now;
+                log.WriteLine($"  full ranking: {Number(done)} of {Number(cases)} users ({100.0 * done / cases:F0}%), {now:F0} s");
+            }
+        });
+    }
+
+    /// <summary>
     /// A note when some case ranks its item among <paramref name="k"/> or fewer sampled candidates (NCF negative files
     /// may vary per line): there the sampled HR@K is 1 whatever the model. <paramref name="advice"/> ends it. Null
     /// when every case has more.

@@ -62,7 +62,9 @@ internal static class EvaluateCommand
         var model = new FiniteScorer(recommender.Model, path);
         var sampled = Evaluator.SampledRanking(model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
-        RankingMetrics? fullMetrics = full ? Evaluator.FullRanking(model, data.Test, data.Known, k, ties, cancellationToken) : null;
+        RankingMetrics? fullMetrics = full
+            ? Evaluator.FullRanking(model, data.Test, data.Known, k, ties, cancellationToken, Common.RankingProgress(stderr, data.Test.Count))
+            : null;
         if (json)
         {
             var line = new JsonLine().Add("k", k).Add("hr", sampled.HitRate).Add("ndcg", sampled.Ndcg)

@@ -331,7 +331,8 @@ internal static class TrainCommand
             }
 
             RankingMetrics? full = fullRanking && data.Test is not null
-                ? Evaluator.FullRanking(model, data.Test, data.Known, training.TopK, training.Ties, cancellationToken)
+                ? Evaluator.FullRanking(model, data.Test, data.Known, training.TopK, training.Ties, cancellationToken,
+                    Common.RankingProgress(stderr, data.Test.Count))
                 : null;
             if (output is not null)
             {

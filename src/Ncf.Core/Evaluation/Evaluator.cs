@@ -152,8 +152,16 @@ public static class Evaluator
     /// so that the user's other held-out positives (the validation item when testing) are not counted as competitors;
     /// the target itself is never counted, whether or not <paramref name="known"/> lists it.
     /// </summary>
+    /// <param name="scorer">The model (or any scorer) to rank with.</param>
+    /// <param name="cases">The held-out cases: a user and a target item each.</param>
+    /// <param name="known">Each user's known items, which are not ranked against the target.</param>
+    /// <param name="k">The cut-off of HR@K and NDCG@K.</param>
+    /// <param name="ties">How a tie with the target counts.</param>
+    /// <param name="cancellationToken">Checked between scoring calls.</param>
+    /// <param name="progress">Told the number of cases ranked so far, after every scoring call (every 64 users with a
+    /// full-catalogue scorer): over a large catalogue this takes minutes (138 k users × 27 k items: about two).</param>
     public static RankingMetrics FullRanking(IScorer scorer, EvaluationSet cases, UserItemIndex known, int k = 10,
-        TieBreaking ties = TieBreaking.Pessimistic, CancellationToken cancellationToken = default)
+        TieBreaking ties = TieBreaking.Pessimistic, CancellationToken cancellationToken = default, IProgress<int>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         int itemCount = scorer.ItemCount;
@@ -191,6 +199,8 @@ public static class Evaluator
                 hits += hit;
                 ndcg += gain;
             }
+
+            progress?.Report(first + count);
         }
 
         return cases.Count == 0 ? new RankingMetrics(0, 0, 0, k) : new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);

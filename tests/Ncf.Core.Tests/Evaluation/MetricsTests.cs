@@ -111,6 +111,29 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Full_ranking_reports_the_cases_ranked_after_each_scoring_call_and_the_same_metrics()
+    {
+        // 150 users, one case each. A model scores 64 users per call (reports 64, 128, 150); a pair-by-pair scorer one
+        // user per call (reports 1 to 3 for 3 cases). The metrics do not depend on whether progress is asked for.
+        using var backend = new Ncf.Backends.Cpu.CpuBackend();
+        using var model = new NcfModel(backend, 150, 20, new ModelOptions { Kind = ModelKind.NeuMF, Factors = 4, Layers = 2 });
+        model.Initialize(3);
+        var users = Enumerable.Range(0, 150).ToArray();
+        var cases = new EvaluationSet(users, users.Select(u => u % 20).ToArray(), new int[151], []);
+        var known = new UserItemIndex(150, 20, [], []);
+        var reports = new List<int>();
+        var withProgress = Evaluator.FullRanking(model, cases, known, 10, progress: new InlineProgress<int>(reports.Add));
+        Assert.Equal([64, 128, 150], reports);
+        Assert.Equal(Evaluator.FullRanking(model, cases, known, 10), withProgress);
+
+        var table = new TableScorer([Enumerable.Range(0, 12).Select(i => 12f - i).ToArray(), new float[12], new float[12]]);
+        var three = new EvaluationSet([0, 1, 2], [5, 5, 5], new int[4], []);
+        reports.Clear();
+        Evaluator.FullRanking(table, three, new UserItemIndex(3, 12, [], []), 10, progress: new InlineProgress<int>(reports.Add));
+        Assert.Equal([1, 2, 3], reports);
+    }
+
+    [Fact]
     public void Full_ranking_of_the_test_item_does_not_count_the_held_out_validation_item_as_a_competitor()
     {
         // One user, 12 items scored 12 - i. Training items 0 and 1, validation target 3, test target 5.
