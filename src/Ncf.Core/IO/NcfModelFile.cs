@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using System.Text;
 using Ncf.Backends;
 using Ncf.Data;
 using Ncf.Models;
@@ -65,35 +62,29 @@ public static class NcfModelFile
 
         AtomicFile.Write(path, stream =>
         {
-            // The hashed writer passes every value to the stream as it comes; the buffer turns those into large writes.
-            var buffered = new BufferedStream(stream, 1 << 16); // not disposed: that would close the caller's stream
-            using (var w = new HashedWriter(buffered))
-            {
-                w.Bytes(Magic);
-                w.UInt32(Version);
-                w.UInt32((uint)model.Kind);
-                w.Int32(model.Options.Factors);
-                w.Int32(model.Options.Layers);
-                w.Int32(model.UserCount);
-                w.Int32(model.ItemCount);
-                w.Int32(values.Length);
-                w.Singles(values);
-                w.String(recommender.DatasetName);
-                WriteIds(w, recommender.UserIds);
-                WriteIds(w, recommender.ItemIds);
-                var known = recommender.KnownItems;
-                w.Int32(known.PairCount);
-                w.Int32s(known.Offsets);
-                w.Int32s(known.Items);
-                w.Byte((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
-                    | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag)
-                    | (recommender.Ties == Evaluation.TieBreaking.Optimistic ? OptimisticTiesFlag : 0)));
-                w.UInt64(recommender.DataSeed ?? 0UL);
-                w.UInt64(recommender.TestTargetsFingerprint ?? 0UL);
-                w.Finish();
-            }
-
-            buffered.Flush();
+            using var w = new HashedWriter(stream);
+            w.Bytes(Magic);
+            w.UInt32(Version);
+            w.UInt32((uint)model.Kind);
+            w.Int32(model.Options.Factors);
+            w.Int32(model.Options.Layers);
+            w.Int32(model.UserCount);
+            w.Int32(model.ItemCount);
+            w.Int32(values.Length);
+            w.Singles(values);
+            w.String(recommender.DatasetName);
+            WriteIds(w, recommender.UserIds);
+            WriteIds(w, recommender.ItemIds);
+            var known = recommender.KnownItems;
+            w.Int32(known.PairCount);
+            w.Int32s(known.Offsets);
+            w.Int32s(known.Items);
+            w.Byte((byte)((recommender.DataSeed is null ? 0 : SeedFlag) | (recommender.TrainedOnEverything ? EverythingFlag : 0)
+                | (recommender.TestTargetsFingerprint is null ? 0 : TargetsFlag)
+                | (recommender.Ties == Evaluation.TieBreaking.Optimistic ? OptimisticTiesFlag : 0)));
+            w.UInt64(recommender.DataSeed ?? 0UL);
+            w.UInt64(recommender.TestTargetsFingerprint ?? 0UL);
+            w.Finish();
         });
     }
 
@@ -288,7 +279,8 @@ public static class AtomicFile
         try
         {
             Directory.CreateDirectory(directory);
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            // Writers such as HashedWriter hand over one small value at a time: the buffer makes those large writes.
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
