@@ -117,16 +117,16 @@ public sealed class NegativeSampler
         int buckets = Math.Max(1, (count + SamplesPerBucket - 1) / SamplesPerBucket);
         ulong bucketKey = CounterHash.Key(CounterHash.Mix(stream, 0xB0C), 0);
         int stride = 1 + _negatives;
-        int FirstExample(int chunk) => (int)((long)positives * chunk / chunks) * stride;
+        int FirstPositive(int chunk) => (int)((long)positives * chunk / chunks);
 
         // next[chunk * buckets + b]: first the chunk's count of bucket b, then where its share of bucket b begins.
         var next = new int[chunks * buckets];
         Parallel.For(0, chunks, options, chunk =>
         {
             var counts = next.AsSpan(chunk * buckets, buckets);
-            for (int i = FirstExample(chunk), end = FirstExample(chunk + 1); i < end; i++)
+            for (int i = FirstPositive(chunk) * stride, end = FirstPositive(chunk + 1) * stride; i < end; i++)
             {
-                counts[CounterHash.NextIntFromKey(bucketKey, (ulong)i, buckets)]++;
+                counts[BucketOf(bucketKey, i, buckets)]++;
             }
         });
 
@@ -145,12 +145,14 @@ public sealed class NegativeSampler
 
         bucketStart[buckets] = position;
         Parallel.For(0, chunks, options, chunk =>
-            Generate(stream, (int)((long)positives * chunk / chunks), (int)((long)positives * (chunk + 1) / chunks), destination,
-                next.AsSpan(chunk * buckets, buckets), bucketKey));
+            Generate(stream, FirstPositive(chunk), FirstPositive(chunk + 1), destination, next.AsSpan(chunk * buckets, buckets), bucketKey));
 
         Parallel.For(0, buckets, options, b =>
             new Rng(_seed, CounterHash.Mix(0x5A00_0000UL + (ulong)epoch, (ulong)b)).Shuffle(destination.AsSpan(bucketStart[b], bucketStart[b + 1] - bucketStart[b])));
     }
+
+    /// <summary>Example <paramref name="example"/>'s shuffle bucket: the counting pass and the placing pass must agree on it.</summary>
+    private static int BucketOf(ulong bucketKey, int example, int buckets) => CounterHash.NextIntFromKey(bucketKey, (ulong)example, buckets);
 
     /// <summary>
     /// Generates positives [first, end) and their negatives, and writes each example to the next place of its bucket
@@ -167,7 +169,7 @@ public sealed class NegativeSampler
         {
             int user = users[p];
             int at = p * stride;
-            destination[next[CounterHash.NextIntFromKey(bucketKey, (ulong)at, buckets)]++] = new TrainingSample(user, items[p], 1f);
+            destination[next[BucketOf(bucketKey, at, buckets)]++] = new TrainingSample(user, items[p], 1f);
             var seen = index.ItemsOf(user);
             for (int j = 1; j <= _negatives; j++)
             {
@@ -179,7 +181,7 @@ public sealed class NegativeSampler
                 }
                 while (seen.BinarySearch(item) >= 0);
 
-                destination[next[CounterHash.NextIntFromKey(bucketKey, (ulong)(at + j), buckets)]++] = new TrainingSample(user, item, 0f);
+                destination[next[BucketOf(bucketKey, at + j, buckets)]++] = new TrainingSample(user, item, 0f);
             }
         }
     }
