@@ -142,20 +142,21 @@ internal static class Common
     }
 
     /// <summary>
-    /// Progress of the full-catalogue ranking, as a line on <paramref name="log"/> at most every 10 s (none for a ranking
-    /// that ends sooner): over a large catalogue it takes minutes.
+    /// Progress through <paramref name="users"/> users (the full-catalogue ranking, every user's recommendations), as a
+    /// line on <paramref name="log"/> at most every 10 s, <paramref name="what"/> first; none for work that ends sooner.
+    /// Over a large catalogue such work takes minutes.
     /// </summary>
-    public static IProgress<int> RankingProgress(TextWriter log, int cases)
+    public static IProgress<int> UserProgress(TextWriter log, int users, string what = "")
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double last = 0;
         return new InlineProgress<int>(done =>
         {
             double now = clock.Elapsed.TotalSeconds;
-            if (now - last >= 10 && done < cases)
+            if (now - last >= 10 && done < users)
             {
                 last = now;
-                log.WriteLine($"  full ranking: {Number(done)} of {Number(cases)} users ({100.0 * done / cases:F0}%), {now:F0} s");
+                log.WriteLine($"  {what}{Number(done)} of {Number(users)} users ({100.0 * done / users:F0}%), {now:F0} s");
             }
         });
     }

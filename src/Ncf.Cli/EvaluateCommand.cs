@@ -63,7 +63,7 @@ internal static class EvaluateCommand
         var sampled = Evaluator.SampledRanking(model, data.Test, k, ties, cancellationToken);
         var popularity = Evaluator.SampledRanking(new PopularityScorer(data.UserCount, data.ItemPopularity()), data.Test, k, ties, cancellationToken);
         RankingMetrics? fullMetrics = full
-            ? Evaluator.FullRanking(model, data.Test, data.Known, k, ties, cancellationToken, Common.RankingProgress(stderr, data.Test.Count))
+            ? Evaluator.FullRanking(model, data.Test, data.Known, k, ties, cancellationToken, Common.UserProgress(stderr, data.Test.Count, "full ranking: "))
             : null;
         if (json)
         {

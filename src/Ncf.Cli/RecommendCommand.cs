@@ -157,9 +157,8 @@ internal static class RecommendCommand
         // Writing into a file leaves stderr free for a line every few seconds: over a large catalogue the table takes
         // minutes (138 k users × 27 k items: about two). Not into a device or a pipe: --out /dev/stderr, or /dev/stdout
         // on a terminal, would interleave the lines with the table.
-        int users = 0, userCount = recommender.UserIds.Count;
-        bool showProgress = output is not null && !AtomicFile.IsDeviceOrPipe(output);
-        var sinceReport = Stopwatch.StartNew();
+        int users = 0;
+        var progress = output is not null && !AtomicFile.IsDeviceOrPipe(output) ? Common.UserProgress(stderr, recommender.UserIds.Count) : null;
         void WriteTable(TextWriter writer)
         {
             if (!json)
@@ -182,13 +181,7 @@ internal static class RecommendCommand
                 }
 
                 rows += items.Count;
-                users++;
-                if (showProgress && sinceReport.Elapsed.TotalSeconds >= ProgressSeconds && users < userCount)
-                {
-                    sinceReport.Restart();
-                    stderr.WriteLine($"  {Common.Number(users)} of {Common.Number(userCount)} users ({100.0 * users / userCount:F0}%), "
-                        + $"{clock.Elapsed.TotalSeconds:F0} s");
-                }
+                progress?.Report(++users);
             }
         }
 
@@ -207,8 +200,6 @@ internal static class RecommendCommand
         stderr.WriteLine($"wrote {Common.Number(rows)} recommendations for {Common.Number(recommender.UserIds.Count)} users to {output} in {clock.Elapsed.TotalSeconds:F1} s");
         return Cli.Ok;
     }
-
-    private const double ProgressSeconds = 10;
 
     private static bool HasTableBreak(string id) => id.AsSpan().IndexOfAny('\t', '\n', '\r') >= 0;
 

@@ -332,7 +332,7 @@ internal static class TrainCommand
 
             RankingMetrics? full = fullRanking && data.Test is not null
                 ? Evaluator.FullRanking(model, data.Test, data.Known, training.TopK, training.Ties, cancellationToken,
-                    Common.RankingProgress(stderr, data.Test.Count))
+                    Common.UserProgress(stderr, data.Test.Count, "full ranking: "))
                 : null;
             if (output is not null)
             {
