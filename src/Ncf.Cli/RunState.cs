@@ -26,6 +26,7 @@ internal sealed class RunState
     private string? _savedPhase;
     private IReadOnlyList<EpochReport> _savedReports = [];
     private (double HitRate, float[] Parameters)? _savedBest;
+    private TrainingState? _savedTrainer; // read and checked once, with the reports above
 
     private RunState(string path, string settings, double earlierSeconds)
     {
@@ -106,7 +107,8 @@ internal sealed class RunState
     /// <summary>The state a stopped run left in <paramref name="path"/>, which must have been written with the same settings.</summary>
     public static RunState Resume(string path, string settings)
     {
-        byte[] callerData = NcfTrainer.ReadStateCallerData(path);
+        var trainerState = NcfTrainer.ReadState(path);
+        byte[] callerData = trainerState.CallerData.ToArray();
         try
         {
             using var reader = new BinaryReader(new MemoryStream(callerData), Encoding.UTF8);
@@ -122,7 +124,7 @@ internal sealed class RunState
                     "Resume with the same options and data; only --threads, --step, --scatter, --out, --json, --full-ranking and, when one model is trained, --epochs may change.");
             }
 
-            var state = new RunState(path, settings, reader.ReadDouble());
+            var state = new RunState(path, settings, reader.ReadDouble()) { _savedTrainer = trainerState };
             int finished = reader.ReadInt32();
             for (int f = 0; f < finished; f++)
             {
@@ -184,7 +186,8 @@ internal sealed class RunState
         }
 
         _savedPhase = null;
-        trainer.RestoreState(Path);
+        trainer.RestoreState(_savedTrainer!);
+        _savedTrainer = null;
         if (_savedBest is { } saved)
         {
             best.Set(saved.HitRate, saved.Parameters);

@@ -128,33 +128,39 @@ public sealed partial class NcfTrainer
     /// for another model shape, another optimizer, or with weight averaging where these options have none (or the
     /// reverse); nothing is changed then.</exception>
     /// <returns>The caller's data saved with the state (empty when none was given).</returns>
-    public byte[] RestoreState(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        return RestoreState(StoredFile.ReadAll(path, "training state"), path);
-    }
+    public byte[] RestoreState(string path) => RestoreState(ReadState(path));
 
     /// <summary>Restores the training state read from <paramref name="source"/> (see <see cref="RestoreState(string)"/>);
     /// <paramref name="name"/> names it in errors. Returns the caller's data saved with it.</summary>
     public byte[] RestoreState(Stream source, string name = "training state")
     {
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(name);
         using var copy = new MemoryStream();
         source.CopyTo(copy);
-        return RestoreState(copy.ToArray(), name);
+        return RestoreState(new TrainingState(StoredState.Parse(copy.ToArray(), name), name));
+    }
+
+    /// <summary>
+    /// Reads and checks the training state <paramref name="path"/> (see <see cref="SaveState(string, ReadOnlySpan{byte})"/>)
+    /// without a trainer: for a program that must see the caller's data it stored (where a run of several phases stood,
+    /// say) before it builds the trainer, which <see cref="RestoreState(TrainingState)"/> then restores from these same
+    /// bytes, read once.
+    /// </summary>
+    /// <exception cref="NcfException">The file is missing, truncated, altered or not a training state.</exception>
+    public static TrainingState ReadState(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return new TrainingState(StoredState.Parse(StoredFile.ReadAll(path, "training state"), path), path);
     }
 
     /// <summary>
     /// The caller's data stored in the training state <paramref name="path"/> (see
-    /// <see cref="SaveState(string, ReadOnlySpan{byte})"/>), after checking the whole file, without a trainer: for a
-    /// program that must know where a run stood (which of its phases, say) before it builds the trainer to restore.
+    /// <see cref="SaveState(string, ReadOnlySpan{byte})"/>), after checking the whole file, without a trainer. To restore
+    /// the same state afterwards, <see cref="ReadState"/> reads the file once for both.
     /// </summary>
     /// <exception cref="NcfException">The file is missing, truncated, altered or not a training state.</exception>
-    public static byte[] ReadStateCallerData(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        return StoredState.Parse(StoredFile.ReadAll(path, "training state"), path).CallerData;
-    }
+    public static byte[] ReadStateCallerData(string path) => ReadState(path).CallerData.ToArray();
 
     /// <summary>
     /// True when <paramref name="path"/> is a regular file that begins like a training state (its magic bytes), without
@@ -182,9 +188,21 @@ public sealed partial class NcfTrainer
         }
     }
 
-    private byte[] RestoreState(byte[] bytes, string path)
+    /// <summary>
+    /// Puts this trainer where the state read by <see cref="ReadState"/> stood (see <see cref="RestoreState(string)"/>).
+    /// The state is not consumed: it may restore other trainers built alike.
+    /// </summary>
+    /// <exception cref="NcfException">The state was written for another model shape, another optimizer, or with weight
+    /// averaging where these options have none (or the reverse); nothing is changed then.</exception>
+    /// <returns>The caller's data saved with the state (empty when none was given).</returns>
+    public byte[] RestoreState(TrainingState state)
     {
-        var state = StoredState.Parse(bytes, path);
+        ArgumentNullException.ThrowIfNull(state);
+        return RestoreState(state.Stored, state.Name);
+    }
+
+    private byte[] RestoreState(StoredState state, string path)
+    {
         var shape = Model.Options;
         if (state.Kind != Model.Kind || state.Factors != shape.Factors || (state.Kind != Models.ModelKind.Gmf && state.Layers != shape.Layers)
             || state.Users != Model.UserCount || state.Items != Model.ItemCount || state.Values.Length != Model.Parameters.Layout.Length)
@@ -243,18 +261,18 @@ public sealed partial class NcfTrainer
         Optimizer.RestoreStepCount(state.Steps);
         EpochsDone = epochs;
         AveragedEpochs = averaged;
-        _average = state.Average;
-        _trainingPoint = state.TrainingPoint;
+        _average = (float[]?)state.Average?.Clone(); // the state may restore another trainer: its arrays stay its own
+        _trainingPoint = (float[]?)state.TrainingPoint?.Clone();
         _holdingAverage = (state.Flags & HoldingAverageFlag) != 0;
         _reportedBeforeTraining = (state.Flags & EvaluatedBeforeFlag) != 0;
         _bestHitRate = state.BestHitRate;
         _bestEpoch = state.BestEpoch;
         _epochCutShort = false;
-        return state.CallerData;
+        return state.CallerData.ToArray();
     }
 
     /// <summary>A training state file's content, read and checked for consistency with itself (not yet with a trainer).</summary>
-    private sealed record StoredState(Models.ModelKind Kind, int Factors, int Layers, int Users, int Items, byte Optimizer, int Steps, int Epochs,
+    internal sealed record StoredState(Models.ModelKind Kind, int Factors, int Layers, int Users, int Items, byte Optimizer, int Steps, int Epochs,
         int Averaged, byte Flags, double BestHitRate, int BestEpoch, float[] Values, float[]? FirstMoment, float[]? SecondMoment, List<int[]> LastSteps, float[]? Average,
         float[]? TrainingPoint, byte[] CallerData)
     {

@@ -119,6 +119,43 @@ public sealed class TrainingStateTests : IDisposable
     }
 
     [Fact]
+    public void A_state_read_once_restores_two_trainers_that_each_end_where_the_run_that_never_stopped_ends()
+    {
+        // Averaging from epoch 2, so the state carries a running mean: the first trainer's later epochs update its mean,
+        // which must not be the state's own array, or the second trainer would resume from the first one's mean.
+        const int Epochs = 5, StopAfter = 3, AverageFrom = 2;
+        var (expectedLosses, expected) = Uninterrupted(OptimizerKind.DeferredAdam, AverageFrom, Epochs, threads: 1);
+        string path = Path.Combine(_folder, "twice.state");
+        using (var backend = new CpuBackend(threads: 1))
+        using (var model = NewModel(backend))
+        using (var trainer = new NcfTrainer(model, Small, Options(OptimizerKind.DeferredAdam, AverageFrom)))
+        {
+            for (int e = 0; e < StopAfter; e++)
+            {
+                trainer.TrainEpoch();
+            }
+
+            trainer.SaveState(path, "caller"u8);
+        }
+
+        TrainingState state = NcfTrainer.ReadState(path);
+        Assert.Equal("caller"u8.ToArray(), state.CallerData.ToArray());
+        Assert.Equal(StopAfter, state.EpochsDone);
+        Assert.Equal(path, state.Name);
+        File.Delete(path); // restoring reads nothing more from the file
+        for (int run = 0; run < 2; run++)
+        {
+            using var backend = new CpuBackend(threads: 1);
+            using var model = NewModel(backend, seed: 99);
+            using var trainer = new NcfTrainer(model, Small, Options(OptimizerKind.DeferredAdam, AverageFrom));
+            Assert.Equal("caller"u8.ToArray(), trainer.RestoreState(state));
+            var losses = Enumerable.Range(StopAfter, Epochs - StopAfter).Select(_ => trainer.TrainEpoch().Loss);
+            Assert.Equal(expectedLosses.Skip(StopAfter), losses);
+            Assert.Equal(expected, model.Parameters.ToArray());
+        }
+    }
+
+    [Fact]
     public void A_state_saved_through_a_stream_restores_through_a_stream()
     {
         using var backend = new CpuBackend(threads: 1);
