@@ -68,6 +68,7 @@ internal static class BenchCommand
         using var model = new NcfModel(backend, data.UserCount, data.ItemCount, shape);
         model.Initialize(seed);
         using var trainer = new NcfTrainer(model, data, training);
+        string optimizer = Common.OptimizerName(NcfTrainer.ResolveOptimizer(training, shape, data.UserCount, data.ItemCount, backend));
         var result = trainer.Fit(cancellationToken: cancellationToken);
         if (result.Cancelled)
         {
@@ -106,13 +107,13 @@ internal static class BenchCommand
         if (json)
         {
             stdout.WriteLine(new JsonLine().Add("data", data.Name).Add("model", Common.Kind(shape.Kind)).Add("factors", shape.Factors)
-                .Add("batch", training.BatchSize).Add("backend", backend.Name)
+                .Add("batch", training.BatchSize).Add("optimizer", optimizer).Add("backend", backend.Name)
                 .Add("train_samples_per_second", trainRate).Add("score_pairs_per_second", scoreRate)
                 .Add("eval_seconds", evalSeconds).Add("hr10", metrics.HitRate));
             return Cli.Ok;
         }
 
-        stdout.WriteLine($"data {data.Name}, {Common.Kind(shape.Kind)} f={shape.Factors}, batch {training.BatchSize}, backend {backend.Name}");
+        stdout.WriteLine($"data {data.Name}, {Common.Kind(shape.Kind)} f={shape.Factors}, batch {training.BatchSize}, optimizer {optimizer}, backend {backend.Name}");
         stdout.WriteLine($"training: {Common.Number(trainRate)} samples/s over {result.Epochs.Count} epoch(s)");
         stdout.WriteLine($"scoring:  {Common.Number(scoreRate)} pairs/s (all {Common.Number(data.ItemCount)} items for {users} users)");
         stdout.WriteLine($"sampled evaluation: {evalSeconds:F3} s (HR@10 {metrics.HitRate:F4})");

@@ -141,7 +141,7 @@ internal static class Cli
 
         ncf train [--data PATH] [--format auto|ml-100k|ml-1m|movielens-csv|ncf|csv] [--model gmf|mlp|neumf]
                   [--factors 8] [--layers 3] [--epochs 20] [--batch 256] [--lr 0.001] [--neg 4] [--seed 42]
-                  [--threads N] [--optimizer adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
+                  [--threads N] [--optimizer auto|adam|lazy-adam|deferred-adam|sgd] [--l2 0] [--pretrain] [--validation]
                   [--device cpu|cuda[:N]|opencl[:N]|ilgpu-cpu|auto]   (N: the device's number in `ncf devices`)
                   [--full-ranking] [--ties pessimistic|optimistic] [--out FILE] [--json]
                   [--gmf FILE --mlp FILE] [--alpha 0.5] [--finetune-lr LR] [--finetune-optimizer sgd|adam|lazy-adam|deferred-adam]
@@ -161,6 +161,8 @@ internal static class Cli
             interaction and evaluates nothing: the model to serve, once the settings were chosen. --pretrain trains GMF and
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code),
             at --finetune-lr (default: --lr).
+            --optimizer auto (the default) is exact Adam's updates, taken as deferred-adam takes them when that is exact
+            (no --l2, the CPU) and faster (embedding tables of 4 M parameters or more), else as adam: a note says so.
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);
             with lazy-adam it penalises the batch's rows only (1e-5 helped GMF-64, 3e-5 collapsed it).
             lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
@@ -197,7 +199,7 @@ internal static class Cli
             it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
             that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
-                  [--optimizer adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
+                  [--optimizer auto|adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
                   [--json] [--layers 3] [--lr 0.001] [--neg 4] [--seed 42] [--l2 0] [--average-from EPOCH] [--scatter ...]
                   [--format ...] [--header ...] [--test-neg 99] [--min-interactions N] [--holdout latest] [--ties ...]
             Trains on the data for --epochs and prints training samples/s, then scoring pairs/s over --score-users

@@ -261,7 +261,7 @@ internal static class Common
             Seed = args.ULong("seed", 42),
             SamplerThreads = args.Int("threads", 0, 0, 1024),
             L2 = args.Float("l2", 0f),
-            Optimizer = args.Choice("optimizer", Ncf.Training.OptimizerKind.Adam, ("adam", Ncf.Training.OptimizerKind.Adam),
+            Optimizer = args.Choice("optimizer", Ncf.Training.OptimizerKind.Auto, ("auto", Ncf.Training.OptimizerKind.Auto), ("adam", Ncf.Training.OptimizerKind.Adam),
                 ("lazy-adam", Ncf.Training.OptimizerKind.LazyAdam), ("deferred-adam", Ncf.Training.OptimizerKind.DeferredAdam),
                 ("sgd", Ncf.Training.OptimizerKind.Sgd)),
             Ties = args.Choice("ties", Ncf.Evaluation.TieBreaking.Pessimistic, ("pessimistic", Ncf.Evaluation.TieBreaking.Pessimistic),
@@ -272,6 +272,16 @@ internal static class Common
         options.Validate();
         return options;
     }
+
+    /// <summary>An optimizer as --optimizer names it.</summary>
+    public static string OptimizerName(Ncf.Training.OptimizerKind kind) => kind switch
+    {
+        Ncf.Training.OptimizerKind.Adam => "adam",
+        Ncf.Training.OptimizerKind.LazyAdam => "lazy-adam",
+        Ncf.Training.OptimizerKind.DeferredAdam => "deferred-adam",
+        Ncf.Training.OptimizerKind.Sgd => "sgd",
+        _ => "auto",
+    };
 
     public static ModelOptions ModelShape(Arguments args, ModelKind? fallbackKind = null) => new()
     {
@@ -323,7 +333,7 @@ internal static class Common
         string device = Device(args).Name;
         if (IsGpu(device) && optimizer is Ncf.Training.OptimizerKind.LazyAdam or Ncf.Training.OptimizerKind.DeferredAdam)
         {
-            throw new NcfException($"--{option} {(optimizer == Ncf.Training.OptimizerKind.LazyAdam ? "lazy-adam" : "deferred-adam")} needs each batch's IDs "
+            throw new NcfException($"--{option} {OptimizerName(optimizer)} needs each batch's IDs "
                 + $"on the host, which --device {device} does not keep: use adam or sgd there.");
         }
     }

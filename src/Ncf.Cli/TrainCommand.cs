@@ -217,10 +217,9 @@ internal static class TrainCommand
             }
         }
 
-        if (DenseAdamNote(args.Given("optimizer"), training, shape, data.UserCount, data.ItemCount, backend.Name, pretrain,
-            parentsGiven: gmfFile is not null) is { } denseAdam)
+        if (AutoOptimizerNote(training, shape, data.UserCount, data.ItemCount, backend, pretrain, parentsGiven: gmfFile is not null) is { } auto)
         {
-            (json ? stderr : stdout).WriteLine(denseAdam);
+            (json ? stderr : stdout).WriteLine(auto);
         }
 
         var clock = Stopwatch.StartNew();
@@ -534,45 +533,36 @@ internal static class TrainCommand
         Path.GetFullPath(path) is "/dev/stdout" or "/dev/fd/1" or "/proc/self/fd/1";
 
     /// <summary>
-    /// Exact Adam, the default, reads and writes every embedding row's parameter and two moments at every step (24 bytes a
-    /// parameter), so with a large catalogue the step is that sweep: 6.6 M embedding parameters (NeuMF-8 on an ML-20M-sized
-    /// log) make 159 MB a batch and 66 k samples/s here, where deferred Adam, the same updates from the batch's rows,
-    /// trains at about 1 M samples/s (docs/performance.md). Said once, when the user chose no optimizer and deferred Adam
-    /// would compute the same thing. With --pretrain the GMF and MLP phases train with --optimizer, each on its own
-    /// tables (the MLP's are the larger), and NeuMF's fine-tuning with --finetune-optimizer; parents read from files are
-    /// not trained.
+    /// With --optimizer auto (the default), says which phase trains with deferred Adam because its embedding tables pass
+    /// <see cref="NcfTrainer.DeferredAdamThreshold"/>: exact Adam would read and write every row's parameter and two
+    /// moments at every step (24 bytes a parameter), which at that size is the whole step. Null when every phase gets exact
+    /// Adam, when the optimizer was chosen, or when nothing is trained with it: with --pretrain the GMF and MLP phases train
+    /// with --optimizer, each on its own tables, and NeuMF's fine-tuning with --finetune-optimizer; parents read from files
+    /// are not trained.
     /// </summary>
-    internal static string? DenseAdamNote(bool optimizerGiven, TrainingOptions training, ModelOptions shape, int users, int items, string backendName,
+    internal static string? AutoOptimizerNote(TrainingOptions training, ModelOptions shape, int users, int items, IBackend backend,
         bool pretrain, bool parentsGiven)
     {
-        // 4 M parameters are 48 MB of values and moments, past most last-level caches. Below that the sweep runs from
-        // cache and the tower can dominate (ML-1M, 1.25 M parameters: MLP-32 trains as fast with exact Adam as with
-        // deferred, GMF-128 half as fast); above it, GMF-512 on ML-1M (5 M) 2.4× and NeuMF-8 on an ML-20M-sized log
-        // (6.6 M) 15× slower (docs/performance.md).
-        const long Threshold = 4_000_000;
-        if (optimizerGiven || parentsGiven || training.Optimizer != OptimizerKind.Adam || training.L2 != 0 || training.Epochs == 0
-            || !backendName.StartsWith("cpu", StringComparison.Ordinal))
+        if (training.Optimizer != OptimizerKind.Auto || parentsGiven || training.Epochs == 0)
         {
             return null;
         }
 
-        long Embedding(ModelOptions options) => NcfModel.ParameterCount(users, items, options) - NcfModel.ParameterCount(0, 0, options);
-        long embedding = Embedding(shape);
-        string who = "exact Adam (the default)";
-        if (pretrain)
-        {
-            long gmf = Embedding(shape with { Kind = ModelKind.Gmf }), mlp = Embedding(shape with { Kind = ModelKind.Mlp });
-            (embedding, who) = mlp >= gmf ? (mlp, "the MLP phase's exact Adam (the default)") : (gmf, "the GMF phase's exact Adam (the default)");
-        }
-
-        if (embedding < Threshold)
+        (string Who, ModelOptions Shape)[] phases = pretrain
+            ? [("the GMF phase", shape with { Kind = ModelKind.Gmf }), ("the MLP phase", shape with { Kind = ModelKind.Mlp })]
+            : [("the model", shape)];
+        var deferred = phases.Where(p => NcfTrainer.ResolveOptimizer(training, p.Shape, users, items, backend) == OptimizerKind.DeferredAdam)
+            .Select(p => (p.Who, Embedding: NcfModel.ParameterCount(users, items, p.Shape) - NcfModel.ParameterCount(0, 0, p.Shape))).ToList();
+        if (deferred.Count == 0)
         {
             return null;
         }
 
-        return $"note: {who} updates all {Common.Number(embedding)} embedding parameters at every step, "
-            + $"about {Common.Number(embedding * 24 / 1e6)} MB of memory traffic per batch; --optimizer deferred-adam makes the same updates "
-            + "from the rows each batch uses, 2.4 to 15 times as fast on tables this large in the runs measured (docs/performance.md).";
+        string tables = string.Join(" and ", deferred.Select(d => $"{d.Who}'s embedding tables hold {Common.Number(d.Embedding)} parameters"));
+        long largest = deferred.Max(d => d.Embedding);
+        return $"note: {tables}, so --optimizer auto trains {(deferred.Count == 1 ? "it" : "them")} with deferred Adam: exact Adam's updates, "
+            + $"made from the rows each batch uses instead of a sweep of every row at every step (about {Common.Number(largest * 24 / 1e6)} MB a batch), "
+            + "2.4 to 15 times as fast on tables this large in the runs measured (docs/performance.md); --optimizer adam keeps the sweep.";
     }
 
     private static void NoteStoppedEarly(TrainingResult result, string phase, TrainingOptions training, TextWriter notes)

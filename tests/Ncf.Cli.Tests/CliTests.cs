@@ -225,42 +225,72 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void Default_exact_adam_on_a_large_embedding_names_deferred_adam_and_an_explicit_choice_is_not_second_guessed()
+    public void The_default_optimizer_takes_deferred_adam_on_large_tables_says_so_and_an_explicit_choice_is_kept()
     {
         // GMF-2048 over 2,000 users and 120 items: 2,120 rows × 2,048 = 4,341,760 embedding parameters, just over the
-        // note's 4 million; 24 bytes each is 104 MB a step (1 negative and batches of 1,024 keep the run to 40 steps).
+        // 4 million from which --optimizer auto takes deferred Adam; dense Adam's sweep would be 24 bytes each, 104 MB a
+        // step (1 negative and batches of 1,024 keep the run to 40 steps).
         string[] common = ["train", "--data", "synthetic:2000x120x10", "--model", "gmf", "--epochs", "1", "--neg", "1", "--batch", "1024"];
         string[] large = [.. common, "--factors", "2048"];
-        var (code, output, error) = Run(large);
-        Assert.True(code == 0, error);
-        Assert.Contains("note: exact Adam (the default) updates all 4,341,760 embedding parameters at every step, about 104 MB", output);
-        Assert.Contains("--optimizer deferred-adam", output);
+        byte[] Model(string name, params string[] options)
+        {
+            string path = Path.Combine(_folder, name);
+            var (code, output, error) = Run([.. large, .. options, "--out", path]);
+            Assert.True(code == 0, error);
+            if (options.Length == 0)
+            {
+                Assert.Contains("note: the model's embedding tables hold 4,341,760 parameters, so --optimizer auto trains it with deferred Adam", output);
+                Assert.Contains("about 104 MB a batch", output);
+            }
+            else
+            {
+                Assert.DoesNotContain("--optimizer auto", output + error);
+            }
+
+            return File.ReadAllBytes(path);
+        }
+
+        // The default trains exactly as deferred Adam (same file, byte for byte); an explicit adam is taken as given.
+        Assert.Equal(Model("deferred.ncf", "--optimizer", "deferred-adam"), Model("auto.ncf"));
+        Model("adam.ncf", "--optimizer", "adam");
+
+        // bench names the optimizer it resolved: deferred Adam on these tables, dense Adam on half as many.
+        string[] bench = ["bench", "--data", "synthetic:2000x120x10", "--model", "gmf", "--epochs", "1", "--neg", "1", "--batch", "1024", "--score-users", "1"];
+        var (benchCode, benchOutput, benchError) = Run([.. bench, "--factors", "2048"]);
+        Assert.True(benchCode == 0, benchError);
+        Assert.Contains("batch 1024, optimizer deferred-adam, backend cpu", benchOutput);
+        (benchCode, benchOutput, benchError) = Run([.. bench, "--factors", "1024"]);
+        Assert.True(benchCode == 0, benchError);
+        Assert.Contains("batch 1024, optimizer adam, backend cpu", benchOutput);
 
         // In JSON mode the note goes to stderr; stdout stays JSON lines.
-        (code, output, error) = Run([.. large, "--json"]);
-        Assert.True(code == 0, error);
-        Assert.Contains("4,341,760 embedding parameters", error);
-        Assert.All(JsonLines(output), _ => { });
-
-        // Not when the user chose exact Adam.
-        (code, output, error) = Run([.. large, "--optimizer", "adam"]);
-        Assert.True(code == 0, error);
-        Assert.DoesNotContain("embedding parameters at every step", output + error);
+        var (jsonCode, jsonOutput, jsonError) = Run([.. large, "--json"]);
+        Assert.True(jsonCode == 0, jsonError);
+        Assert.Contains("4,341,760 parameters", jsonError);
+        Assert.All(JsonLines(jsonOutput), _ => { });
 
         // The rest through the note's own function. --pretrain trains the GMF and then the MLP with --optimizer, each on
-        // its own tables, and fine-tunes NeuMF with --finetune-optimizer: NeuMF-128 over 8,120 rows sweeps 1,039,360 (GMF)
-        // and then 4,157,440 (MLP) parameters, never the 5,196,800 of both. Not with --l2 (deferred Adam's L2 touches only
-        // the batch's rows), nor for parents read from files, nor on a GPU backend, nor on smaller tables.
+        // its own tables, and fine-tunes NeuMF with --finetune-optimizer: NeuMF-128 over 8,120 rows has 1,039,360 (GMF)
+        // and 4,157,440 (MLP) parameters in its phases' tables, 5,196,800 in its own. Not with --l2 (deferred Adam's L2
+        // touches only the batch's rows), nor for parents read from files, nor on a GPU backend, nor on smaller tables,
+        // nor when an optimizer was chosen.
         var neumf128 = new Ncf.Models.ModelOptions { Kind = Ncf.Models.ModelKind.NeuMF, Factors = 128, Layers = 3 };
-        string? Note(Ncf.Models.ModelOptions shape, bool pretrain, bool parents = false, string backend = "cpu", float l2 = 0) =>
-            TrainCommand.DenseAdamNote(false, new Ncf.Training.TrainingOptions { L2 = l2 }, shape, 8_000, 120, backend, pretrain, parents);
-        Assert.StartsWith("note: exact Adam (the default) updates all 5,196,800 embedding parameters", Note(neumf128, pretrain: false));
-        Assert.StartsWith("note: the MLP phase's exact Adam (the default) updates all 4,157,440 embedding parameters", Note(neumf128, pretrain: true));
+        using var cpu = new Ncf.Backends.Cpu.CpuBackend(threads: 1);
+        using var simulator = Ncf.Gpu.IlgpuBackend.Create(Ncf.Gpu.GpuDeviceKind.IlgpuCpu);
+        string? Note(Ncf.Models.ModelOptions shape, bool pretrain, bool parents = false, Ncf.Backends.IBackend? backend = null, float l2 = 0,
+            Ncf.Training.OptimizerKind optimizer = Ncf.Training.OptimizerKind.Auto) =>
+            TrainCommand.AutoOptimizerNote(new Ncf.Training.TrainingOptions { L2 = l2, Optimizer = optimizer }, shape, 8_000, 120, backend ?? cpu,
+                pretrain, parents);
+        Assert.StartsWith("note: the model's embedding tables hold 5,196,800 parameters, so --optimizer auto trains it with", Note(neumf128, pretrain: false));
+        Assert.StartsWith("note: the MLP phase's embedding tables hold 4,157,440 parameters, so --optimizer auto trains it with", Note(neumf128, pretrain: true));
+        Assert.StartsWith("note: the GMF phase's embedding tables hold 4,157,440 parameters and the MLP phase's embedding tables hold 8,314,880 parameters, so --optimizer auto trains them",
+            Note(neumf128 with { Factors = 512, Layers = 2 }, pretrain: true));
         Assert.Null(Note(neumf128 with { Layers = 2 }, pretrain: true));  // 1,039,360 and 2,078,720
         Assert.Null(Note(neumf128 with { Layers = 2 }, pretrain: false)); // 3,118,080
         Assert.Null(Note(neumf128, pretrain: false, l2: 1e-6f));
         Assert.Null(Note(neumf128, pretrain: false, parents: true));
-        Assert.Null(Note(neumf128, pretrain: false, backend: "cuda"));
+        Assert.Null(Note(neumf128, pretrain: false, backend: simulator));
+        Assert.Null(Note(neumf128, pretrain: false, optimizer: Ncf.Training.OptimizerKind.Adam));
     }
 
     [Fact]

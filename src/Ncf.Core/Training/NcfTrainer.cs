@@ -134,8 +134,43 @@ public sealed partial class NcfTrainer : IDisposable
     /// </summary>
     public int AveragedEpochs { get; private set; }
 
-    /// <summary>The optimizer the options ask for.</summary>
-    public static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options) => options.Optimizer switch
+    /// <summary>
+    /// Embedding parameters from which <see cref="OptimizerKind.Auto"/> takes deferred Adam: 4 M parameters, with their
+    /// two moments 48 MB, are past most last-level caches. Below that exact Adam's sweep of every row runs from cache and
+    /// the tower can dominate the step (ML-1M, 1.25 M: MLP-32 trains as fast either way, GMF-128 twice as fast
+    /// deferred); above it the sweep is the step (GMF-512 on ML-1M, 5 M: 2.4×; NeuMF-8 on an ML-20M-sized log, 6.6 M:
+    /// 15×; docs/performance.md).
+    /// </summary>
+    public const long DeferredAdamThreshold = 4_000_000;
+
+    /// <summary>
+    /// The optimizer <paramref name="options"/> give a model of <paramref name="shape"/> for <paramref name="users"/> and
+    /// <paramref name="items"/> on <paramref name="backend"/>: <see cref="TrainingOptions.Optimizer"/> itself, or for
+    /// <see cref="OptimizerKind.Auto"/> the concrete kind it stands for.
+    /// </summary>
+    public static OptimizerKind ResolveOptimizer(TrainingOptions options, ModelOptions shape, int users, int items, IBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(backend);
+        if (options.Optimizer != OptimizerKind.Auto)
+        {
+            return options.Optimizer;
+        }
+
+        long embedding = NcfModel.ParameterCount(users, items, shape) - NcfModel.ParameterCount(0, 0, shape);
+        return options.L2 == 0 && backend is IDeferredAdamKernels && embedding >= DeferredAdamThreshold ? OptimizerKind.DeferredAdam : OptimizerKind.Adam;
+    }
+
+    /// <summary>The optimizer the options ask for (<see cref="OptimizerKind.Auto"/> resolved by <see cref="ResolveOptimizer"/>).</summary>
+    public static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        return CreateOptimizer(model, options, ResolveOptimizer(options, model.Options, model.UserCount, model.ItemCount, model.Backend));
+    }
+
+    private static Optimizer CreateOptimizer(NcfModel model, TrainingOptions options, OptimizerKind kind) => kind switch
     {
         OptimizerKind.Sgd => new Sgd(model.Parameters, options.LearningRate, options.L2),
         OptimizerKind.LazyAdam => new Adam(model.Parameters,

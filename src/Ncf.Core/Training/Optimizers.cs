@@ -25,6 +25,14 @@ public enum OptimizerKind
 
     /// <summary>Plain stochastic gradient descent (used to fine-tune a pre-trained NeuMF, as in the paper).</summary>
     Sgd,
+
+    /// <summary>
+    /// Exact Adam's updates, taken the faster of two ways: <see cref="DeferredAdam"/> when it gives exact Adam's result
+    /// (no L2) on a backend that has it (the CPU) and the embedding tables hold at least
+    /// <see cref="NcfTrainer.DeferredAdamThreshold"/> parameters, else <see cref="Adam"/>. Which one a model gets:
+    /// <see cref="NcfTrainer.ResolveOptimizer"/>. The default.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>

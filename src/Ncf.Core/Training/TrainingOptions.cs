@@ -20,8 +20,11 @@ public sealed record TrainingOptions
     /// <summary>Fixes every random draw: initialisation, negatives, shuffling. Default 42.</summary>
     public ulong Seed { get; init; } = 42;
 
-    /// <summary>The optimizer. Default <see cref="OptimizerKind.Adam"/> (exact, dense).</summary>
-    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    /// <summary>
+    /// The optimizer. Default <see cref="OptimizerKind.Auto"/>: exact Adam's updates, taken row-sparse (deferred Adam) when
+    /// the embedding tables are large enough for that to pay on the CPU, and dense otherwise.
+    /// </summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Auto;
 
     /// <summary>
     /// L2 penalty coupled into the gradient (<c>g + L2·p</c>) of every parameter the optimizer updates. Default 0.

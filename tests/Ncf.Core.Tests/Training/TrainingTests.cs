@@ -23,6 +23,39 @@ public class TrainingTests
     }
 
     [Fact]
+    public void The_default_optimizer_is_dense_adam_below_four_million_embedding_parameters_and_deferred_adam_from_there_on_the_cpu()
+    {
+        using var backend = new CpuBackend(threads: 1);
+        var options = new TrainingOptions();
+        Assert.Equal(OptimizerKind.Auto, options.Optimizer);
+
+        // GMF-f over 1,000 users and 1,000 items has 2,000 f embedding parameters: f = 1,999 is 3,998,000, f = 2,000 is 4,000,000.
+        OptimizerKind Resolve(int factors, TrainingOptions? training = null) =>
+            NcfTrainer.ResolveOptimizer(training ?? options, new ModelOptions { Kind = ModelKind.Gmf, Factors = factors }, 1_000, 1_000, backend);
+        Assert.Equal(OptimizerKind.Adam, Resolve(1_999));
+        Assert.Equal(OptimizerKind.DeferredAdam, Resolve(2_000));
+        Assert.Equal(NcfTrainer.DeferredAdamThreshold, 2_000L * 2_000);
+
+        // With L2 deferred Adam is not exact Adam (the rows it skips get no L2), so dense Adam it is; a chosen kind stays.
+        Assert.Equal(OptimizerKind.Adam, Resolve(2_000, options with { L2 = 1e-6f }));
+        foreach (var kind in new[] { OptimizerKind.Adam, OptimizerKind.LazyAdam, OptimizerKind.DeferredAdam, OptimizerKind.Sgd })
+        {
+            Assert.Equal(kind, Resolve(2_000, options with { Optimizer = kind }));
+            Assert.Equal(kind, Resolve(8, options with { Optimizer = kind }));
+        }
+
+        // The trainer builds what the resolution names: 2,000 rows of GMF-1,952 (3,904,000) and GMF-2,048 (4,096,000).
+        var data = SyntheticData.Generate(new SyntheticDataOptions { Users = 1_880, Items = 120, MeanPerUser = 10, TestNegatives = 20 });
+        Assert.Equal(2_000, data.UserCount + data.ItemCount);
+        foreach (var (factors, expected) in new[] { (1_952, AdamEmbeddingUpdate.Dense), (2_048, AdamEmbeddingUpdate.Deferred) })
+        {
+            using var model = new NcfModel(backend, data.UserCount, data.ItemCount, new ModelOptions { Kind = ModelKind.Gmf, Factors = factors });
+            using var trainer = new NcfTrainer(model, data, new TrainingOptions { EvaluateEachEpoch = false });
+            Assert.Equal(expected, Assert.IsType<Adam>(trainer.Optimizer).Options.Embeddings);
+        }
+    }
+
+    [Fact]
     public void NeuMF_learns_the_planted_structure_well_above_popularity_and_random()
     {
         var popularity = Evaluator.SampledRanking(new PopularityScorer(Small.UserCount, Small.ItemPopularity()), Small.Test!, 10);
