@@ -342,7 +342,10 @@ internal static class TrainCommand
                 }.Save(output);
             }
 
-            PrintSummary(stdout, json, result, selection, popularity, full, state?.Seconds ?? clock.Elapsed.TotalSeconds, output, data, shape, training, backend, keepBest);
+            // The optimizer that trained the reported model: NeuMF's fine-tuning after pre-training, else --optimizer as resolved.
+            var optimizer = pretrain ? finetuneOptimizer : NcfTrainer.ResolveOptimizer(training, shape, data.UserCount, data.ItemCount, backend);
+            PrintSummary(stdout, json, result, selection, popularity, full, state?.Seconds ?? clock.Elapsed.TotalSeconds, output, data, shape, training,
+                optimizer, backend, keepBest);
         }
 
         return Cli.Ok;
@@ -615,8 +618,8 @@ internal static class TrainCommand
     /// are the refitted model's, which ends at that epoch; the validation run's own test figures are reported beside them.
     /// </summary>
     private static void PrintSummary(TextWriter stdout, bool json, TrainingResult result, Selection? selection, RankingMetrics? popularity,
-        RankingMetrics? full, double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, IBackend backend,
-        bool keepBest)
+        RankingMetrics? full, double seconds, string? output, NcfDataset data, ModelOptions shape, TrainingOptions training, OptimizerKind optimizer,
+        IBackend backend, bool keepBest)
     {
         var final = result.Final;
         var best = selection is null ? result.Best : final;
@@ -634,6 +637,7 @@ internal static class TrainCommand
                 .Add("items", data.ItemCount)
                 .Add("train_positives", data.TrainCount)
                 .Add("seed", training.Seed)
+                .Add("optimizer", Common.OptimizerName(optimizer))
                 .Add("backend", backend.Name)
                 .Add("epochs", (selection?.Epochs ?? result.Epochs).Count(e => e.Epoch > 0))
                 .AddOptional("best_epoch", best?.Epoch)

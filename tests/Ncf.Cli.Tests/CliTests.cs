@@ -151,6 +151,7 @@ public sealed class CliTests : IDisposable
 
         var summary = lines[^1];
         AssertEvaluatesTo(model, summary.GetProperty("best_hr10").GetDouble(), summary.GetProperty("best_ndcg10").GetDouble());
+        Assert.Equal("sgd", summary.GetProperty("optimizer").GetString()); // the summary is NeuMF's, fine-tuned with SGD by default
 
         var (none, _, noneError) = Run("train", "--epochs", "0", "--average-from", "1");
         Assert.Equal(2, none);
@@ -267,7 +268,7 @@ public sealed class CliTests : IDisposable
         var (jsonCode, jsonOutput, jsonError) = Run([.. large, "--json"]);
         Assert.True(jsonCode == 0, jsonError);
         Assert.Contains("4,341,760 parameters", jsonError);
-        Assert.All(JsonLines(jsonOutput), _ => { });
+        Assert.Equal("deferred-adam", JsonLines(jsonOutput).Last().GetProperty("optimizer").GetString()); // the summary names it
 
         // The rest through the note's own function. --pretrain trains the GMF and then the MLP with --optimizer, each on
         // its own tables, and fine-tunes NeuMF with --finetune-optimizer: NeuMF-128 over 8,120 rows has 1,039,360 (GMF)
