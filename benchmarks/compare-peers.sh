@@ -31,7 +31,7 @@ run() { # name, command...
   echo "running $name: $*" >&2
   "$@" > "$OUT/$name.jsonl"
 }
-run ncf-adam      dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json
+run ncf-adam      dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json --optimizer adam
 run ncf-lazy-adam dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json --optimizer lazy-adam
 run ncf-deferred-adam dotnet "$WORK/ncf/ncf.dll" train --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" --json --optimizer deferred-adam
 run pytorch       $PY "$PEERS/pytorch_ncf.py" --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS"

@@ -361,9 +361,10 @@ internal sealed class RunState
     /// --full-ranking (what is done with the result), and --epochs when one model is trained (a run may be extended;
     /// with several phases, the later ones start from what the earlier epochs chose).
     /// </summary>
+    /// <param name="optimizer">The optimizer as resolved (<see cref="NcfTrainer.ResolveOptimizer"/>) for each model trained with --optimizer.</param>
     /// <param name="pretrained">The pre-trained NeuMF's own settings (parents, α, fine-tuning), or null.</param>
     /// <param name="parentsGiven">NeuMF fine-tuned from --gmf/--mlp files: --optimizer and --lr play no part then.</param>
-    public static string Settings(ModelOptions shape, TrainingOptions training, bool keepBest, string backend, Data.NcfDataset data,
+    public static string Settings(ModelOptions shape, TrainingOptions training, string optimizer, bool keepBest, string backend, Data.NcfDataset data,
         bool phases, string? pretrained, bool parentsGiven)
     {
         // The training rows in order (the epochs' examples follow it), through SplitMix64's finaliser.
@@ -372,7 +373,7 @@ internal sealed class RunState
         var lines = new List<string>
         {
             $"model={shape.Kind} factors={shape.Factors} layers={(shape.Kind == ModelKind.Gmf ? 0 : shape.Layers)}",
-            (parentsGiven ? "" : FormattableString.Invariant($"optimizer={training.Optimizer} lr={training.LearningRate:R} "))
+            (parentsGiven ? "" : FormattableString.Invariant($"optimizer={optimizer} lr={training.LearningRate:R} "))
                 + FormattableString.Invariant($"l2={training.L2:R} batch={training.BatchSize} negatives={training.Negatives} seed={training.Seed}"),
             $"average-from={training.AverageFromEpoch} patience={training.EarlyStoppingPatience} k={training.TopK} ties={training.Ties} checkpoint={(keepBest ? "best" : "final")} backend={backend}",
             $"data: users={data.UserCount} items={data.ItemCount} training-rows={data.TrainCount} rows-hash={rows:x16}",

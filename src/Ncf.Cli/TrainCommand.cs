@@ -226,7 +226,12 @@ internal static class TrainCommand
         RunState? state = null;
         if (statePath is not null)
         {
-            string settings = RunState.Settings(shape, training, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
+            // --optimizer auto is recorded as the kind it resolves to for each model trained with it: the arithmetic. So
+            // a state continues under auto, under the kind auto names, or from a build whose default was adam, alike.
+            OptimizerKind Resolved(ModelOptions options) => NcfTrainer.ResolveOptimizer(training, options, data.UserCount, data.ItemCount, backend);
+            var (gmfKind, mlpKind) = (Resolved(shape with { Kind = ModelKind.Gmf }), Resolved(shape with { Kind = ModelKind.Mlp }));
+            string optimizer = !pretrain ? $"{Resolved(shape)}" : gmfKind == mlpKind ? $"{gmfKind}" : $"{gmfKind} (GMF), {mlpKind} (MLP)";
+            string settings = RunState.Settings(shape, training, optimizer, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
                 pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
             state = kept.Value = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
             // Every phase runs at most --epochs (a refit fewer), so a state further in is refused before anything is printed.
@@ -637,7 +642,7 @@ internal static class TrainCommand
                 .Add("items", data.ItemCount)
                 .Add("train_positives", data.TrainCount)
                 .Add("seed", training.Seed)
-                .Add("optimizer", Common.OptimizerName(optimizer))
+                .Add("optimizer", training.Epochs == 0 ? "none" : Common.OptimizerName(optimizer))
                 .Add("backend", backend.Name)
                 .Add("epochs", (selection?.Epochs ?? result.Epochs).Count(e => e.Epoch > 0))
                 .AddOptional("best_epoch", best?.Epoch)

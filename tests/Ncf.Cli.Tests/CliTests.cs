@@ -199,6 +199,7 @@ public sealed class CliTests : IDisposable
         {
             var (code, output, error) = Run("train", "--epochs", "0", "--json", "--gmf", gmf, "--mlp", mlp, "--alpha", alpha);
             Assert.True(code == 0, error);
+            Assert.Equal("none", JsonLines(output)[^1].GetProperty("optimizer").GetString()); // assembled, not trained
             return JsonLines(output)[0].GetProperty("hr10").GetDouble();
         }
 
@@ -1292,6 +1293,27 @@ public sealed class CliTests : IDisposable
 
         Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
         Assert.Equal(Figures(straight.Out), Figures(second.Out));
+    }
+
+    [Fact]
+    public void The_default_optimizer_resumes_a_state_of_the_kind_it_resolves_to_and_refuses_another()
+    {
+        // Settings record --optimizer auto as what it resolves to, so a state written with that kind named (or by a
+        // build whose default was adam) continues; a state of another kind is refused, naming it.
+        string state = Path.Combine(_folder, "auto.state");
+        string[] small = ["train", "--epochs", "1", "--factors", "8", "--state", state];
+        var first = Run([.. small, "--optimizer", "adam"]);
+        Assert.True(first.Code == 0, first.Err);
+        var resumed = Run(["train", "--epochs", "2", "--factors", "8", "--state", state, "--resume"]);
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.Contains($"note: resumed from {state} after epoch 1", resumed.Out);
+
+        File.Delete(state);
+        Assert.Equal(0, Run([.. small, "--optimizer", "deferred-adam"]).Code);
+        var refused = Run(["train", "--epochs", "2", "--factors", "8", "--state", state, "--resume"]);
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("`optimizer=DeferredAdam ", refused.Err);
+        Assert.Contains("`optimizer=Adam ", refused.Err);
     }
 
     [Fact]

@@ -47,9 +47,11 @@ public static class SyntheticData
     public static NcfDataset Generate(SyntheticDataOptions? options = null)
     {
         options ??= new SyntheticDataOptions();
-        if (options.Users < 1 || options.Items < options.MinPerUser + options.TestNegatives + 1 || options.LatentDim < 1 || options.MinPerUser < 2)
+        if (options.Users < 1 || options.Items < options.MinPerUser + options.TestNegatives + 1 || options.LatentDim < 1 || options.MinPerUser < 2
+            || options.MeanPerUser < options.MinPerUser || options.TestNegatives < 0 || !double.IsFinite(options.TasteWeight) || !double.IsFinite(options.PopularitySkew))
         {
-            throw new NcfException("Synthetic data needs users ≥ 1, latent dim ≥ 1, at least 2 interactions per user and items > min per user + test negatives.");
+            throw new NcfException("Synthetic data needs users ≥ 1, latent dim ≥ 1, at least 2 interactions per user, a mean per user at least the "
+                + "minimum, test negatives ≥ 0, items > min per user + test negatives, and a finite taste weight and popularity skew.");
         }
 
         var rng = new Rng(options.Seed);

@@ -476,8 +476,10 @@ public sealed partial class NcfTrainer : IDisposable
     /// <summary>
     /// One optimisation step on the given examples (the explicit loop: forward, loss, backward, update).
     /// Returns the batch's mean loss. At most <see cref="TrainingOptions.BatchSize"/> examples, and, when that is over
-    /// 65,536, at most an epoch's (the trainer's buffers are sized to the smaller). With deferred Adam,
-    /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between such steps. Weight averaging happens
+    /// 65,536, at most an epoch's (the trainer's buffers are sized to the smaller). With deferred Adam (which
+    /// the default <see cref="OptimizerKind.Auto"/> builds for large tables on the CPU: see <see cref="ResolveOptimizer"/>),
+    /// call <see cref="Optimizer.CatchUp"/> before reading the parameters between or after such steps (disposing the
+    /// trainer does it too). Weight averaging happens
     /// at epoch ends only: a model holding the mean is put back to the training point first, and this step leaves it
     /// holding the step's result.
     /// </summary>
@@ -587,6 +589,18 @@ public sealed partial class NcfTrainer : IDisposable
         catch (Exception)
         {
             // A failed background build has nothing left to release; Fit already reported it.
+        }
+
+        // After an explicit TrainBatch loop deferred Adam (which OptimizerKind.Auto builds for large tables) may still owe
+        // rows the steps they sat out: the model is left as exact Adam would have left it, whether or not the caller
+        // remembered Optimizer.CatchUp. After Fit or TrainEpoch every row is current and this is a pass over the step
+        // counts. A model disposed first has nothing left to bring up to date.
+        try
+        {
+            Optimizer.CatchUp();
+        }
+        catch (ObjectDisposedException)
+        {
         }
 
         _deviceSampler?.Dispose();

@@ -42,6 +42,25 @@ public sealed class SyntheticDataTests
     }
 
     [Fact]
+    public void Shapes_that_cannot_be_generated_are_refused_by_name()
+    {
+        var valid = new SyntheticDataOptions { Users = 10, Items = 200 };
+        SyntheticData.Generate(valid);
+        foreach (var invalid in new[]
+        {
+            valid with { MeanPerUser = 1, MinPerUser = 2 },       // a mean below the minimum left users without two items
+            valid with { TasteWeight = double.PositiveInfinity }, // infinite or NaN weights make every key NaN
+            valid with { TasteWeight = double.NaN },
+            valid with { PopularitySkew = double.PositiveInfinity },
+            valid with { TestNegatives = -1 },
+        })
+        {
+            var error = Assert.Throws<NcfException>(() => SyntheticData.Generate(invalid));
+            Assert.StartsWith("Synthetic data needs", error.Message);
+        }
+    }
+
+    [Fact]
     public void Each_user_has_distinct_items_a_test_item_outside_them_and_negatives_outside_both()
     {
         var data = SyntheticData.Generate(new SyntheticDataOptions { Users = 200, Items = 3000, MeanPerUser = 60, MinPerUser = 5, TestNegatives = 50 });
