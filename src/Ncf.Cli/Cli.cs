@@ -195,9 +195,13 @@ internal static class Cli
             give --validation as the training run did to reproduce its baseline.
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
+        ncf recommend --model FILE --history ID,ID,... [--k 10] [--candidates ...] [--json] [--seed 42]
             Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes
             it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
             that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
+            --history lists the items a user the model was not trained on interacted with (as --candidates lists
+            IDs): their embeddings are fitted to it with the model fixed (50 Adam steps, seeded by --seed), and the
+            history's items are left out. The model file is not changed.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer auto|adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
                   [--json] [--layers 3] [--lr 0.001] [--neg 4] [--seed 42] [--l2 0] [--average-from EPOCH] [--scatter ...]

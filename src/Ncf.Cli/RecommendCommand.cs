@@ -18,9 +18,23 @@ internal static class RecommendCommand
         string path = args.String("model") ?? throw new NcfException("recommend needs --model FILE.");
         string? user = args.String("user");
         bool allUsers = args.Flag("all-users");
-        if ((user is null) == !allUsers)
+        string? history = args.String("history");
+        int chosen = (user is null ? 0 : 1) + (allUsers ? 1 : 0) + (history is null ? 0 : 1);
+        if (chosen != 1)
         {
-            throw new NcfException(allUsers ? "--user and --all-users are alternatives: give one." : "recommend needs --user ID (or --all-users).");
+            throw new NcfException(chosen == 0 ? "recommend needs --user ID (or --all-users, or --history for a user the model does not know)."
+                : "--user, --all-users and --history are alternatives: give one.");
+        }
+
+        if (history is null && args.Given("seed"))
+        {
+            throw new NcfException("--seed seeds the fit of a --history; without one nothing is drawn.");
+        }
+
+        ulong seed = args.ULong("seed", 42);
+        if (history is not null && args.Given("include-known"))
+        {
+            throw new NcfException("--include-known: a --history's items are always left out of its recommendations; drop it.");
         }
 
         int k = args.Int("k", 10, 1, 1_000_000);
@@ -39,6 +53,12 @@ internal static class RecommendCommand
         }
 
         args.RejectUnknown("recommend");
+        var historyIds = history is null ? null : ParseIdList("--history", history);
+        if (historyIds is { Length: 0 })
+        {
+            throw new NcfException("--history is empty: expected the IDs of the items the user interacted with, separated by commas.");
+        }
+
         var list = candidates is null ? null : ParseIdList("--candidates", candidates);
         if (list is { Length: 0 })
         {
@@ -52,14 +72,18 @@ internal static class RecommendCommand
             return WriteAll(path, recommender, k, list, includeKnown, json, output, stdout, stderr, cancellationToken);
         }
 
-        var top = recommender.Recommend(user!, k, list, includeKnown);
+        var top = historyIds is not null
+            ? recommender.RecommendForHistory(historyIds, k, list, new Ncf.Models.FoldInOptions { Seed = seed })
+            : recommender.Recommend(user!, k, list, includeKnown);
         if (json)
         {
-            stdout.WriteLine(JsonFor(user!, k, top));
+            stdout.WriteLine(JsonFor(user, historyIds?.Distinct().Count(), k, top));
             return Cli.Ok;
         }
 
-        stdout.WriteLine($"top {top.Count} for user {user} ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, known items {(includeKnown ? "included" : "excluded")}):");
+        stdout.WriteLine(historyIds is not null
+            ? $"top {top.Count} for a history of {historyIds.Distinct().Count()} items ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, the user's embeddings fitted to the history, its items excluded):"
+            : $"top {top.Count} for user {user} ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, known items {(includeKnown ? "included" : "excluded")}):");
         int position = 1;
         foreach (var r in top)
         {
@@ -170,7 +194,7 @@ internal static class RecommendCommand
             {
                 if (json)
                 {
-                    writer.WriteLine(JsonFor(userId, k, items));
+                    writer.WriteLine(JsonFor(userId, null, k, items));
                 }
                 else
                 {
@@ -203,9 +227,8 @@ internal static class RecommendCommand
 
     private static bool HasTableBreak(string id) => id.AsSpan().IndexOfAny('\t', '\n', '\r') >= 0;
 
-    private static string JsonFor(string user, int k, IReadOnlyList<ItemRecommendation> top) =>
-        new JsonLine()
-            .Add("user", user)
+    private static string JsonFor(string? user, int? history, int k, IReadOnlyList<ItemRecommendation> top) =>
+        (user is null ? new JsonLine().Add("history_items", history ?? 0) : new JsonLine().Add("user", user))
             .Add("k", k)
             .AddArray("items", w =>
             {

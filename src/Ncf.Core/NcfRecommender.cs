@@ -121,6 +121,46 @@ public sealed class NcfRecommender : IDisposable
     }
 
     /// <summary>
+    /// The top <paramref name="k"/> items for a user the model was not trained on, from the items they interacted with:
+    /// their embeddings are fitted to <paramref name="historyItemIds"/> while everything the model learnt stays fixed (a
+    /// fold-in; <see cref="FoldInOptions"/>), then the catalogue, or the candidates, is scored for them, the history's
+    /// items left out. The model is not changed: for users who arrive between trainings. The same history and options
+    /// give the same result.
+    /// </summary>
+    /// <exception cref="NcfException">The history is empty or names an item the model does not know (the message names
+    /// it), a candidate is unknown, an option is out of range, or the fit diverged.</exception>
+    public IReadOnlyList<ItemRecommendation> RecommendForHistory(IEnumerable<string> historyItemIds, int k = 10,
+        IEnumerable<string>? candidateItemIds = null, FoldInOptions? options = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(historyItemIds);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        options ??= new FoldInOptions();
+        options.Validate();
+        int[] history = historyItemIds.Select(id => id is null
+            ? throw new ArgumentException("The history holds a null item ID.", nameof(historyItemIds))
+            : ItemIds.TryGetIndex(id, out int index)
+            ? index
+            : throw new NcfException($"Unknown item '{id}' in the history: the model knows {ItemIds.Count} items.")).ToArray();
+        int[]? candidates = CandidateIndices(candidateItemIds);
+        if (candidates is { Length: 0 })
+        {
+            return [];
+        }
+
+        Recommendation[] top;
+        lock (_scoring)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var folded = UserFoldIn.Fit(Model, history, options, out _);
+            var seen = history.Distinct().Order().ToArray();
+            top = TopK.ForUser(folded, 0, k, UserItemIndex.FromSortedRows(1, ItemIds.Count, [0, seen.Length], seen, out _)!, candidates);
+        }
+
+        return InExternalIds(top);
+    }
+
+    /// <summary>
     /// The top <paramref name="k"/> items of every user, in the model's user order, as <see cref="Recommend(string, int,
     /// IEnumerable{string}?, bool)"/> gives them one by one: for batch serving (a recommendations table). Lazy: each
     /// user is scored when enumerated, so the caller can stream the results and stop early.

@@ -836,8 +836,44 @@ public sealed class CliTests : IDisposable
         Assert.Equal(byUser.Length, JsonLines(output).Length);
     }
 
+    [Fact]
+    public void Recommend_history_fits_a_new_user_to_the_items_given_and_leaves_them_out()
+    {
+        // A user the model knows, given as a history of their own known items, gets a fold-in: the history's items are
+        // never recommended, the result repeats with the seed, and --json names the history's size, not a user.
+        string model = Path.Combine(_folder, "m.ncf");
+        Assert.Equal(0, Run("train", "--epochs", "2", "--model", "gmf", "--out", model).Code);
+        var (code, output, error) = Run("recommend", "--model", model, "--user", "1", "--k", "3000", "--include-known", "--json");
+        Assert.True(code == 0, error);
+        var everything = JsonLines(output)[0].GetProperty("items").EnumerateArray().Select(r => r.GetProperty("item").GetString()!).ToArray();
+        string[] history = [.. everything.Take(4), "\"" + everything[5] + "\""];
+
+        string[] ask = ["recommend", "--model", model, "--history", string.Join(",", history), "--k", "10", "--json"];
+        (code, output, error) = Run(ask);
+        Assert.True(code == 0, error);
+        var line = JsonLines(output)[0];
+        Assert.Equal(5, line.GetProperty("history_items").GetInt32());
+        Assert.False(line.TryGetProperty("user", out _));
+        var items = line.GetProperty("items").EnumerateArray().Select(r => r.GetProperty("item").GetString()!).ToArray();
+        Assert.Equal(10, items.Length);
+        Assert.Empty(items.Intersect([.. everything.Take(4), everything[5]]));
+        Assert.Equal(output, Run(ask).Out);
+        Assert.NotEqual(output, Run([.. ask, "--seed", "7"]).Out);
+
+        (code, output, error) = Run("recommend", "--model", model, "--history", everything[0], "--k", "2");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("top 2 for a history of 1 items", output);
+    }
+
     [Theory]
     [InlineData("--user", "1", "--all-users")]
+    [InlineData("--user", "1", "--history", "1")]
+    [InlineData("--all-users", "--history", "1")]
+    [InlineData("--history", "1", "--include-known")]
+    [InlineData("--history", "1", "--out", "x.tsv")]
+    [InlineData("--history", "no-such-item")]
+    [InlineData("--history", ",")]
+    [InlineData("--user", "1", "--seed", "3")]
     [InlineData("--user", "1", "--out", "x.tsv")]
     [InlineData("--all-users", "--candidates", "no-such-item", "--out", "x.tsv")]
     public void Recommend_refuses_conflicting_or_unknown_choices_and_writes_nothing(params string[] options)

@@ -1,0 +1,191 @@
+using Ncf.Backends;
+using Ncf.Randomness;
+
+namespace Ncf.Models;
+
+/// <summary>
+/// Settings of a fold-in (<see cref="NcfRecommender.RecommendForHistory"/>): a user the model was not trained on gets
+/// embeddings of their own, fitted to the items they interacted with while everything the model learnt stays fixed.
+/// </summary>
+public sealed record FoldInOptions
+{
+    /// <summary>Full-batch Adam steps on the new user's embeddings. Default 50.</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>Adam's learning rate. Default 0.05: a few hundred parameters fitted from scratch, not a table shared by
+    /// thousands of rows, take larger steps than training's 0.001.</summary>
+    public float LearningRate { get; init; } = 0.05f;
+
+    /// <summary>Negatives drawn per history item at every step, uniformly from the items outside the history. Default 4.</summary>
+    public int Negatives { get; init; } = 4;
+
+    /// <summary>L2 penalty on the new user's embeddings (added to the mean loss as <c>L2·‖e‖²/2</c>): it keeps a
+    /// short history from pushing them far from where trained users sit. Default 1e-4.</summary>
+    public float L2 { get; init; } = 1e-4f;
+
+    /// <summary>Seed of the embeddings' start and of the negatives. Default 42.</summary>
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>Throws <see cref="NcfException"/> naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        if (Steps < 1 || Steps > 100_000)
+        {
+            throw new NcfException($"Fold-in steps must be between 1 and 100,000; got {Steps}.");
+        }
+
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate))
+        {
+            throw new NcfException($"Fold-in learning rate must be a positive number; got {LearningRate}.");
+        }
+
+        if (Negatives < 0 || Negatives > 1_000)
+        {
+            throw new NcfException($"Fold-in negatives must be between 0 and 1,000; got {Negatives}.");
+        }
+
+        if (!(L2 >= 0) || !float.IsFinite(L2))
+        {
+            throw new NcfException($"Fold-in L2 must be 0 or a positive number; got {L2}.");
+        }
+    }
+}
+
+/// <summary>
+/// Fits a new user's embeddings against a trained model whose other parameters stay fixed: a one-user copy of the
+/// model (the item tables, the tower and the output layer copied, the user rows started as training starts them,
+/// N(0, 0.01²)) is trained on the user's history as positives and fresh uniform negatives at every step, by full-batch
+/// Adam on the user rows alone. Shape: GMF has one user row of f, MLP one of the tower's embedding width, NeuMF both.
+/// </summary>
+internal static class UserFoldIn
+{
+    /// <summary>The one-user model (user index 0), and the mean loss of each step (before the L2 term).</summary>
+    public static NcfModel Fit(NcfModel trained, ReadOnlySpan<int> history, FoldInOptions options, out double[] losses)
+    {
+        options.Validate();
+        int itemCount = trained.ItemCount;
+        int[] positives = history.ToArray().Distinct().Order().ToArray();
+        if (positives.Length == 0)
+        {
+            throw new NcfException("A fold-in needs at least one item the user interacted with.");
+        }
+
+        if (positives.Length + (options.Negatives > 0 ? 1 : 0) > itemCount)
+        {
+            throw new NcfException($"The history holds {positives.Length} of the model's {itemCount} items, which leaves no item to draw negatives from.");
+        }
+
+        var model = new NcfModel(trained.Backend, 1, itemCount, trained.Options);
+        try
+        {
+            var rng = new Rng(options.Seed, stream: 0x466F6C64496EUL); // "FoldIn": its own stream, apart from training's draws
+            var userSlices = new List<Tensors.ParameterSlice>();
+            foreach (var slice in model.Parameters.Layout.Slices)
+            {
+                var values = new float[slice.Length];
+                if (slice.RowIds == Tensors.IdSpace.User)
+                {
+                    for (int n = 0; n < values.Length; n++)
+                    {
+                        values[n] = (float)(0.01 * rng.NextGaussian());
+                    }
+
+                    userSlices.Add(slice);
+                }
+                else
+                {
+                    trained.Parameters.Values.Read(trained.Parameters.Layout[slice.Name].Offset, values);
+                }
+
+                model.Parameters.Values.Write(slice.Offset, values);
+            }
+
+            losses = Train(model, positives, userSlices, options, rng);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static double[] Train(NcfModel model, int[] positives, List<Tensors.ParameterSlice> userSlices, FoldInOptions options, Rng rng)
+    {
+        int h = positives.Length, n = h * (1 + options.Negatives), itemCount = model.ItemCount;
+        var users = new int[n];
+        var items = new int[n];
+        var labels = new float[n];
+        positives.CopyTo(items, 0);
+        labels.AsSpan(0, h).Fill(1f);
+        var logits = new float[n];
+        var dLogits = new float[n];
+
+        // Adam over the user rows only, on the host: they are a few hundred floats.
+        var values = userSlices.Select(s => new float[s.Length]).ToArray();
+        var gradients = userSlices.Select(s => new float[s.Length]).ToArray();
+        var m = userSlices.Select(s => new float[s.Length]).ToArray();
+        var v = userSlices.Select(s => new float[s.Length]).ToArray();
+        for (int s = 0; s < userSlices.Count; s++)
+        {
+            model.Parameters.Values.Read(userSlices[s].Offset, values[s]);
+        }
+
+        const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
+        var losses = new double[options.Steps];
+        for (int step = 1; step <= options.Steps; step++)
+        {
+            // Fresh negatives each step, as training redraws them each epoch: uniform over the items outside the history.
+            for (int j = h; j < n; j++)
+            {
+                int item;
+                do
+                {
+                    item = rng.NextInt(itemCount);
+                }
+                while (Array.BinarySearch(positives, item) >= 0);
+
+                items[j] = item;
+            }
+
+            var forward = model.Forward(users, items);
+            forward.Buffer.Read(forward.Offset, logits);
+            double loss = 0;
+            for (int j = 0; j < n; j++)
+            {
+                // Sigmoid cross-entropy and its gradient, from the logit (stable for either sign).
+                double x = logits[j], y = labels[j];
+                loss += Math.Max(x, 0) - x * y + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+                dLogits[j] = (float)((1 / (1 + Math.Exp(-x)) - y) / n);
+            }
+
+            losses[step - 1] = loss / n;
+            var dView = model.LogitGradients(n);
+            dView.Write(dLogits);
+            model.ZeroGradients();
+            model.Backward(dView, n);
+            double correction1 = 1 - Math.Pow(Beta1, step), correction2 = 1 - Math.Pow(Beta2, step);
+            for (int s = 0; s < userSlices.Count; s++)
+            {
+                model.Parameters.Gradients.Read(userSlices[s].Offset, gradients[s]);
+                var (p, g, ms, vs) = (values[s], gradients[s], m[s], v[s]);
+                for (int k = 0; k < p.Length; k++)
+                {
+                    double grad = g[k] + options.L2 * p[k];
+                    ms[k] = (float)(Beta1 * ms[k] + (1 - Beta1) * grad);
+                    vs[k] = (float)(Beta2 * vs[k] + (1 - Beta2) * grad * grad);
+                    p[k] -= (float)(options.LearningRate * (ms[k] / correction1) / (Math.Sqrt(vs[k] / correction2) + Epsilon));
+                }
+
+                model.Parameters.Values.Write(userSlices[s].Offset, p);
+            }
+
+            if (!double.IsFinite(losses[step - 1]))
+            {
+                throw new NcfException($"The fold-in diverged at step {step} (loss {losses[step - 1]}); lower its learning rate.");
+            }
+        }
+
+        return losses;
+    }
+}
