@@ -84,6 +84,36 @@ public abstract class TrainingStepTests<TFixture>(TFixture fixture, ITestOutputH
         Assert.Throws<NcfException>(() => fixture.Backend.EvaluateSampled(model, uneven));
     }
 
+    [DeviceFact]
+    public void FoldInMatchesTheCpuBackend()
+    {
+        // The same trained NeuMF on both backends, a history folded in on each: the fit runs the model's forward and
+        // backward on the backend and Adam on the host, so after two steps the scores agree to float rounding (the
+        // one-step tolerance above, on logits of order 1: 1e-5 relative + 1e-5 absolute).
+        var data = Data.Value;
+        var modelOptions = new ModelOptions { Kind = ModelKind.NeuMF, Factors = 8, Layers = 3 };
+        using var cpuBackend = new CpuBackend();
+        var cpuModel = new NcfModel(cpuBackend, data.UserCount, data.ItemCount, modelOptions);
+        cpuModel.Initialize(21);
+        using (var trainer = new NcfTrainer(cpuModel, data, new TrainingOptions { Epochs = 3, BatchSize = Batch, LearningRate = 0.01f, Seed = 3, EvaluateEachEpoch = false }))
+        {
+            trainer.Fit();
+        }
+
+        var gpuModel = new NcfModel(fixture.Backend, data.UserCount, data.ItemCount, modelOptions);
+        gpuModel.Parameters.Load(cpuModel.Parameters.ToArray());
+        using var onCpu = new NcfRecommender(cpuModel, data);
+        using var onGpu = new NcfRecommender(gpuModel, data);
+        string[] history = [.. Enumerable.Range(0, data.TrainCount).Where(n => data.TrainUsers[n] == 4).Select(n => data.ItemIds[data.TrainItems[n]])];
+        var options = new FoldInOptions { Steps = 2 };
+        float[] Scores(NcfRecommender recommender) =>
+            [.. recommender.RecommendForHistory(history, k: data.ItemCount, options: options).OrderBy(r => r.ItemIndex).Select(r => r.Score)];
+        float[] expected = Scores(onCpu), actual = Scores(onGpu);
+        Assert.Equal(data.ItemCount - history.Distinct().Count(), expected.Length);
+        output.WriteLine($"fold-in: largest score difference {expected.Select((e, n) => Math.Abs(e - actual[n])).Max():E2} on {fixture.Kind}");
+        Tolerance.AssertClose("fold-in scores", expected, actual, 1e-5, 1e-5);
+    }
+
     private void OneStepMatchesTheCpuBackend(ModelKind kind)
     {
         var data = Data.Value;
