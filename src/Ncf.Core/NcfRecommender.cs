@@ -125,7 +125,8 @@ public sealed class NcfRecommender : IDisposable
     /// their embeddings are fitted to <paramref name="historyItemIds"/> while everything the model learnt stays fixed (a
     /// fold-in; <see cref="FoldInOptions"/>), then the catalogue, or the candidates, is scored for them, the history's
     /// items left out. The model is not changed: for users who arrive between trainings. The same history and options
-    /// give the same result.
+    /// give the same result (on a device whose scatter-add uses atomics, ILGPU's CPU accelerator and CUDA, the user
+    /// row's gradient is summed in a varying order, so scores can differ in their last bits).
     /// </summary>
     /// <exception cref="NcfException">The history is empty or names an item the model does not know (the message names
     /// it), a candidate is unknown, an option is out of range, or the fit diverged.</exception>
@@ -142,6 +143,11 @@ public sealed class NcfRecommender : IDisposable
             : ItemIds.TryGetIndex(id, out int index)
             ? index
             : throw new NcfException($"Unknown item '{id}' in the history: the model knows {ItemIds.Count} items.")).ToArray();
+        if (history.Length == 0)
+        {
+            throw new NcfException("A fold-in needs at least one item the user interacted with."); // also with no candidates
+        }
+
         int[]? candidates = CandidateIndices(candidateItemIds);
         if (candidates is { Length: 0 })
         {

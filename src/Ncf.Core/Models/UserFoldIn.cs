@@ -120,6 +120,10 @@ internal static class UserFoldIn
         labels.AsSpan(0, h).Fill(1f);
         var logits = new float[n];
         var dLogits = new float[n];
+        // The items outside the history, to draw negatives from directly: rejection sampling would take
+        // itemCount/(itemCount - h) draws a negative, minutes (under the recommender's lock) for a history that covers
+        // nearly every item.
+        int[] free = [.. Enumerable.Range(0, itemCount).Where(item => Array.BinarySearch(positives, item) < 0)];
 
         // Adam over the user rows only, on the host: they are a few hundred floats.
         var values = userSlices.Select(s => new float[s.Length]).ToArray();
@@ -138,14 +142,7 @@ internal static class UserFoldIn
             // Fresh negatives each step, as training redraws them each epoch: uniform over the items outside the history.
             for (int j = h; j < n; j++)
             {
-                int item;
-                do
-                {
-                    item = rng.NextInt(itemCount);
-                }
-                while (Array.BinarySearch(positives, item) >= 0);
-
-                items[j] = item;
+                items[j] = free[rng.NextInt(free.Length)];
             }
 
             var forward = model.Forward(users, items);
