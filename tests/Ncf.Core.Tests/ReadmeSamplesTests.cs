@@ -120,6 +120,8 @@ public sealed class ReadmeSamplesTests : IDisposable
             Console.WriteLine($"{r.ItemId} {r.Score:F3}");
         foreach (var (user, items) in loaded.RecommendAll(k: 10))                       // every user, scored in chunks
             Console.WriteLine($"{user}: {string.Join(' ', items.Select(r => r.ItemId))}");
+        foreach (var r in loaded.RecommendForHistory(["3", "17", "42"], k: 10))          // a user the model has never seen
+            Console.WriteLine($"{r.ItemId} {r.Score:F3}");
         // README sample end
 
         var printed = Output.Lines();
@@ -132,8 +134,14 @@ public sealed class ReadmeSamplesTests : IDisposable
             Assert.False(data.Known.Contains(user17, index), $"17 knows {item}");
         }
 
-        Assert.Equal(data.UserCount, printed.Length - 30);
+        Assert.Equal(data.UserCount, printed.Length - 40);
         Assert.StartsWith("17: " + string.Join(' ', seventeen), printed.Skip(30).Single(line => line.StartsWith("17: ", StringComparison.Ordinal)));
+
+        // The new user's ten: none of the three items given, best first.
+        var newcomer = printed[^10..].Select(line => line.Split(' ')).ToArray();
+        Assert.Empty(newcomer.Select(f => f[0]).Intersect(["3", "17", "42"]));
+        Assert.Equal(newcomer.Select(f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture)).OrderDescending(),
+            newcomer.Select(f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture)));
 
         // The synthetic data's tastes are learnable: far above the 10-in-100 of a random ranking, and the full
         // ranking (about 860 candidates per user) is harder than the sampled one (100).
