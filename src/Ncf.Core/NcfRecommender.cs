@@ -48,6 +48,7 @@ public sealed class NcfRecommender : IDisposable
     }
 
     private readonly Lock _scoring = new();
+    private NcfModel? _foldInCopy; // RecommendForHistory's one-user copy of the model, made at its first call
 
     /// <summary>The model.</summary>
     public NcfModel Model { get; }
@@ -126,7 +127,9 @@ public sealed class NcfRecommender : IDisposable
     /// fold-in; <see cref="FoldInOptions"/>), then the catalogue, or the candidates, is scored for them, the history's
     /// items left out. The model is not changed: for users who arrive between trainings. The same history and options
     /// give the same result (on a device whose scatter-add uses atomics, ILGPU's CPU accelerator and CUDA, the user
-    /// row's gradient is summed in a varying order, so scores can differ in their last bits).
+    /// row's gradient is summed in a varying order, so scores can differ in their last bits). The first call makes a
+    /// one-user copy of the model (its parameters and their gradients: twice the model's size), which later calls reuse;
+    /// it goes with <see cref="Dispose"/>.
     /// </summary>
     /// <exception cref="NcfException">The history is empty or names an item the model does not know (the message names
     /// it), a candidate is unknown, an option is out of range, or the fit diverged.</exception>
@@ -158,7 +161,10 @@ public sealed class NcfRecommender : IDisposable
         lock (_scoring)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            using var folded = UserFoldIn.Fit(Model, history, options, out _);
+            // The one-user copy (item tables, tower) is made at the first fold-in and kept: only its user rows change.
+            _foldInCopy ??= UserFoldIn.CreateCopy(Model);
+            var folded = _foldInCopy;
+            UserFoldIn.FitInto(folded, history, options);
             var seen = history.Distinct().Order().ToArray();
             top = TopK.ForUser(folded, 0, k, UserItemIndex.FromSortedRows(1, ItemIds.Count, [0, seen.Length], seen, out _)!, candidates);
         }
@@ -263,6 +269,7 @@ public sealed class NcfRecommender : IDisposable
             {
                 _disposed = true;
                 Model.Dispose();
+                _foldInCopy?.Dispose();
             }
         }
     }

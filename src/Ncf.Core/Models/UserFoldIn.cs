@@ -59,11 +59,60 @@ public sealed record FoldInOptions
 /// </summary>
 internal static class UserFoldIn
 {
-    /// <summary>The one-user model (user index 0), and the mean loss of each step (before the L2 term).</summary>
+    /// <summary>A new one-user copy of <paramref name="trained"/> fitted to <paramref name="history"/> (user index 0), and
+    /// the mean loss of each step (before the L2 term).</summary>
     public static NcfModel Fit(NcfModel trained, ReadOnlySpan<int> history, FoldInOptions options, out double[] losses)
     {
+        var copy = CreateCopy(trained);
+        try
+        {
+            losses = FitInto(copy, history, options);
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A one-user model holding <paramref name="trained"/>'s item tables, tower and output layer; its user rows are set by
+    /// <see cref="FitInto"/>, which only reads the rest, so one copy serves any number of fold-ins.
+    /// </summary>
+    public static NcfModel CreateCopy(NcfModel trained)
+    {
+        var copy = new NcfModel(trained.Backend, 1, trained.ItemCount, trained.Options);
+        try
+        {
+            // Through a bounded host buffer: a large catalogue's item tables are hundreds of MB.
+            var chunk = new float[Math.Min(1 << 18, copy.Parameters.Layout.Length)];
+            foreach (var slice in copy.Parameters.Layout.Slices.Where(slice => slice.RowIds != Tensors.IdSpace.User))
+            {
+                int from = trained.Parameters.Layout[slice.Name].Offset;
+                for (int done = 0; done < slice.Length; done += chunk.Length)
+                {
+                    var part = chunk.AsSpan(0, Math.Min(chunk.Length, slice.Length - done));
+                    trained.Parameters.Values.Read(from + done, part);
+                    copy.Parameters.Values.Write(slice.Offset + done, part);
+                }
+            }
+
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Fits the user rows of <paramref name="copy"/> (from <see cref="CreateCopy"/>) to <paramref name="history"/>,
+    /// from their seeded start: nothing of an earlier fit carries over. Returns the mean loss of each step.</summary>
+    public static double[] FitInto(NcfModel copy, ReadOnlySpan<int> history, FoldInOptions options)
+    {
         options.Validate();
-        int itemCount = trained.ItemCount;
+        int itemCount = copy.ItemCount;
         int[] positives = history.ToArray().Distinct().Order().ToArray();
         if (positives.Length == 0)
         {
@@ -75,39 +124,24 @@ internal static class UserFoldIn
             throw new NcfException($"The history holds {positives.Length} of the model's {itemCount} items, which leaves no item to draw negatives from.");
         }
 
-        var model = new NcfModel(trained.Backend, 1, itemCount, trained.Options);
-        try
+        var rng = new Rng(options.Seed, stream: 0x466F6C64496EUL); // "FoldIn": its own stream, apart from training's draws
+        var userSlices = new List<Tensors.ParameterSlice>();
+        foreach (var slice in copy.Parameters.Layout.Slices.Where(slice => slice.RowIds == Tensors.IdSpace.User))
         {
-            var rng = new Rng(options.Seed, stream: 0x466F6C64496EUL); // "FoldIn": its own stream, apart from training's draws
-            var userSlices = new List<Tensors.ParameterSlice>();
-            foreach (var slice in model.Parameters.Layout.Slices)
+            var values = new float[slice.Length];
+            for (int n = 0; n < values.Length; n++)
             {
-                var values = new float[slice.Length];
-                if (slice.RowIds == Tensors.IdSpace.User)
-                {
-                    for (int n = 0; n < values.Length; n++)
-                    {
-                        values[n] = (float)(0.01 * rng.NextGaussian());
-                    }
-
-                    userSlices.Add(slice);
-                }
-                else
-                {
-                    trained.Parameters.Values.Read(trained.Parameters.Layout[slice.Name].Offset, values);
-                }
-
-                model.Parameters.Values.Write(slice.Offset, values);
+                values[n] = (float)(0.01 * rng.NextGaussian());
             }
 
-            losses = Train(model, positives, userSlices, options, rng);
-            return model;
+            copy.Parameters.Values.Write(slice.Offset, values);
+            userSlices.Add(slice);
         }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+
+        // Gradients outside the user rows are never read, and each step clears only the user rows': cleared once here,
+        // the rest holds one fit's sums at most.
+        copy.ZeroGradients();
+        return Train(copy, positives, userSlices, options, rng);
     }
 
     private static double[] Train(NcfModel model, int[] positives, List<Tensors.ParameterSlice> userSlices, FoldInOptions options, Rng rng)
@@ -159,7 +193,13 @@ internal static class UserFoldIn
             losses[step - 1] = loss / n;
             var dView = model.LogitGradients(n);
             dView.Write(dLogits);
-            model.ZeroGradients();
+            // Only the user rows' gradients are read, so only they are cleared: the rest of the buffer (the item tables'
+            // share is most of it) accumulates unread.
+            foreach (var slice in userSlices)
+            {
+                model.Backend.Fill(model.Parameters.Gradient(slice), 0f);
+            }
+
             model.Backward(dView, n);
             double correction1 = 1 - Math.Pow(Beta1, step), correction2 = 1 - Math.Pow(Beta2, step);
             for (int s = 0; s < userSlices.Count; s++)

@@ -108,6 +108,25 @@ public sealed class FoldInTests
     }
 
     [Fact]
+    public void Fold_ins_in_a_row_share_one_copy_and_nothing_of_one_carries_into_the_next()
+    {
+        // The recommender keeps the one-user copy between calls: a fit must start from the seeded user rows and clear
+        // gradients, so a history asked again after others gives its first answer, as a fresh copy does.
+        using var backend = new CpuBackend(threads: 1);
+        using var recommender = Trained(backend, ModelKind.NeuMF);
+        var first = recommender.RecommendForHistory(HistoryOf(3), k: 20);
+        recommender.RecommendForHistory(HistoryOf(5), k: 20);
+        recommender.RecommendForHistory(HistoryOf(9), k: 20, options: new FoldInOptions { Steps = 7, LearningRate = 0.3f });
+        Assert.Equal(first, recommender.RecommendForHistory(HistoryOf(3), k: 20));
+
+        int[] history = [.. HistoryOf(3).Select(id => { recommender.ItemIds.TryGetIndex(id, out int i); return i; })];
+        using var fresh = UserFoldIn.Fit(recommender.Model, history, new FoldInOptions(), out _);
+        var scores = new float[Small.ItemCount];
+        fresh.ScoreAllItems(0, scores);
+        Assert.Equal(first.Select(r => scores[r.ItemIndex]), first.Select(r => r.Score));
+    }
+
+    [Fact]
     public void The_history_s_items_are_left_out_and_candidates_are_honoured()
     {
         using var backend = new CpuBackend(threads: 1);
