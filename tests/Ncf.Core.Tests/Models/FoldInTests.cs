@@ -127,6 +127,31 @@ public sealed class FoldInTests
     }
 
     [Fact]
+    public void Fold_ins_and_recommendations_from_several_threads_give_what_they_give_one_at_a_time()
+    {
+        // The one-user copy is shared state: calls on several threads must take turns with it (and with the model).
+        using var backend = new CpuBackend(threads: 2);
+        using var recommender = Trained(backend, ModelKind.NeuMF);
+        int[] users = [2, 3, 5, 8, 13, 21];
+        var alone = users.Select(u => (Folded: recommender.RecommendForHistory(HistoryOf(u), k: 10), Known: recommender.Recommend(Small.UserIds[u], k: 10))).ToArray();
+        // 120 calls on 4 threads: each user's fold-in and known-user recommendations, ten times each, interleaved.
+        var together = new IReadOnlyList<ItemRecommendation>[users.Length * 20];
+        Parallel.For(0, together.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, n =>
+        {
+            int u = n % users.Length;
+            together[n] = n / users.Length % 2 == 0
+                ? recommender.RecommendForHistory(HistoryOf(users[u]), k: 10)
+                : recommender.Recommend(Small.UserIds[users[u]], k: 10);
+        });
+
+        for (int n = 0; n < together.Length; n++)
+        {
+            int u = n % users.Length;
+            Assert.Equal(n / users.Length % 2 == 0 ? alone[u].Folded : alone[u].Known, together[n]);
+        }
+    }
+
+    [Fact]
     public void The_history_s_items_are_left_out_and_candidates_are_honoured()
     {
         using var backend = new CpuBackend(threads: 1);
