@@ -188,11 +188,13 @@ internal static class Cli
             settings and the data must be the same.
             The file stays when the run ends; without --resume an existing FILE is refused.
         ncf evaluate --model FILE [--data PATH] [--k 10] [--full-ranking] [--ties pessimistic|optimistic] [--json] [--seed SEED]
-                     [--validation]
+                     [--validation] [--fold-in]
             Scores a saved model on the test cases of its data (the same data options as training); the seed of
             the test negatives and the tie rule default to the training run's, stored in the model file. The model's
             figures do not depend on --validation; the popularity baseline beside them counts the training rows, so
-            give --validation as the training run did to reproduce its baseline.
+            give --validation as the training run did to reproduce its baseline. --fold-in also treats each test user
+            as new: their training rows are folded in as recommend does for a history, the model fixed, and their held-out
+            item ranked the same way; what a user who arrives after training loses (one fit a user: minutes on ML-1M).
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
         ncf recommend --model FILE --history ID,ID,... [--k 10] [--candidates ...] [--json] [--seed 42]

@@ -12,7 +12,7 @@ internal static class Common
 {
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>
     {
-        "json", "pretrain", "validation", "refit", "resume", "full-ranking", "include-known", "all-users", "help", "ceilings", "overwrite",
+        "json", "pretrain", "validation", "refit", "resume", "full-ranking", "include-known", "all-users", "help", "ceilings", "overwrite", "fold-in",
     };
 
     /// <summary>

@@ -863,6 +863,14 @@ public sealed class CliTests : IDisposable
         (code, output, error) = Run("recommend", "--model", model, "--history", everything[0], "--k", "2");
         Assert.True(code == 0, error);
         Assert.StartsWith("top 2 for a history of 1 items", output);
+
+        // evaluate --fold-in: every test user folded in from their training rows, beside the model's own figures.
+        (code, output, error) = Run("evaluate", "--model", model, "--fold-in", "--json");
+        Assert.True(code == 0, error);
+        var figures = JsonLines(output)[0];
+        double foldedIn = figures.GetProperty("fold_in_hr").GetDouble(), popular = figures.GetProperty("popularity_hr").GetDouble();
+        Assert.True(foldedIn > popular, $"fold-in HR@10 {foldedIn}, popularity {popular}");
+        Assert.InRange(figures.GetProperty("fold_in_ndcg").GetDouble(), 0, foldedIn);
     }
 
     [Theory]

@@ -147,6 +147,76 @@ public static class Evaluator
     }
 
     /// <summary>
+    /// How well users who arrive after training are served by a fold-in (<see cref="NcfRecommender.RecommendForHistory"/>):
+    /// each case's user is treated as new, their items in <paramref name="history"/> (pass <see cref="NcfDataset.Train"/>:
+    /// what training saw of them) are folded in against <paramref name="model"/>, which stays fixed, and the held-out
+    /// item is ranked against its sampled negatives as <see cref="SampledRanking"/> ranks it. Beside the model's own
+    /// <see cref="SampledRanking"/>, the difference is what a user loses by not being in the training run. One fold-in a
+    /// case: ML-1M's 6,040 users take about two minutes on two cores.
+    /// </summary>
+    /// <param name="model">The trained model; not changed.</param>
+    /// <param name="cases">The held-out cases.</param>
+    /// <param name="history">Each user's items to fold in; a case whose user has none is an error.</param>
+    /// <param name="k">The cut-off of HR@K and NDCG@K.</param>
+    /// <param name="ties">How a tie with the target counts.</param>
+    /// <param name="options">The fold-in's settings; defaults as documented on <see cref="FoldInOptions"/>.</param>
+    /// <param name="cancellationToken">Checked before every case.</param>
+    /// <param name="progress">Told the number of cases ranked so far, after every case.</param>
+    public static RankingMetrics FoldInRanking(NcfModel model, EvaluationSet cases, UserItemIndex history, int k = 10,
+        TieBreaking ties = TieBreaking.Pessimistic, FoldInOptions? options = null, CancellationToken cancellationToken = default,
+        IProgress<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(cases);
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        options ??= new FoldInOptions();
+        options.Validate();
+        if (history.UserCount != model.UserCount || history.ItemCount != model.ItemCount)
+        {
+            throw new NcfException($"The history covers {history.UserCount} users and {history.ItemCount} items; the model has {model.UserCount} and {model.ItemCount}.");
+        }
+
+        if (cases.Count == 0)
+        {
+            return new RankingMetrics(0, 0, 0, k);
+        }
+
+        using var copy = UserFoldIn.CreateCopy(model);
+        var items = Array.Empty<int>();
+        var scores = Array.Empty<float>();
+        double hits = 0, ndcg = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int user = cases.Users[c];
+            if ((uint)user >= (uint)history.UserCount || history.CountOf(user) == 0)
+            {
+                throw new NcfException($"Case {c}: user {user} has no items to fold in.");
+            }
+
+            UserFoldIn.FitInto(copy, history.ItemsOf(user), options);
+            var negatives = cases.NegativesOf(c);
+            int count = 1 + negatives.Length;
+            if (items.Length < count)
+            {
+                items = new int[count];
+                scores = new float[count];
+            }
+
+            items[0] = cases.TargetItems[c];
+            negatives.CopyTo(items.AsSpan(1));
+            copy.Score(new int[count], items.AsSpan(0, count), scores.AsSpan(0, count)); // the copy's one user is 0
+            int rank = Rank(scores[0], items[0], scores.AsSpan(1, negatives.Length), items.AsSpan(1, negatives.Length), ties);
+            hits += rank < k ? 1 : 0;
+            ndcg += NdcgAt(rank, k);
+            progress?.Report(c + 1);
+        }
+
+        return new RankingMetrics(hits / cases.Count, ndcg / cases.Count, cases.Count, k);
+    }
+
+    /// <summary>
     /// Full ranking: each held-out item ranked against every item not in <paramref name="known"/> for its user
     /// (Krichene and Rendle 2020 show sampled metrics can disagree with these). Pass <see cref="NcfDataset.Known"/>,
     /// so that the user's other held-out positives (the validation item when testing) are not counted as competitors;

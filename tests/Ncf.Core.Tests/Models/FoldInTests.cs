@@ -152,6 +152,41 @@ public sealed class FoldInTests
     }
 
     [Fact]
+    public void The_fold_in_evaluation_ranks_each_case_as_a_fresh_fold_in_of_its_user_s_training_items()
+    {
+        // The oracle: for each case a new one-user copy fitted to the user's training items (UserFoldIn.Fit), its scores
+        // of the target and the negatives, and the rank counted here by hand with ties against the target.
+        using var backend = new CpuBackend(threads: 1);
+        using var recommender = Trained(backend, ModelKind.NeuMF);
+        var test = Small.Test!;
+        var cases = new EvaluationSet(test.Users[..40], test.TargetItems[..40], test.NegativeOffsets[..41], test.Negatives[..test.NegativeOffsets[40]]);
+        double hits = 0, gains = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            using var fitted = UserFoldIn.Fit(recommender.Model, Small.Train.ItemsOf(cases.Users[c]), new FoldInOptions(), out _);
+            int[] items = [cases.TargetItems[c], .. cases.NegativesOf(c)];
+            var scores = new float[items.Length];
+            fitted.Score(new int[items.Length], items, scores);
+            int rank = scores.Skip(1).Count(score => score >= scores[0]);
+            hits += rank < 10 ? 1 : 0;
+            gains += rank < 10 ? Math.Log(2) / Math.Log(rank + 2) : 0;
+        }
+
+        var reported = new List<int>();
+        var metrics = Evaluator.FoldInRanking(recommender.Model, cases, Small.Train, progress: new InlineProgress<int>(reported.Add));
+        Assert.Equal(hits / cases.Count, metrics.HitRate, 12);
+        Assert.Equal(gains / cases.Count, metrics.Ndcg, 12);
+        Assert.Equal(40, metrics.Cases);
+        Assert.Equal(Enumerable.Range(1, 40), reported);
+        Assert.InRange(metrics.HitRate, 0.4, 1.0); // the planted tastes: popularity is at 0.24 here
+
+        // A case whose user has no items to fold in is named; a cancelled evaluation stops.
+        var empty = new UserItemIndex(Small.UserCount, Small.ItemCount, [], []);
+        Assert.Contains("has no items to fold in", Assert.Throws<NcfException>(() => Evaluator.FoldInRanking(recommender.Model, cases, empty)).Message);
+        Assert.Throws<OperationCanceledException>(() => Evaluator.FoldInRanking(recommender.Model, cases, Small.Train, cancellationToken: new CancellationToken(true)));
+    }
+
+    [Fact]
     public void The_history_s_items_are_left_out_and_candidates_are_honoured()
     {
         using var backend = new CpuBackend(threads: 1);
