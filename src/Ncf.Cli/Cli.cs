@@ -162,7 +162,8 @@ internal static class Cli
             MLP first (or loads them with --gmf/--mlp) and fine-tunes NeuMF with SGD (the paper) or Adam (the authors' code),
             at --finetune-lr (default: --lr).
             --optimizer auto (the default) is exact Adam's updates, taken as deferred-adam takes them when that is exact
-            (no --l2, the CPU) and faster (embedding tables of 4 M parameters or more), else as adam: a note says so.
+            (no --l2, the CPU) and faster (embedding tables of 4 M parameters or more), else as adam; a note says when it
+            takes deferred-adam.
             --l2 with exact Adam reaches every embedding row every step and can collapse the tables (GMF-64 at 1e-5);
             with lazy-adam it penalises the batch's rows only (1e-5 helped GMF-64, 3e-5 collapsed it).
             lazy-adam updates only the batch's embedding rows (fastest; untouched rows lose their momentum);
@@ -198,15 +199,15 @@ internal static class Cli
         ncf recommend --model FILE --user ID [--k 10] [--candidates ID,ID,...] [--include-known] [--json]
         ncf recommend --model FILE --all-users [--out FILE] [--k 10] [--candidates ...] [--include-known] [--json]
         ncf recommend --model FILE --history ID,ID,... [--k 10] [--candidates ...] [--json] [--seed 42]
-            Every user's top K: a tab-separated table (user, rank, item, score) or a JSON line per user; --out writes
-            it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
+            --all-users: every user's top K, a tab-separated table (user, rank, item, score) or a JSON line per
+            user; --out writes it to a file that appears whole or not at all. --candidates lists item IDs with commas between them, an ID
             that holds a comma in double quotes as in CSV ("Crouching Tiger, Hidden Dragon"); each counts once.
             --history lists the items a user the model was not trained on interacted with (as --candidates lists
             IDs): their embeddings are fitted to it with the model fixed (50 Adam steps, seeded by --seed), and the
             history's items are left out. The model file is not changed.
         ncf bench [--data PATH] [--model neumf] [--factors 8] [--batch 256] [--threads N] [--epochs 1]
                   [--optimizer auto|adam|lazy-adam|deferred-adam|sgd] [--step fused|layered] [--score-users 1000|all] [--device ...]
-                  [--json] [--layers 3] [--lr 0.001] [--neg 4] [--seed 42] [--l2 0] [--average-from EPOCH] [--scatter ...]
+                  [--json] [--layers 3] [--lr 0.001] [--neg 4] [--seed 42] [--l2 0] [--scatter ...]
                   [--format ...] [--header ...] [--test-neg 99] [--min-interactions N] [--holdout latest] [--ties ...]
             Trains on the data for --epochs and prints training samples/s, then scoring pairs/s over --score-users
             users' whole catalogue; the options after --json mean what they mean to train.

@@ -312,7 +312,7 @@ internal static class Common
             ("atomic", Ncf.Gpu.ScatterAddMethod.Atomic), ("sorted", Ncf.Gpu.ScatterAddMethod.Sorted));
         if (scatter is not null && device == "cpu")
         {
-            throw new NcfException("--scatter chooses how a GPU device sums embedding gradients; the CPU backend is always deterministic. Add --device.");
+            throw new NcfException("--scatter chooses how a GPU device sums embedding gradients; the CPU backend is always deterministic. Give it with --device cuda, opencl or ilgpu-cpu, or drop it.");
         }
 
         return device switch

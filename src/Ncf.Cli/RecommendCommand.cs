@@ -82,7 +82,7 @@ internal static class RecommendCommand
         }
 
         stdout.WriteLine(historyIds is not null
-            ? $"top {top.Count} for a history of {historyIds.Distinct().Count()} items ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, the user's embeddings fitted to the history, its items excluded):"
+            ? $"top {top.Count} for a history of {historyIds.Distinct().Count()} item{(historyIds.Distinct().Count() == 1 ? "" : "s")} ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, the user's embeddings fitted to the history, its items excluded):"
             : $"top {top.Count} for user {user} ({recommender.Model.Kind}, {recommender.ItemIds.Count} items, known items {(includeKnown ? "included" : "excluded")}):");
         int position = 1;
         foreach (var r in top)

@@ -862,7 +862,7 @@ public sealed class CliTests : IDisposable
 
         (code, output, error) = Run("recommend", "--model", model, "--history", everything[0], "--k", "2");
         Assert.True(code == 0, error);
-        Assert.StartsWith("top 2 for a history of 1 items", output);
+        Assert.StartsWith("top 2 for a history of 1 item (", output);
 
         // evaluate --fold-in: every test user folded in from their training rows, beside the model's own figures.
         (code, output, error) = Run("evaluate", "--model", model, "--fold-in", "--json");
