@@ -228,9 +228,9 @@ internal static class TrainCommand
         {
             // --optimizer auto is recorded as the kind it resolves to for each model trained with it: the arithmetic. So
             // a state continues under auto, under the kind auto names, or from a build whose default was adam, alike.
-            OptimizerKind Resolved(ModelOptions options) => NcfTrainer.ResolveOptimizer(training, options, data.UserCount, data.ItemCount, backend);
-            var (gmfKind, mlpKind) = (Resolved(shape with { Kind = ModelKind.Gmf }), Resolved(shape with { Kind = ModelKind.Mlp }));
-            string optimizer = !pretrain ? $"{Resolved(shape)}" : gmfKind == mlpKind ? $"{gmfKind}" : $"{gmfKind} (GMF), {mlpKind} (MLP)";
+            var kinds = OptimizedPhases(training, shape, data.UserCount, data.ItemCount, backend, pretrain);
+            string optimizer = kinds.Select(p => p.Kind).Distinct().Count() == 1 ? $"{kinds[0].Kind}"
+                : string.Join(", ", kinds.Select(p => $"{p.Kind} ({p.Shape.Kind.ToString().ToUpperInvariant()})"));
             string settings = RunState.Settings(shape, training, optimizer, keepBest, backend.Name, data, phases: refit || (pretrain && gmfFile is null),
                 pretrain ? Pretrained(gmfFile, mlpFile, alpha, finetuneLr, finetuneOptimizer) : null, parentsGiven: gmfFile is not null);
             state = kept.Value = resume ? RunState.Resume(statePath, settings) : RunState.Start(statePath, settings);
@@ -556,10 +556,7 @@ internal static class TrainCommand
             return null;
         }
 
-        (string Who, ModelOptions Shape)[] phases = pretrain
-            ? [("the GMF phase", shape with { Kind = ModelKind.Gmf }), ("the MLP phase", shape with { Kind = ModelKind.Mlp })]
-            : [("the model", shape)];
-        var deferred = phases.Where(p => NcfTrainer.ResolveOptimizer(training, p.Shape, users, items, backend) == OptimizerKind.DeferredAdam)
+        var deferred = OptimizedPhases(training, shape, users, items, backend, pretrain).Where(p => p.Kind == OptimizerKind.DeferredAdam)
             .Select(p => (p.Who, Embedding: NcfModel.ParameterCount(users, items, p.Shape) - NcfModel.ParameterCount(0, 0, p.Shape))).ToList();
         if (deferred.Count == 0)
         {
@@ -571,6 +568,19 @@ internal static class TrainCommand
         return $"note: {tables}, so --optimizer auto trains {(deferred.Count == 1 ? "it" : "them")} with deferred Adam: exact Adam's updates, "
             + $"made from the rows each batch uses instead of a sweep of every row at every step (about {Common.Number(largest * 24 / 1e6)} MB a batch), "
             + "2.4 to 15 times as fast on tables this large in the runs measured (docs/performance.md); --optimizer adam keeps the sweep.";
+    }
+
+    /// <summary>
+    /// The models trained with --optimizer and the kind it resolves to for each: with --pretrain the GMF and MLP parents
+    /// (NeuMF's fine-tuning has --finetune-optimizer), else the one model.
+    /// </summary>
+    private static (string Who, ModelOptions Shape, OptimizerKind Kind)[] OptimizedPhases(TrainingOptions training, ModelOptions shape, int users,
+        int items, IBackend backend, bool pretrain)
+    {
+        (string Who, ModelOptions Shape)[] phases = pretrain
+            ? [("the GMF phase", shape with { Kind = ModelKind.Gmf }), ("the MLP phase", shape with { Kind = ModelKind.Mlp })]
+            : [("the model", shape)];
+        return [.. phases.Select(p => (p.Who, p.Shape, NcfTrainer.ResolveOptimizer(training, p.Shape, users, items, backend)))];
     }
 
     private static void NoteStoppedEarly(TrainingResult result, string phase, TrainingOptions training, TextWriter notes)

@@ -183,6 +183,7 @@ public static class Evaluator
         }
 
         using var copy = UserFoldIn.CreateCopy(model);
+        var users = Array.Empty<int>(); // all 0: the copy's one user
         var items = Array.Empty<int>();
         var scores = Array.Empty<float>();
         double hits = 0, ndcg = 0;
@@ -200,13 +201,14 @@ public static class Evaluator
             int count = 1 + negatives.Length;
             if (items.Length < count)
             {
+                users = new int[count];
                 items = new int[count];
                 scores = new float[count];
             }
 
             items[0] = cases.TargetItems[c];
             negatives.CopyTo(items.AsSpan(1));
-            copy.Score(new int[count], items.AsSpan(0, count), scores.AsSpan(0, count)); // the copy's one user is 0
+            copy.Score(users.AsSpan(0, count), items.AsSpan(0, count), scores.AsSpan(0, count));
             int rank = Rank(scores[0], items[0], scores.AsSpan(1, negatives.Length), items.AsSpan(1, negatives.Length), ties);
             hits += rank < k ? 1 : 0;
             ndcg += NdcgAt(rank, k);

@@ -125,26 +125,27 @@ internal static class UserFoldIn
         }
 
         var rng = new Rng(options.Seed, stream: 0x466F6C64496EUL); // "FoldIn": its own stream, apart from training's draws
-        var userSlices = new List<Tensors.ParameterSlice>();
-        foreach (var slice in copy.Parameters.Layout.Slices.Where(slice => slice.RowIds == Tensors.IdSpace.User))
+        var userSlices = copy.Parameters.Layout.Slices.Where(slice => slice.RowIds == Tensors.IdSpace.User).ToList();
+        var values = new float[userSlices.Count][];
+        for (int s = 0; s < userSlices.Count; s++)
         {
-            var values = new float[slice.Length];
-            for (int n = 0; n < values.Length; n++)
+            values[s] = new float[userSlices[s].Length];
+            for (int n = 0; n < values[s].Length; n++)
             {
-                values[n] = (float)(0.01 * rng.NextGaussian());
+                values[s][n] = (float)(0.01 * rng.NextGaussian());
             }
 
-            copy.Parameters.Values.Write(slice.Offset, values);
-            userSlices.Add(slice);
+            copy.Parameters.Values.Write(userSlices[s].Offset, values[s]);
         }
 
-        // Gradients outside the user rows are never read, and each step clears only the user rows': cleared once here,
-        // the rest holds one fit's sums at most.
+        // Only the user rows' gradients are read, and each step clears just those; the rest of the buffer (the item
+        // tables' share is most of it) accumulates unread, cleared here so that it holds one fit's sums at most.
         copy.ZeroGradients();
-        return Train(copy, positives, userSlices, options, rng);
+        return Train(copy, positives, userSlices, values, options, rng);
     }
 
-    private static double[] Train(NcfModel model, int[] positives, List<Tensors.ParameterSlice> userSlices, FoldInOptions options, Rng rng)
+    /// <summary>Adam on the user rows, whose current <paramref name="values"/> (one array per slice) it updates.</summary>
+    private static double[] Train(NcfModel model, int[] positives, List<Tensors.ParameterSlice> userSlices, float[][] values, FoldInOptions options, Rng rng)
     {
         int h = positives.Length, n = h * (1 + options.Negatives), itemCount = model.ItemCount;
         var users = new int[n];
@@ -160,14 +161,9 @@ internal static class UserFoldIn
         int[] free = [.. Enumerable.Range(0, itemCount).Where(item => Array.BinarySearch(positives, item) < 0)];
 
         // Adam over the user rows only, on the host: they are a few hundred floats.
-        var values = userSlices.Select(s => new float[s.Length]).ToArray();
         var gradients = userSlices.Select(s => new float[s.Length]).ToArray();
         var m = userSlices.Select(s => new float[s.Length]).ToArray();
         var v = userSlices.Select(s => new float[s.Length]).ToArray();
-        for (int s = 0; s < userSlices.Count; s++)
-        {
-            model.Parameters.Values.Read(userSlices[s].Offset, values[s]);
-        }
 
         const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
         var losses = new double[options.Steps];
@@ -193,8 +189,6 @@ internal static class UserFoldIn
             losses[step - 1] = loss / n;
             var dView = model.LogitGradients(n);
             dView.Write(dLogits);
-            // Only the user rows' gradients are read, so only they are cleared: the rest of the buffer (the item tables'
-            // share is most of it) accumulates unread.
             foreach (var slice in userSlices)
             {
                 model.Backend.Fill(model.Parameters.Gradient(slice), 0f);
